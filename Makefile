@@ -1,0 +1,93 @@
+# peon-sshd: worker-side debug SSH agent.
+# Targets: all, check, unit, integration, demo, install, clean, bench, lint.
+
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR  ?= /lib/systemd/system
+DESTDIR  ?=
+
+VERSION  := 0.1.0
+CC       ?= cc
+PKGS     := libssh libconfig libsystemd json-c libcurl libcrypto
+CPPFLAGS += -D_GNU_SOURCE -DPEON_VERSION=\"$(VERSION)\" -Ipeon-sshd
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+LDFLAGS  += -pie -Wl,-z,relro,-z,now
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+B := build
+# Modules shared by the daemon, the control tool and the unit tests.
+CORE := util log peonconf config authkeys route envfilter envbuild procinfo registry ctlproto duration cgroup caps
+DAEMON := $(CORE) hostkey listener control daemon session channel spawn sessfile pty
+CTL := $(CORE)
+
+DAEMON_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(DAEMON))) $(B)/main.o
+CTL_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(CTL))) $(B)/peon-sshctl.o
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all deps check unit integration demo install clean bench lint
+all: deps-build $(B)/peon-sshd $(B)/peon-sshctl
+
+deps-build:
+	@scripts/install-deps build
+deps:
+	@scripts/install-deps test
+
+$(B):
+	@mkdir -p $(B) $(B)/san
+
+$(B)/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/peon-sshd: $(DAEMON_OBJS)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/peon-sshctl: $(CTL_OBJS)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# Unit tests: every core module built with ASan+UBSan, linked against cmocka.
+$(B)/san/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -c $< -o $@
+$(B)/san/test_%: tests/unit/test_%.c $(addprefix $(B)/san/,$(addsuffix .o,$(CORE))) | $(B)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+
+unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \
+	  ( cd tests/unit && ASAN_OPTIONS=detect_leaks=1 ../../$(B)/san/$$t ); done
+
+integration: deps all
+	/usr/bin/python3 -m pytest -q -ra tests/integration
+
+check: deps all lint unit integration
+
+lint:
+	@if command -v cppcheck >/dev/null; then \
+	  cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --std=c11 -D_GNU_SOURCE -Ipeon-sshd peon-sshd; fi
+
+demo: deps all
+	scripts/demo
+
+bench: deps all
+	scripts/install-deps bench
+	/usr/bin/python3 tests/bench/bench.py
+
+install: $(B)/peon-sshd $(B)/peon-sshctl
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/peon-sshd $(DESTDIR)$(SBINDIR)/peon-sshd
+	install -m 0755 $(B)/peon-sshctl $(DESTDIR)$(BINDIR)/peon-sshctl
+	install -m 0644 systemd/peon-sshd.service $(DESTDIR)$(UNITDIR)/peon-sshd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf ] || \
+	  install -m 0644 config/peon-sshd.conf $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf
+	install -m 0644 docs/peon-sshd.8 docs/peon-sshctl.8 $(DESTDIR)$(MANDIR)/man8/
+
+clean:
+	rm -rf $(B) tests/integration/__pycache__ .pytest_cache

@@ -1,0 +1,180 @@
+#include "cgroup.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cg_mount {
+	char root[1024], point[1024], fstype[32], opts[512];
+};
+
+/* mountinfo escapes blanks and backslashes as \ooo. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+static bool parse_mount_line(const char *line, struct cg_mount *m)
+{
+	const char *sep = strstr(line, " - ");
+
+	if (!sep || sscanf(line, "%*s %*s %*s %1023s %1023s", m->root, m->point) != 2)
+		return false;
+	if (sscanf(sep + 3, "%31s %*s %511s", m->fstype, m->opts) != 2)
+		return false;
+	unescape(m->root);
+	unescape(m->point);
+	return strcmp(m->fstype, "cgroup") == 0 || strcmp(m->fstype, "cgroup2") == 0;
+}
+
+static bool opt_present(const char *opts, const char *o, size_t len)
+{
+	for (const char *p = opts; p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+		if (strncmp(p, o, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* Does a v1 mount carry every controller of "cpu,cpuacct" (or name=x)? */
+static bool v1_matches(const struct cg_mount *m, const char *ctrls, size_t len)
+{
+	const char *p = ctrls, *end = ctrls + len;
+
+	if (strcmp(m->fstype, "cgroup") != 0 || len == 0)
+		return false;
+	while (p < end) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		size_t l = c ? (size_t)(c - p) : (size_t)(end - p);
+
+		if (!opt_present(m->opts, p, l))
+			return false;
+		p += l + 1;
+	}
+	return true;
+}
+
+static bool find_mount(const char *mountinfo, const char *ctrls, size_t clen, struct cg_mount *out)
+{
+	const char *p = mountinfo;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		char line[4096];
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (l < sizeof(line)) {
+			memcpy(line, p, l);
+			line[l] = '\0';
+			if (parse_mount_line(line, out)) {
+				if (clen == 0 ? strcmp(out->fstype, "cgroup2") == 0 : v1_matches(out, ctrls, clen))
+					return true;
+			}
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+/* The job's path is relative to the hierarchy's root; the mount may show a
+ * subtree of it (m->root). */
+static int procs_path(const struct cg_mount *m, const char *path, char **out)
+{
+	size_t rl = strlen(m->root);
+
+	if (strcmp(m->root, "/") == 0)
+		rl = 0;
+	else if (strncmp(path, m->root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
+		return -ENOENT;
+	return asprintf(out, "%s%s/cgroup.procs", m->point, path + rl) < 0 ? -ENOMEM : 0;
+}
+
+int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n)
+{
+	const char *p = proc_cgroup;
+
+	*out = NULL;
+	*n = 0;
+	while (p && *p) {
+		const char *c1 = strchr(p, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		const char *nl = strchr(p, '\n');
+		struct cg_mount m;
+		char path[4096], *file = NULL;
+		size_t pl;
+
+		if (!c1 || !c2 || (nl && c2 > nl))
+			return -EINVAL;
+		pl = nl ? (size_t)(nl - c2 - 1) : strlen(c2 + 1);
+		if (pl >= sizeof(path))
+			return -ENAMETOOLONG;
+		memcpy(path, c2 + 1, pl);
+		path[pl] = '\0';
+		if (find_mount(mountinfo, c1 + 1, (size_t)(c2 - c1 - 1), &m) &&
+		    procs_path(&m, path, &file) == 0) {
+			bool dup = false;
+			for (size_t i = 0; i < *n; i++)
+				dup |= strcmp((*out)[i], file) == 0;
+			if (!dup && strv_push(out, n, file) < 0) {
+				free(file);
+				return -ENOMEM;
+			}
+		}
+		free(file);
+		p = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
+int cgroup_join(pid_t pid, char *err)
+{
+	char src[64], *pcg = NULL, *mi = NULL, **paths = NULL;
+	size_t n = 0;
+	int r;
+
+	snprintf(src, sizeof(src), "/proc/%d/cgroup", (int)pid);
+	r = read_file(src, 1 << 20, &pcg, NULL);
+	if (r == 0)
+		r = read_file("/proc/self/mountinfo", 16 << 20, &mi, NULL);
+	if (r < 0) {
+		fail(err, r, "cannot read the job's cgroups: %s", strerror(-r));
+		goto out;
+	}
+	r = cgroup_procs_paths(pcg, mi, &paths, &n);
+	if (r < 0) {
+		fail(err, r, "cannot parse %s: %s", src, strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+
+		/* "0" means the writing process, whatever pid namespace it is in. */
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			r = -errno;
+			fail(err, r, "cannot join the job's cgroup %s: %s", paths[i], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		close(fd);
+	}
+out:
+	strv_free(paths);
+	free(pcg);
+	free(mi);
+	return r;
+}

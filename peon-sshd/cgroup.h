@@ -1,0 +1,15 @@
+/* Joining the job's cgroups (v1 hierarchies and the v2 unified tree), so the
+ * debug shell is accounted and limited with the job. */
+#ifndef PEON_CGROUP_H
+#define PEON_CGROUP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* From /proc/PID/cgroup and our /proc/self/mountinfo, the cgroup.procs files
+ * to write. Hierarchies we do not have mounted are skipped. Heap strv. */
+int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n);
+/* Move the calling process into every cgroup of pid. err names the failure. */
+int cgroup_join(pid_t pid, char *err);
+
+#endif

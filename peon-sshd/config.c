@@ -1,0 +1,377 @@
+#include "config.h"
+#include "log.h"
+#include "peonconf.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_PORT 2222
+
+/* Explicit lists: libssh's defaults end in a trailing comma and carry
+ * algorithms that ssh-audit rates as failures (ssh-rsa, sha1 MACs). */
+static const struct algorithms default_algo = {
+	.kex = "curve25519-sha256,curve25519-sha256@libssh.org,"
+	       "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512",
+	.ciphers = "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
+		   "aes128-ctr,aes192-ctr,aes256-ctr",
+	.macs = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com",
+	.host_keys = "ssh-ed25519,rsa-sha2-512,rsa-sha2-256",
+	.pubkeys = "ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+		   "ecdsa-sha2-nistp521,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha2-256",
+};
+
+static const char *const default_accept_env[] = {
+	"LANG", "LANGUAGE", "LC_*", "TERM", "COLORTERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TZ",
+};
+
+struct int_setting {
+	const char *name;
+	size_t offset;
+	int min, max;
+};
+
+#define LIM(n, lo, hi) { #n, offsetof(struct limits, n), lo, hi }
+static const struct int_setting limit_settings[] = {
+	LIM(login_grace_time, 1, 3600),
+	LIM(max_auth_tries, 1, 100),
+	LIM(max_startups, 1, 100000),
+	LIM(max_sessions, 1, 1000),
+	LIM(max_connections, 1, 100000),
+	LIM(max_executions, 1, 100000),
+	LIM(max_keys, 1, 100000),
+	LIM(client_alive_interval, 0, 86400),
+	LIM(client_alive_count_max, 1, 1000),
+};
+#undef LIM
+
+struct str_setting {
+	const char *name;
+	size_t offset;
+};
+#define ALG(n) { #n, offsetof(struct algorithms, n) }
+static const struct str_setting algo_settings[] = {
+	ALG(kex), ALG(ciphers), ALG(macs), ALG(host_keys), ALG(pubkeys),
+};
+#undef ALG
+
+static void set_defaults(struct peon_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->limits = (struct limits){
+		.login_grace_time = 30, .max_auth_tries = 6, .max_startups = 64,
+		.max_sessions = 16, .max_connections = 64, .max_executions = 1024,
+		.max_keys = 256, .client_alive_interval = 0, .client_alive_count_max = 3,
+	};
+	cfg->control_socket_mode = 0600;
+}
+
+/* Fill any string left unset by the file with its default. */
+static int fill_defaults(struct peon_config *cfg)
+{
+#define DUP_DEFAULT(field, val) \
+	do { if (!(field) && !((field) = strdup(val))) return -ENOMEM; } while (0)
+	DUP_DEFAULT(cfg->peon_config, "/etc/peon.config");
+	DUP_DEFAULT(cfg->host_key_dir, "/var/lib/peon-sshd");
+	DUP_DEFAULT(cfg->runtime_dir, "/run/peon-sshd");
+	DUP_DEFAULT(cfg->log_level, "info");
+	DUP_DEFAULT(cfg->advertise_address, "");
+	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++) {
+		char **f = (char **)((char *)&cfg->algo + algo_settings[i].offset);
+		DUP_DEFAULT(*f, *(char *const *)((const char *)&default_algo + algo_settings[i].offset));
+	}
+#undef DUP_DEFAULT
+	if (!cfg->control_socket &&
+	    asprintf(&cfg->control_socket, "%s/control.sock", cfg->runtime_dir) < 0)
+		return -ENOMEM;
+	if (!cfg->listen_address) {
+		if (strv_push(&cfg->listen_address, &cfg->n_listen, "0.0.0.0") < 0 ||
+		    strv_push(&cfg->listen_address, &cfg->n_listen, "::") < 0)
+			return -ENOMEM;
+	}
+	if (!cfg->accept_env) {
+		for (size_t i = 0; i < ARRAY_SIZE(default_accept_env); i++)
+			if (strv_push(&cfg->accept_env, &cfg->n_accept_env, default_accept_env[i]) < 0)
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+static int bad(char *err, const char *file, const config_setting_t *s, const char *fmt, const char *a)
+{
+	char what[256];
+
+	snprintf(what, sizeof(what), fmt, a);
+	return fail(err, -EINVAL, "%s:%d: %s: %s", file, config_setting_source_line(s),
+		    config_setting_name(s) ? config_setting_name(s) : "(element)", what);
+}
+
+static int get_string(const char *file, const config_setting_t *s, char **out, bool abs_path,
+		      char *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (!v)
+		return bad(err, file, s, "%s", "must be a string");
+	if (abs_path && v[0] != '/')
+		return bad(err, file, s, "\"%s\" must be an absolute path", v);
+	free(*out);
+	*out = strdup(v);
+	return *out ? 0 : -ENOMEM;
+}
+
+static bool address_valid(const char *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1;
+}
+
+static int get_string_list(const char *file, const config_setting_t *s, char ***out, size_t *n,
+			   bool addresses, char *err)
+{
+	int count;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		count = 1;
+	} else if (config_setting_is_aggregate(s)) {
+		count = config_setting_length(s);
+	} else {
+		return bad(err, file, s, "%s", "must be a string or a list of strings");
+	}
+	strv_free(*out);
+	*out = NULL;
+	*n = 0;
+	for (int i = 0; i < count; i++) {
+		const config_setting_t *e = config_setting_type(s) == CONFIG_TYPE_STRING ?
+						    s : config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+
+		if (!v)
+			return bad(err, file, s, "%s", "every element must be a string");
+		if (addresses && !address_valid(v))
+			return bad(err, file, s, "\"%s\" is not an IPv4 or IPv6 address", v);
+		if (strv_push(out, n, v) < 0)
+			return -ENOMEM;
+	}
+	if (*n == 0)
+		return bad(err, file, s, "%s", "must not be empty");
+	return 0;
+}
+
+static int load_group(const char *file, const config_setting_t *grp, char *err,
+		      int (*one)(const char *, const config_setting_t *, void *, char *), void *base)
+{
+	if (!config_setting_is_group(grp))
+		return bad(err, file, grp, "%s", "must be a group { ... }");
+	for (int i = 0; i < config_setting_length(grp); i++) {
+		int r = one(file, config_setting_get_elem(grp, (unsigned)i), base, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_limit(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	const char *name = config_setting_name(s);
+
+	for (size_t i = 0; i < ARRAY_SIZE(limit_settings); i++) {
+		const struct int_setting *d = &limit_settings[i];
+		int v;
+
+		if (strcmp(name, d->name) != 0)
+			continue;
+		if (config_setting_type(s) != CONFIG_TYPE_INT)
+			return bad(err, file, s, "%s", "must be an integer");
+		v = config_setting_get_int(s);
+		if (v < d->min || v > d->max) {
+			char range[64];
+			snprintf(range, sizeof(range), "%d is outside %d-%d", v, d->min, d->max);
+			return bad(err, file, s, "%s", range);
+		}
+		*(int *)((char *)base + d->offset) = v;
+		return 0;
+	}
+	return bad(err, file, s, "%s", "unknown setting in limits");
+}
+
+static int load_algo(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	const char *name = config_setting_name(s);
+
+	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++) {
+		char **f = (char **)((char *)base + algo_settings[i].offset);
+		const char *v;
+
+		if (strcmp(name, algo_settings[i].name) != 0)
+			continue;
+		v = config_setting_get_string(s);
+		if (!v || !*v || v[strlen(v) - 1] == ',' || v[0] == ',' || strstr(v, ",,") ||
+		    strpbrk(v, " \t"))
+			return bad(err, file, s, "%s",
+				   "must be a non-empty comma-separated list without blanks");
+		free(*f);
+		*f = strdup(v);
+		return *f ? 0 : -ENOMEM;
+	}
+	return bad(err, file, s, "%s", "unknown setting in algorithms");
+}
+
+static int load_top(const char *file, const config_setting_t *s, struct peon_config *cfg, char *err)
+{
+	const char *n = config_setting_name(s);
+
+	if (strcmp(n, "peon_config") == 0)
+		return get_string(file, s, &cfg->peon_config, true, err);
+	if (strcmp(n, "host_key_dir") == 0)
+		return get_string(file, s, &cfg->host_key_dir, true, err);
+	if (strcmp(n, "runtime_dir") == 0)
+		return get_string(file, s, &cfg->runtime_dir, true, err);
+	if (strcmp(n, "control_socket") == 0)
+		return get_string(file, s, &cfg->control_socket, true, err);
+	if (strcmp(n, "advertise_address") == 0)
+		return get_string(file, s, &cfg->advertise_address, false, err);
+	if (strcmp(n, "listen_address") == 0)
+		return get_string_list(file, s, &cfg->listen_address, &cfg->n_listen, true, err);
+	if (strcmp(n, "accept_env") == 0)
+		return get_string_list(file, s, &cfg->accept_env, &cfg->n_accept_env, false, err);
+	if (strcmp(n, "log_level") == 0) {
+		int r = get_string(file, s, &cfg->log_level, false, err);
+		if (r == 0 && log_level_from_name(cfg->log_level) < 0)
+			return bad(err, file, s, "\"%s\" is not one of debug, info, notice, warning, err",
+				   cfg->log_level);
+		return r;
+	}
+	if (strcmp(n, "control_socket_mode") == 0) {
+		int v = config_setting_get_int(s);
+		if (config_setting_type(s) != CONFIG_TYPE_INT || v < 0 || v > 0777 || (v & 0111))
+			return bad(err, file, s, "%s", "must be an octal mode like 0600 without execute bits");
+		cfg->control_socket_mode = v;
+		return 0;
+	}
+	if (strcmp(n, "limits") == 0)
+		return load_group(file, s, err, load_limit, &cfg->limits);
+	if (strcmp(n, "algorithms") == 0)
+		return load_group(file, s, err, load_algo, &cfg->algo);
+	return bad(err, file, s, "%s", "unknown setting");
+}
+
+static int load_file(const char *path, struct peon_config *cfg, char *err)
+{
+	config_t lc;
+	config_setting_t *root;
+	int r = 0;
+
+	config_init(&lc);
+	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			r = fail(err, -EIO, "%s: cannot read: %s", path, strerror(errno));
+		else
+			r = fail(err, -EINVAL, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : path,
+				 config_error_line(&lc), config_error_text(&lc));
+		goto out;
+	}
+	root = config_root_setting(&lc);
+	for (int i = 0; i < config_setting_length(root) && r == 0; i++)
+		r = load_top(path, config_setting_get_elem(root, (unsigned)i), cfg, err);
+out:
+	config_destroy(&lc);
+	return r;
+}
+
+static int load_debug_port(struct peon_config *cfg, char *err)
+{
+	int line = 0, r;
+
+	cfg->debug_port = DEFAULT_PORT;
+	r = peonconf_load(cfg->peon_config, &cfg->debug_port, &line, err);
+	if (r == -ENOENT)
+		return asprintf(&cfg->debug_port_source, "built-in default (%s has no DEBUG_PORT)",
+				cfg->peon_config) < 0 ? -ENOMEM : 0;
+	if (r < 0)
+		return r;
+	return asprintf(&cfg->debug_port_source, "%s:%d", cfg->peon_config, line) < 0 ? -ENOMEM : 0;
+}
+
+int config_load(const char *path, bool path_explicit, struct peon_config *cfg, char *err)
+{
+	int r;
+
+	set_defaults(cfg);
+	if (path && (path_explicit || access(path, F_OK) == 0)) {
+		cfg->path = strdup(path);
+		if (!cfg->path)
+			return -ENOMEM;
+		r = load_file(path, cfg, err);
+		if (r < 0)
+			goto fail;
+	}
+	r = fill_defaults(cfg);
+	if (r < 0)
+		goto fail;
+	r = load_debug_port(cfg, err);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	if (r == -ENOMEM)
+		fail(err, r, "out of memory while reading the configuration");
+	config_free(cfg);
+	return r;
+}
+
+void config_free(struct peon_config *cfg)
+{
+	free(cfg->path);
+	free(cfg->peon_config);
+	free(cfg->debug_port_source);
+	strv_free(cfg->listen_address);
+	free(cfg->host_key_dir);
+	free(cfg->runtime_dir);
+	free(cfg->control_socket);
+	free(cfg->advertise_address);
+	free(cfg->log_level);
+	strv_free(cfg->accept_env);
+	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
+		free(*(char **)((char *)&cfg->algo + algo_settings[i].offset));
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static void print_list(FILE *out, const char *name, char **v)
+{
+	fprintf(out, "%s = [", name);
+	for (size_t i = 0; v && v[i]; i++)
+		fprintf(out, "%s\"%s\"", i ? ", " : "", v[i]);
+	fprintf(out, "];\n");
+}
+
+void config_print(const struct peon_config *cfg, FILE *out)
+{
+	fprintf(out, "# configuration file: %s\n", cfg->path ? cfg->path : "(none, built-in defaults)");
+	fprintf(out, "# debug_port = %d;  # from %s\n", cfg->debug_port, cfg->debug_port_source);
+	fprintf(out, "peon_config = \"%s\";\n", cfg->peon_config);
+	print_list(out, "listen_address", cfg->listen_address);
+	fprintf(out, "host_key_dir = \"%s\";\n", cfg->host_key_dir);
+	fprintf(out, "runtime_dir = \"%s\";\n", cfg->runtime_dir);
+	fprintf(out, "control_socket = \"%s\";\n", cfg->control_socket);
+	fprintf(out, "control_socket_mode = 0%o;\n", (unsigned)cfg->control_socket_mode);
+	fprintf(out, "advertise_address = \"%s\";\n", cfg->advertise_address);
+	fprintf(out, "log_level = \"%s\";\n", cfg->log_level);
+	print_list(out, "accept_env", cfg->accept_env);
+	fprintf(out, "limits = {\n");
+	for (size_t i = 0; i < ARRAY_SIZE(limit_settings); i++)
+		fprintf(out, "  %s = %d;\n", limit_settings[i].name,
+			*(const int *)((const char *)&cfg->limits + limit_settings[i].offset));
+	fprintf(out, "};\nalgorithms = {\n");
+	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
+		fprintf(out, "  %s = \"%s\";\n", algo_settings[i].name,
+			*(char *const *)((const char *)&cfg->algo + algo_settings[i].offset));
+	fprintf(out, "};\n");
+}

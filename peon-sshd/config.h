@@ -1,0 +1,52 @@
+/* peon-sshd's own settings (libconfig) plus DEBUG_PORT from peon.config. */
+#ifndef PEON_CONFIG_H
+#define PEON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define DEFAULT_CONFIG "/etc/peon-sshd/peon-sshd.conf"
+
+struct limits {
+	int login_grace_time;       /* seconds from accept to authenticated */
+	int max_auth_tries;         /* failed userauth requests per connection */
+	int max_startups;           /* unauthenticated connections at once */
+	int max_sessions;           /* channels per connection */
+	int max_connections;        /* authenticated connections per execution */
+	int max_executions;
+	int max_keys;               /* keys per execution */
+	int client_alive_interval;  /* seconds; 0 = off */
+	int client_alive_count_max;
+};
+
+struct algorithms {
+	char *kex, *ciphers, *macs, *host_keys, *pubkeys;
+};
+
+struct peon_config {
+	char *path;                 /* the libconfig file read, or NULL */
+	char *peon_config;          /* env-style worker file */
+	int debug_port;             /* default port for executions */
+	char *debug_port_source;    /* "file:line" or "built-in default" */
+	char **listen_address;
+	size_t n_listen;
+	char *host_key_dir;
+	char *runtime_dir;
+	char *control_socket;       /* default <runtime_dir>/control.sock */
+	int control_socket_mode;
+	char *advertise_address;
+	char *log_level;
+	char **accept_env;          /* fnmatch patterns for env requests */
+	size_t n_accept_env;
+	struct limits limits;
+	struct algorithms algo;
+};
+
+/* Load path (NULL or missing default file = built-in defaults) and the
+ * peon.config it names. On error returns <0 with err naming file:line. */
+int config_load(const char *path, bool path_explicit, struct peon_config *cfg, char *err);
+void config_free(struct peon_config *cfg);
+void config_print(const struct peon_config *cfg, FILE *out);
+
+#endif

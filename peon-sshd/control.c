@@ -1,0 +1,244 @@
+/* Control requests from peon-sshctl: add, remove, list, sessions, status.
+ * A failed request changes nothing. */
+#include "ctlproto.h"
+#include "daemon.h"
+#include "log.h"
+#include "procinfo.h"
+#include "sessfile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static json_object *ok_reply(void)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+/* Does the job's /etc/passwd name this user? Resolved inside the job's root
+ * (RESOLVE_IN_ROOT), so symlinks in the image cannot point at the host. */
+static bool user_in_job(pid_t pid, const char *user)
+{
+	char root[64];
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	int rfd, fd;
+	FILE *f;
+	struct passwd *pw;
+	bool found = false;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return false;
+	fd = (int)syscall(SYS_openat2, rfd, "etc/passwd", &how, sizeof(how));
+	close(rfd);
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (!found && (pw = fgetpwent(f)))
+		found = strcmp(pw->pw_name, user) == 0;
+	fclose(f);
+	return found;
+}
+
+static bool is_kernel_thread(pid_t pid)
+{
+	char p[64], buf[8];
+
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	return readlink(p, buf, sizeof(buf)) < 0 && errno == ENOENT;
+}
+
+static json_object *check_target(struct execution *e)
+{
+	struct target *t = &e->target;
+
+	if (t->type == TARGET_HOST) {
+		if (!e->user)
+			return ctl_error("--host needs --user: the worker user the shell runs as");
+		if (!getpwnam(e->user))
+			return ctl_error("user '%s' does not exist on this worker", e->user);
+		return NULL;
+	}
+	if (procinfo_read_starttime(t->pid, &t->starttime) < 0)
+		return ctl_error("no process with pid %d", (int)t->pid);
+	if (t->pid == getpid() || is_kernel_thread(t->pid))
+		return ctl_error("pid %d is not a job's process", (int)t->pid);
+	if (e->user && !user_in_job(t->pid, e->user))
+		return ctl_error("user '%s' does not exist in the job of pid %d (its /etc/passwd)", e->user,
+				 (int)t->pid);
+	e->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+	if (e->pidfd < 0 || !procinfo_same_process(t->pid, t->starttime))
+		return ctl_error("process %d ended while it was being registered", (int)t->pid);
+	return NULL;
+}
+
+static json_object *add_reply(struct daemon *d, const struct execution *e)
+{
+	json_object *o = ok_reply();
+	char addr[256], line[512];
+
+	daemon_address(d, addr, sizeof(addr));
+	snprintf(line, sizeof(line), "ssh -i <path-to-private-key> -p %d -t %s /bin/bash", e->port, addr);
+	json_object_object_add(o, "message", json_object_new_string("execution registered and reachable"));
+	json_object_object_add(o, "connect", json_object_new_string(line));
+	json_object_object_add(o, "execution", execution_to_json(e, false));
+	return o;
+}
+
+static json_object *do_add(struct daemon *d, json_object *req)
+{
+	struct execution *e = NULL;
+	json_object *reply, *ttl;
+	char err[ERRLEN];
+	bool port_new;
+
+	if (execution_from_json(req, &e, err) < 0)
+		return ctl_error("%s", err);
+	if (registry_find(&d->reg, e->id)) {
+		reply = ctl_error("execution %s is already registered; remove it first", e->id);
+		goto fail;
+	}
+	if (d->reg.n >= (size_t)d->cfg.limits.max_executions) {
+		reply = ctl_error("too many executions (limits.max_executions = %d)", d->cfg.limits.max_executions);
+		goto fail;
+	}
+	if (e->n_keys > (size_t)d->cfg.limits.max_keys) {
+		reply = ctl_error("too many keys: %zu given, limits.max_keys is %d", e->n_keys, d->cfg.limits.max_keys);
+		goto fail;
+	}
+	if ((reply = check_target(e)))
+		goto fail;
+	if (!e->port)
+		e->port = d->cfg.debug_port;
+	e->created = time(NULL);
+	if (json_object_object_get_ex(req, "ttl", &ttl) && json_object_get_int64(ttl) > 0)
+		e->expires = e->created + json_object_get_int64(ttl);
+	port_new = registry_count_port(&d->reg, e->port) == 0;
+	if (daemon_ensure_port(d, e->port, err) < 0) {
+		reply = ctl_error("%s", err);
+		goto fail;
+	}
+	if (registry_add(&d->reg, e) < 0 || daemon_save(d, err) < 0) {
+		registry_take(&d->reg, e->id);
+		if (port_new)
+			daemon_release_port(d, e->port);
+		reply = ctl_error("%s", *err ? err : "out of memory");
+		goto fail;
+	}
+	{
+		struct log_ctx ctx = { .execution_id = e->id };
+		char tgt[64];
+		log_full(LOG_INFO, &ctx, "registered: %s, port %d, %zu key%s%s%s", target_describe(&e->target, tgt, sizeof(tgt)),
+			 e->port, e->n_keys, e->n_keys == 1 ? "" : "s", e->user ? ", user " : "", e->user ? e->user : "");
+	}
+	daemon_notify_status(d);
+	return add_reply(d, e);
+fail:
+	execution_free(e);
+	return reply;
+}
+
+static const char *req_id(json_object *req)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(req, "id", &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static json_object *do_remove(struct daemon *d, json_object *req)
+{
+	const char *id = req_id(req);
+	json_object *o;
+
+	if (!id || !registry_find(&d->reg, id))
+		return ctl_error("no execution '%s' is registered", id ? id : "");
+	daemon_end_execution(d, id, "removed");
+	o = ok_reply();
+	json_object_object_add(o, "message", json_object_new_string("execution removed"));
+	return o;
+}
+
+static json_object *do_list(struct daemon *d)
+{
+	json_object *o = ok_reply(), *arr = json_object_new_array();
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		json_object *e = execution_to_json(d->reg.v[i], false);
+		json_object_object_add(e, "sessions",
+				       json_object_new_int(sessfile_count(d->cfg.runtime_dir, d->reg.v[i]->id)));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o, "executions", arr);
+	return o;
+}
+
+static json_object *do_sessions(struct daemon *d, json_object *req)
+{
+	const char *id = req_id(req);
+	json_object *o;
+
+	if (id && !registry_find(&d->reg, id))
+		return ctl_error("no execution '%s' is registered", id);
+	o = ok_reply();
+	json_object_object_add(o, "sessions", sessfile_list(d->cfg.runtime_dir, id));
+	return o;
+}
+
+static json_object *do_status(struct daemon *d)
+{
+	json_object *o = ok_reply(), *ports = json_object_new_array();
+	char addr[256];
+
+	for (size_t i = 0; i < d->n_ls; i++)
+		json_object_array_add(ports, json_object_new_int(d->ls[i].port));
+	json_object_object_add(o, "version", json_object_new_string(PEON_VERSION));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "uptime", json_object_new_int64(time(NULL) - d->started));
+	json_object_object_add(o, "config", json_object_new_string(d->cfg.path ? d->cfg.path : "(defaults)"));
+	json_object_object_add(o, "default_port", json_object_new_int(d->cfg.debug_port));
+	json_object_object_add(o, "default_port_source", json_object_new_string(d->cfg.debug_port_source));
+	json_object_object_add(o, "address", json_object_new_string(daemon_address(d, addr, sizeof(addr))));
+	json_object_object_add(o, "ports", ports);
+	json_object_object_add(o, "executions", json_object_new_int((int)d->reg.n));
+	json_object_object_add(o, "sessions", json_object_new_int(sessfile_count(d->cfg.runtime_dir, NULL)));
+	json_object_object_add(o, "unauthenticated", json_object_new_int((int)d->n_pre));
+	json_object_object_add(o, "connections_accepted", json_object_new_int64((int64_t)d->accepted));
+	json_object_object_add(o, "connections_dropped", json_object_new_int64((int64_t)d->dropped));
+	return o;
+}
+
+json_object *control_handle(struct daemon *d, json_object *req)
+{
+	json_object *v;
+	const char *cmd;
+
+	if (!json_object_object_get_ex(req, "cmd", &v) || !(cmd = json_object_get_string(v)))
+		return ctl_error("request has no \"cmd\"");
+	if (strcmp(cmd, "add") == 0)
+		return do_add(d, req);
+	if (strcmp(cmd, "remove") == 0)
+		return do_remove(d, req);
+	if (strcmp(cmd, "list") == 0)
+		return do_list(d);
+	if (strcmp(cmd, "sessions") == 0)
+		return do_sessions(d, req);
+	if (strcmp(cmd, "status") == 0)
+		return do_status(d);
+	return ctl_error("unknown command '%.64s'", cmd);
+}

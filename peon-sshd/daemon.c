@@ -1,0 +1,700 @@
+#include "daemon.h"
+#include "ctlproto.h"
+#include "log.h"
+#include "procinfo.h"
+#include "session.h"
+#include "sessfile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define MAX_POLL 4096
+
+/* ---- ssh_bind: host keys and algorithm lists ---- */
+
+static int bind_setup(const struct hostkeys *hk, const struct peon_config *cfg, ssh_bind *out, char *err)
+{
+	ssh_bind b = ssh_bind_new();
+	bool no = false;
+	int r = 0;
+
+	if (!b)
+		return fail(err, -ENOMEM, "cannot create the SSH server");
+	/* Never read /etc/ssh/libssh_server_config behind our back. */
+	ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
+	for (int i = 0; hk && i < hk->n && r == 0; i++)
+		if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, ssh_key_dup(hk->keys[i])) < 0)
+			r = fail(err, -EINVAL, "cannot use host key %s", hk->paths[i]);
+#define ALGO(opt, val, name) \
+	if (r == 0 && ssh_bind_options_set(b, opt, val) < 0) \
+		r = fail(err, -EINVAL, "algorithms.%s: libssh rejects \"%s\": %s", name, val, ssh_get_error(b))
+	ALGO(SSH_BIND_OPTIONS_KEY_EXCHANGE, cfg->algo.kex, "kex");
+	ALGO(SSH_BIND_OPTIONS_CIPHERS_C_S, cfg->algo.ciphers, "ciphers");
+	ALGO(SSH_BIND_OPTIONS_CIPHERS_S_C, cfg->algo.ciphers, "ciphers");
+	ALGO(SSH_BIND_OPTIONS_HMAC_C_S, cfg->algo.macs, "macs");
+	ALGO(SSH_BIND_OPTIONS_HMAC_S_C, cfg->algo.macs, "macs");
+	ALGO(SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, cfg->algo.host_keys, "host_keys");
+	ALGO(SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, cfg->algo.pubkeys, "pubkeys");
+#undef ALGO
+	if (r < 0) {
+		ssh_bind_free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+int daemon_check_config(const struct peon_config *cfg, char *err)
+{
+	ssh_bind b = NULL;
+	struct stat st;
+	int r = bind_setup(NULL, cfg, &b, err);
+
+	if (b)
+		ssh_bind_free(b);
+	if (r < 0)
+		return r;
+	/* An existing key directory must already be safe; a missing one is created at start. */
+	if (stat(cfg->host_key_dir, &st) == 0) {
+		struct hostkeys hk;
+		r = hostkeys_load(cfg->host_key_dir, false, &hk, err);
+		if (r == -ENOENT)
+			r = 0;
+		hostkeys_free(&hk);
+	}
+	return r;
+}
+
+/* ---- listeners ---- */
+
+static struct listener *find_listener(struct daemon *d, int port)
+{
+	for (size_t i = 0; i < d->n_ls; i++)
+		if (d->ls[i].port == port)
+			return &d->ls[i];
+	return NULL;
+}
+
+int daemon_ensure_port(struct daemon *d, int port, char *err)
+{
+	struct listener l, *nv;
+	int r;
+
+	if (find_listener(d, port))
+		return 0;
+	r = listener_open(&l, port, d->cfg.listen_address, d->cfg.n_listen, err);
+	if (r < 0)
+		return r;
+	nv = realloc(d->ls, (d->n_ls + 1) * sizeof(*nv));
+	if (!nv) {
+		listener_close(&l);
+		return fail(err, -ENOMEM, "out of memory");
+	}
+	d->ls = nv;
+	d->ls[d->n_ls++] = l;
+	log_info("listening on port %d", port);
+	return 0;
+}
+
+void daemon_release_port(struct daemon *d, int port)
+{
+	struct listener *l = find_listener(d, port);
+
+	if (!l || registry_count_port(&d->reg, port) > 0)
+		return;
+	listener_close(l);
+	*l = d->ls[--d->n_ls];
+	log_info("port %d released", port);
+}
+
+/* ---- registry and executions ---- */
+
+int daemon_save(struct daemon *d, char *err)
+{
+	char path[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/executions.json", d->cfg.runtime_dir);
+	r = registry_save(&d->reg, path);
+	if (r < 0)
+		return fail(err, r, "cannot save the registry %s: %s", path, strerror(-r));
+	return 0;
+}
+
+void daemon_notify_status(struct daemon *d)
+{
+	int sessions = sessfile_count(d->cfg.runtime_dir, NULL);
+
+	sd_notifyf(0, "STATUS=%zu executions, %d sessions, %zu ports", d->reg.n, sessions, d->n_ls);
+}
+
+void daemon_end_execution(struct daemon *d, const char *id, const char *reason)
+{
+	struct execution *e = registry_take(&d->reg, id);
+	struct log_ctx ctx = { .execution_id = id };
+	char err[ERRLEN];
+	int n;
+
+	if (!e)
+		return;
+	/* Save first: a connection authenticating right now reads the saved
+	 * registry and must no longer find the execution. */
+	if (daemon_save(d, err) < 0)
+		log_err("%s", err);
+	n = sessfile_signal(d->cfg.runtime_dir, e->id, SIGTERM);
+	log_full(LOG_INFO, &ctx, "access ended (%s); closing %d session%s", reason, n, n == 1 ? "" : "s");
+	daemon_release_port(d, e->port);
+	execution_free(e);
+	daemon_notify_status(d);
+}
+
+const char *daemon_address(const struct daemon *d, char *buf, size_t len)
+{
+	if (*d->cfg.advertise_address) {
+		snprintf(buf, len, "%s", d->cfg.advertise_address);
+		return buf;
+	}
+	for (size_t i = 0; i < d->cfg.n_listen; i++)
+		if (strcmp(d->cfg.listen_address[i], "0.0.0.0") != 0 && strcmp(d->cfg.listen_address[i], "::") != 0) {
+			snprintf(buf, len, "%s", d->cfg.listen_address[i]);
+			return buf;
+		}
+	if (gethostname(buf, len) < 0)
+		snprintf(buf, len, "localhost");
+	return buf;
+}
+
+static void restore_registry(struct daemon *d)
+{
+	char path[PATH_MAX], err[ERRLEN], bad[PATH_MAX + 16];
+	size_t i = 0;
+
+	snprintf(path, sizeof(path), "%s/executions.json", d->cfg.runtime_dir);
+	if (registry_load(&d->reg, path, err) < 0) {
+		/* Keep the evidence rather than overwrite it with an empty registry. */
+		snprintf(bad, sizeof(bad), "%s.corrupt", path);
+		rename(path, bad);
+		log_err("%s; moved aside to %s, starting with no executions", err, bad);
+		registry_clear(&d->reg);
+		return;
+	}
+	while (i < d->reg.n) {
+		struct execution *e = d->reg.v[i];
+		struct log_ctx ctx = { .execution_id = e->id };
+
+		if (e->target.type == TARGET_PID && !procinfo_same_process(e->target.pid, e->target.starttime)) {
+			log_full(LOG_INFO, &ctx, "access ended (the job ended while peon-sshd was stopped)");
+			execution_free(registry_take(&d->reg, e->id));
+			continue;
+		}
+		if (e->target.type == TARGET_PID)
+			e->pidfd = (int)syscall(SYS_pidfd_open, e->target.pid, 0);
+		if (daemon_ensure_port(d, e->port, err) < 0)
+			log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
+		else
+			log_full(LOG_INFO, &ctx, "restored on port %d", e->port);
+		i++;
+	}
+	if (daemon_save(d, err) < 0)
+		log_err("%s", err);
+}
+
+/* ---- connections ---- */
+
+static void close_inherited(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_ls; i++)
+		listener_close(&d->ls[i]);
+	for (size_t i = 0; i < d->n_pre; i++)
+		close(d->pre[i].notify_fd);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->clients[i].fd >= 0)
+			close(d->clients[i].fd);
+	for (size_t i = 0; i < d->reg.n; i++)
+		if (d->reg.v[i]->pidfd >= 0)
+			close(d->reg.v[i]->pidfd);
+	close(d->ctl_fd);
+	close(d->sig_fd);
+}
+
+static void fork_session(struct daemon *d, int fd)
+{
+	struct preauth *nv;
+	int p[2];
+	pid_t pid;
+
+	nv = realloc(d->pre, (d->n_pre + 1) * sizeof(*nv));
+	if (!nv || pipe2(p, O_CLOEXEC) < 0) {
+		if (nv)
+			d->pre = nv;
+		close(fd);
+		return;
+	}
+	d->pre = nv;
+	pid = fork();
+	if (pid == 0) {
+		struct session_args a = { .cfg = &d->cfg, .bind = d->bind, .fd = fd, .notify_fd = p[1] };
+		close(p[0]);
+		close_inherited(d);
+		_exit(session_run(&a));
+	}
+	close(fd);
+	close(p[1]);
+	if (pid < 0) {
+		log_err("cannot fork a session: %s", strerror(errno));
+		close(p[0]);
+		return;
+	}
+	d->pre[d->n_pre++] = (struct preauth){ .pid = pid, .notify_fd = p[0] };
+	d->accepted++;
+}
+
+static void on_listen_ready(struct daemon *d, int lfd)
+{
+	for (int burst = 0; burst < 32; burst++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (d->n_pre >= (size_t)d->cfg.limits.max_startups) {
+			/* As sshd's MaxStartups: refuse new unauthenticated work. */
+			if (d->dropped++ % 100 == 0)
+				log_warn("dropping connection: %zu unauthenticated connections (limits.max_startups)",
+					 d->n_pre);
+			close(fd);
+			continue;
+		}
+		fork_session(d, fd);
+	}
+}
+
+static void drop_preauth(struct daemon *d, size_t i)
+{
+	close(d->pre[i].notify_fd);
+	d->pre[i] = d->pre[--d->n_pre];
+}
+
+/* ---- control socket ---- */
+
+static int ctl_listen(struct daemon *d, char *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.control_socket;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return fail(err, -ENAMETOOLONG, "control socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		return fail(err, -EADDRINUSE, "another peon-sshd is already running on %s", path);
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, (mode_t)d->cfg.control_socket_mode) < 0 || listen(fd, 16) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(err, -e, "cannot create control socket %s: %s", path, strerror(e));
+	}
+	d->ctl_fd = fd;
+	return 0;
+}
+
+static void client_close(struct ctl_client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	*c = (struct ctl_client){ .fd = -1 };
+}
+
+static void on_ctl_accept(struct daemon *d)
+{
+	int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct ucred cred;
+	socklen_t l = sizeof(cred);
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		json_object *e = ctl_error("permission denied: only root may control peon-sshd");
+		ctl_send(fd, e);
+		json_object_put(e);
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->clients[i].fd < 0) {
+			d->clients[i] = (struct ctl_client){ .fd = fd, .uid = cred.uid };
+			return;
+		}
+	close(fd);
+}
+
+static void ctl_reply(struct ctl_client *c, json_object *reply)
+{
+	struct timeval tv = { .tv_sec = 5 };
+
+	/* Replies are small, but the peer may be slow: bounded blocking write. */
+	fd_set_nonblock(c->fd, false);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ctl_send(c->fd, reply);
+	json_object_put(reply);
+	client_close(c);
+}
+
+static void on_ctl_data(struct daemon *d, struct ctl_client *c)
+{
+	char chunk[16384], *nl, *nb;
+	ssize_t n = read(c->fd, chunk, sizeof(chunk));
+	json_object *req;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || c->len + (size_t)n > CTL_MAX_MSG) {
+		client_close(c);
+		return;
+	}
+	nb = realloc(c->buf, c->len + (size_t)n + 1);
+	if (!nb) {
+		client_close(c);
+		return;
+	}
+	c->buf = nb;
+	memcpy(c->buf + c->len, chunk, (size_t)n);
+	c->len += (size_t)n;
+	nl = memchr(c->buf, '\n', c->len);
+	if (!nl)
+		return;
+	req = ctl_parse(c->buf, (size_t)(nl - c->buf));
+	if (!req) {
+		ctl_reply(c, ctl_error("malformed request: expected one JSON object per line"));
+		return;
+	}
+	ctl_reply(c, control_handle(d, req));
+	json_object_put(req);
+}
+
+/* ---- signals, reload ---- */
+
+static void reap(struct daemon *d)
+{
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (size_t i = 0; i < d->n_pre; i++)
+			if (d->pre[i].pid == pid) {
+				drop_preauth(d, i);
+				break;
+			}
+}
+
+static bool same_listen(const struct peon_config *a, const struct peon_config *b)
+{
+	if (a->n_listen != b->n_listen)
+		return false;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (strcmp(a->listen_address[i], b->listen_address[i]) != 0)
+			return false;
+	return true;
+}
+
+static int reopen_listeners(struct daemon *d, const struct peon_config *ncfg, char *err)
+{
+	struct listener *nl = calloc(d->n_ls ? d->n_ls : 1, sizeof(*nl));
+	size_t i;
+	int r = 0;
+
+	if (!nl)
+		return fail(err, -ENOMEM, "out of memory");
+	/* Old sockets close first so the same ports can be bound again. */
+	for (i = 0; i < d->n_ls; i++)
+		listener_close(&d->ls[i]);
+	for (i = 0; i < d->n_ls && r == 0; i++)
+		r = listener_open(&nl[i], d->ls[i].port, ncfg->listen_address, ncfg->n_listen, err);
+	if (r < 0) {
+		char e2[ERRLEN];
+		while (i-- > 0)
+			listener_close(&nl[i]);
+		for (i = 0; i < d->n_ls; i++)
+			if (listener_open(&nl[i], d->ls[i].port, d->cfg.listen_address, d->cfg.n_listen, e2) < 0)
+				log_err("port %d: %s", d->ls[i].port, e2);
+	}
+	free(d->ls);
+	d->ls = nl;
+	return r;
+}
+
+static void reload(struct daemon *d)
+{
+	struct peon_config ncfg;
+	ssh_bind nb = NULL;
+	char err[ERRLEN];
+
+	sd_notify(0, "RELOADING=1");
+	if (config_load(d->config_path, d->config_explicit, &ncfg, err) < 0) {
+		log_err("reload refused, keeping the running configuration: %s", err);
+		goto out;
+	}
+	if (strcmp(ncfg.runtime_dir, d->cfg.runtime_dir) != 0 ||
+	    strcmp(ncfg.host_key_dir, d->cfg.host_key_dir) != 0 ||
+	    strcmp(ncfg.control_socket, d->cfg.control_socket) != 0)
+		log_warn("runtime_dir, host_key_dir and control_socket change only on restart");
+	if (bind_setup(&d->hk, &ncfg, &nb, err) < 0 ||
+	    (!same_listen(&ncfg, &d->cfg) && reopen_listeners(d, &ncfg, err) < 0)) {
+		log_err("reload refused, keeping the running configuration: %s", err);
+		if (nb)
+			ssh_bind_free(nb);
+		config_free(&ncfg);
+		goto out;
+	}
+	/* Keep paths fixed for the life of the process (see warning above). */
+	free(ncfg.runtime_dir);
+	ncfg.runtime_dir = strdup(d->cfg.runtime_dir);
+	free(ncfg.host_key_dir);
+	ncfg.host_key_dir = strdup(d->cfg.host_key_dir);
+	free(ncfg.control_socket);
+	ncfg.control_socket = strdup(d->cfg.control_socket);
+	ssh_bind_free(d->bind);
+	d->bind = nb;
+	config_free(&d->cfg);
+	d->cfg = ncfg;
+	log_set_level(log_level_from_name(d->cfg.log_level));
+	log_info("configuration reloaded (default port %d from %s)", d->cfg.debug_port,
+		 d->cfg.debug_port_source);
+out:
+	sd_notify(0, "READY=1");
+	daemon_notify_status(d);
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap(d);
+			break;
+		case SIGHUP:
+			reload(d);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			d->stopping = true;
+			break;
+		}
+	}
+}
+
+/* ---- the loop ---- */
+
+enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_PRE, SRC_JOB };
+
+struct pollset {
+	struct pollfd p[MAX_POLL];
+	enum src kind[MAX_POLL];
+	size_t idx[MAX_POLL];
+	nfds_t n;
+};
+
+static void add(struct pollset *ps, int fd, enum src k, size_t idx)
+{
+	if (fd < 0 || ps->n >= MAX_POLL)
+		return;
+	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ps->kind[ps->n] = k;
+	ps->idx[ps->n++] = idx;
+}
+
+static void build_pollset(struct daemon *d, struct pollset *ps)
+{
+	ps->n = 0;
+	add(ps, d->sig_fd, SRC_SIG, 0);
+	add(ps, d->ctl_fd, SRC_CTL, 0);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		add(ps, d->clients[i].fd, SRC_CLIENT, (size_t)i);
+	for (size_t i = 0; i < d->n_ls; i++)
+		for (int k = 0; k < d->ls[i].nfds; k++)
+			add(ps, d->ls[i].fds[k], SRC_LISTEN, i);
+	for (size_t i = 0; i < d->n_pre; i++)
+		add(ps, d->pre[i].notify_fd, SRC_PRE, (size_t)d->pre[i].pid);
+	for (size_t i = 0; i < d->reg.n; i++)
+		add(ps, d->reg.v[i]->pidfd, SRC_JOB, i);
+}
+
+static int next_timeout(struct daemon *d)
+{
+	time_t now = time(NULL);
+	long long soonest = 0;
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		long long ex = d->reg.v[i]->expires;
+		if (ex && (!soonest || ex < soonest))
+			soonest = ex;
+	}
+	if (!soonest)
+		return -1;
+	return soonest <= now ? 0 : (int)((soonest - now) > 3600 ? 3600000 : (soonest - now) * 1000);
+}
+
+static void expire(struct daemon *d)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < d->reg.n; i++)
+		if (d->reg.v[i]->expires && d->reg.v[i]->expires <= now) {
+			char id[256];
+			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
+			daemon_end_execution(d, id, "expired");
+			i = (size_t)-1;
+		}
+}
+
+static void on_preauth(struct daemon *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->n_pre; i++)
+		if (d->pre[i].pid == pid) {
+			/* "A" (authenticated) or EOF (gone): either way no longer preauth. */
+			drop_preauth(d, i);
+			return;
+		}
+}
+
+static void on_job_ended(struct daemon *d, int pidfd)
+{
+	for (size_t i = 0; i < d->reg.n; i++)
+		if (d->reg.v[i]->pidfd == pidfd) {
+			char id[256];
+			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
+			daemon_end_execution(d, id, "the job ended");
+			return;
+		}
+}
+
+static void dispatch(struct daemon *d, struct pollset *ps)
+{
+	for (nfds_t i = 0; i < ps->n; i++) {
+		if (!ps->p[i].revents)
+			continue;
+		switch (ps->kind[i]) {
+		case SRC_SIG: on_signal(d); break;
+		case SRC_CTL: on_ctl_accept(d); break;
+		case SRC_CLIENT: on_ctl_data(d, &d->clients[ps->idx[i]]); break;
+		case SRC_LISTEN: on_listen_ready(d, ps->p[i].fd); break;
+		case SRC_PRE: on_preauth(d, (pid_t)ps->idx[i]); break;
+		case SRC_JOB: on_job_ended(d, ps->p[i].fd); break;
+		}
+		/* Handlers may change what the set refers to: rebuild. */
+		if (ps->kind[i] != SRC_LISTEN)
+			return;
+	}
+}
+
+static int setup(struct daemon *d, char *err)
+{
+	sigset_t set;
+	int r;
+
+	d->ctl_fd = d->sig_fd = -1;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		d->clients[i].fd = -1;
+	if (mkdir(d->cfg.runtime_dir, 0755) < 0 && errno != EEXIST)
+		return fail(err, -errno, "cannot create runtime directory %s: %s", d->cfg.runtime_dir, strerror(errno));
+	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 ||
+	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = ctl_listen(d, err)) < 0)
+		return r;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sig_fd < 0)
+		return fail(err, -errno, "signalfd: %s", strerror(errno));
+	d->started = time(NULL);
+	restore_registry(d);
+	return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+	char err[ERRLEN];
+
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping; running sessions are left alone");
+	if (daemon_save(d, err) < 0)
+		log_err("%s", err);
+	for (size_t i = 0; i < d->n_ls; i++)
+		listener_close(&d->ls[i]);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->clients[i].fd >= 0)
+			client_close(&d->clients[i]);
+	while (d->n_pre)
+		drop_preauth(d, 0);
+	if (d->ctl_fd >= 0) {
+		close(d->ctl_fd);
+		unlink(d->cfg.control_socket);
+	}
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+	if (d->bind)
+		ssh_bind_free(d->bind);
+	hostkeys_free(&d->hk);
+	registry_clear(&d->reg);
+	free(d->ls);
+	free(d->pre);
+}
+
+int daemon_run(struct daemon *d)
+{
+	static struct pollset ps;
+	char err[ERRLEN];
+	int r = setup(d, err);
+
+	if (r < 0) {
+		log_err("%s", err);
+		teardown(d);
+		return 1;
+	}
+	log_info("peon-sshd %s ready: control socket %s, default port %d (%s)", PEON_VERSION,
+		 d->cfg.control_socket, d->cfg.debug_port, d->cfg.debug_port_source);
+	sd_notify(0, "READY=1");
+	daemon_notify_status(d);
+	while (!d->stopping) {
+		build_pollset(d, &ps);
+		r = poll(ps.p, ps.n, next_timeout(d));
+		if (r < 0 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (r > 0)
+			dispatch(d, &ps);
+		expire(d);
+	}
+	teardown(d);
+	return 0;
+}

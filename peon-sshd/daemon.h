@@ -1,0 +1,62 @@
+/* The daemon: one process, one poll loop, no threads. It owns the registry,
+ * the listeners and the control socket, and forks a process per connection. */
+#ifndef PEON_DAEMON_H
+#define PEON_DAEMON_H
+
+#include "config.h"
+#include "hostkey.h"
+#include "listener.h"
+#include "registry.h"
+
+#include <json-c/json.h>
+#include <libssh/server.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define CTL_MAX_CLIENTS 16
+
+struct ctl_client {
+	int fd;
+	uid_t uid;
+	char *buf;
+	size_t len;
+};
+
+struct preauth {
+	pid_t pid;
+	int notify_fd;   /* closed by the child on authentication or exit */
+};
+
+struct daemon {
+	const char *config_path;
+	bool config_explicit;
+	struct peon_config cfg;
+	struct hostkeys hk;
+	ssh_bind bind;
+	struct registry reg;
+	struct listener *ls;
+	size_t n_ls;
+	int ctl_fd, sig_fd;
+	struct ctl_client clients[CTL_MAX_CLIENTS];
+	struct preauth *pre;
+	size_t n_pre;
+	time_t started;
+	bool stopping;
+	unsigned long long accepted, dropped;
+};
+
+int daemon_run(struct daemon *d);
+/* -t: algorithm lists accepted by libssh, host keys (if present) safe. */
+int daemon_check_config(const struct peon_config *cfg, char *err);
+
+/* Used by control.c. */
+int daemon_ensure_port(struct daemon *d, int port, char *err);
+void daemon_release_port(struct daemon *d, int port);
+int daemon_save(struct daemon *d, char *err);
+void daemon_end_execution(struct daemon *d, const char *id, const char *reason);
+void daemon_notify_status(struct daemon *d);
+const char *daemon_address(const struct daemon *d, char *buf, size_t len);
+json_object *control_handle(struct daemon *d, json_object *req);
+
+#endif

@@ -1,0 +1,111 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-journal.h>
+
+static const char *log_ident = "peon-sshd";
+static bool log_stderr = true;
+static int log_max = LOG_INFO;
+
+static const char *const level_names[] = {
+	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
+	[LOG_ERR] = "err", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+void log_init(const char *ident, bool to_stderr, int max_prio)
+{
+	log_ident = ident;
+	/* Without a journal socket (containers, CI) journald would swallow
+	 * everything silently: fall back to stderr. */
+	log_stderr = to_stderr || access("/run/systemd/journal/socket", W_OK) != 0;
+	log_max = max_prio;
+}
+
+void log_set_level(int max_prio)
+{
+	log_max = max_prio;
+}
+
+int log_level_from_name(const char *name)
+{
+	for (int i = 0; i <= LOG_DEBUG; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return i;
+	if (strcmp(name, "error") == 0)
+		return LOG_ERR;
+	if (strcmp(name, "warn") == 0)
+		return LOG_WARNING;
+	return -1;
+}
+
+const char *log_level_name(int prio)
+{
+	return prio >= 0 && prio <= LOG_DEBUG ? level_names[prio] : "info";
+}
+
+static void log_to_stderr(int prio, const struct log_ctx *ctx, const char *msg)
+{
+	char ts[32];
+	struct timespec now;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ld %s[%d] %s: %s", ts, now.tv_nsec / 1000000, log_ident,
+		(int)getpid(), log_level_name(prio), msg);
+	if (ctx && ctx->execution_id)
+		fprintf(stderr, " [execution=%s]", ctx->execution_id);
+	if (ctx && ctx->remote_addr)
+		fprintf(stderr, " [from=%s]", ctx->remote_addr);
+	if (ctx && ctx->key_fp)
+		fprintf(stderr, " [key=%s]", ctx->key_fp);
+	fputc('\n', stderr);
+}
+
+static void log_to_journal(int prio, const struct log_ctx *ctx, const char *msg)
+{
+	char f[6][600];
+	struct iovec iov[6];
+	int n = 0;
+
+#define FIELD(fmt, val) do { \
+		int l = snprintf(f[n], sizeof(f[n]), fmt, val); \
+		iov[n].iov_base = f[n]; \
+		iov[n].iov_len = l < (int)sizeof(f[n]) ? (size_t)l : sizeof(f[n]) - 1; \
+		n++; \
+	} while (0)
+	FIELD("MESSAGE=%s", msg);
+	FIELD("PRIORITY=%d", prio);
+	FIELD("SYSLOG_IDENTIFIER=%s", log_ident);
+	if (ctx && ctx->execution_id)
+		FIELD("EXECUTION_ID=%s", ctx->execution_id);
+	if (ctx && ctx->remote_addr)
+		FIELD("REMOTE_ADDR=%s", ctx->remote_addr);
+	if (ctx && ctx->key_fp)
+		FIELD("KEY_FINGERPRINT=%s", ctx->key_fp);
+#undef FIELD
+	sd_journal_sendv(iov, n);
+}
+
+void log_full(int prio, const struct log_ctx *ctx, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (prio > log_max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_stderr)
+		log_to_stderr(prio, ctx, msg);
+	else
+		log_to_journal(prio, ctx, msg);
+}

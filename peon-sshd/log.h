@@ -1,0 +1,29 @@
+/* Logging: journald with structured fields, or stderr under -d. */
+#ifndef PEON_LOG_H
+#define PEON_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+/* Structured context attached to a log line as journald fields. */
+struct log_ctx {
+	const char *execution_id;   /* EXECUTION_ID */
+	const char *remote_addr;    /* REMOTE_ADDR */
+	const char *key_fp;         /* KEY_FINGERPRINT */
+};
+
+void log_init(const char *ident, bool to_stderr, int max_prio);
+void log_set_level(int max_prio);
+/* Names are syslog's: "debug", "info", "notice", "warning", "err". */
+int log_level_from_name(const char *name);
+const char *log_level_name(int prio);
+void log_full(int prio, const struct log_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(...) log_full(LOG_DEBUG, NULL, __VA_ARGS__)
+#define log_info(...) log_full(LOG_INFO, NULL, __VA_ARGS__)
+#define log_notice(...) log_full(LOG_NOTICE, NULL, __VA_ARGS__)
+#define log_warn(...) log_full(LOG_WARNING, NULL, __VA_ARGS__)
+#define log_err(...) log_full(LOG_ERR, NULL, __VA_ARGS__)
+
+#endif

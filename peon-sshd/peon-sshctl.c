@@ -1,0 +1,424 @@
+/* peon-sshctl: the job controller's tool to register and end executions. */
+#include "config.h"
+#include "ctlproto.h"
+#include "duration.h"
+#include "log.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEYS_MAX_BYTES (1024 * 1024)
+#define CTL_TIMEOUT_MS 60000
+
+static const char *prog = "peon-sshctl";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
+		"  add ID (--pid PID | --host) KEYS [--port N] [--user USER] [--ttl DURATION]\n"
+		"         [--log-file FILE] [--log-url URL]\n"
+		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
+		"  remove ID\n"
+		"  list [--json]\n"
+		"  sessions [ID] [--json]\n"
+		"  status [--json]\n");
+}
+
+static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+/* Each non-blank line becomes {"line", "source"} so the daemon's error can
+ * name where a bad key came from. */
+static void add_key_lines(json_object *keys, const char *text, const char *origin)
+{
+	char *copy = strdup(text), *line, *next;
+	int no = 0;
+
+	if (!copy)
+		die(1, "out of memory");
+	for (line = copy; line; line = next) {
+		char src[1200];
+		json_object *k;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		no++;
+		line[strcspn(line, "\r")] = '\0';
+		if (line[strspn(line, " \t")] == '\0' || line[strspn(line, " \t")] == '#')
+			continue;
+		snprintf(src, sizeof(src), "%s:%d", origin, no);
+		k = json_object_new_object();
+		json_object_object_add(k, "line", json_object_new_string(line));
+		json_object_object_add(k, "source", json_object_new_string(src));
+		json_object_array_add(keys, k);
+	}
+	free(copy);
+}
+
+static void key_file(json_object *keys, const char *path)
+{
+	char *text = NULL;
+	int r = strcmp(path, "-") == 0 ? read_fd(0, KEYS_MAX_BYTES, &text, NULL) :
+					 read_file(path, KEYS_MAX_BYTES, &text, NULL);
+
+	if (r == -EFBIG)
+		die(1, "--key-file %s: larger than %d bytes", path, KEYS_MAX_BYTES);
+	if (r < 0)
+		die(1, "--key-file %s: %s", path, strerror(-r));
+	add_key_lines(keys, text, path);
+	free(text);
+}
+
+struct fetch {
+	char *buf;
+	size_t len;
+	bool too_big;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *u)
+{
+	struct fetch *f = u;
+	size_t add = sz * n;
+	char *nb;
+
+	if (f->len + add > KEYS_MAX_BYTES) {
+		f->too_big = true;
+		return 0;
+	}
+	nb = realloc(f->buf, f->len + add + 1);
+	if (!nb)
+		return 0;
+	f->buf = nb;
+	memcpy(f->buf + f->len, p, add);
+	f->len += add;
+	f->buf[f->len] = '\0';
+	return add;
+}
+
+/* Plain http is only for a key server on this machine: anywhere else a
+ * man in the middle could hand us his own key. */
+static bool url_allowed(CURLU *u)
+{
+	char *scheme = NULL, *host = NULL;
+	bool ok = false;
+
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		ok = strcmp(scheme, "https") == 0 ||
+		     (strcmp(scheme, "http") == 0 && (strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
+						      strcmp(host, "localhost") == 0));
+	}
+	curl_free(scheme);
+	curl_free(host);
+	return ok;
+}
+
+static void key_url(json_object *keys, const char *url)
+{
+	struct fetch f = { 0 };
+	CURL *c = curl_easy_init();
+	CURLU *u = curl_url();
+	CURLcode rc;
+	long status = 0;
+
+	if (!c || !u)
+		die(1, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		die(1, "--key-url %s: not a valid URL", url);
+	if (!url_allowed(u))
+		die(1, "--key-url %s: only https URLs (or http on this machine's loopback) are accepted", url);
+	curl_easy_setopt(c, CURLOPT_CURLU, u);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (f.too_big)
+		die(1, "--key-url %s: response larger than %d bytes", url, KEYS_MAX_BYTES);
+	if (rc != CURLE_OK)
+		die(1, "--key-url %s: %s", url, curl_easy_strerror(rc));
+	if (status != 200)
+		die(1, "--key-url %s: server answered HTTP %ld", url, status);
+	add_key_lines(keys, f.buf ? f.buf : "", url);
+	free(f.buf);
+	curl_url_cleanup(u);
+	curl_easy_cleanup(c);
+}
+
+static json_object *build_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },      { "host", no_argument, NULL, 'H' },
+		{ "key", required_argument, NULL, 'k' },      { "key-file", required_argument, NULL, 'K' },
+		{ "key-url", required_argument, NULL, 'U' },  { "port", required_argument, NULL, 'P' },
+		{ "user", required_argument, NULL, 'u' },     { "ttl", required_argument, NULL, 't' },
+		{ "log-file", required_argument, NULL, 'l' }, { "log-url", required_argument, NULL, 'L' },
+		{ 0 },
+	};
+	json_object *req = json_object_new_object(), *keys = json_object_new_array();
+	json_object *target = NULL;
+	unsigned long v;
+	long ttl;
+	int c, port;
+
+	json_object_object_add(req, "cmd", json_object_new_string("add"));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (target || parse_ulong(optarg, 4194304, &v) < 0 || v < 1)
+				die(1, target ? "give exactly one target: --pid PID or --host" :
+						"--pid %s: not a process id", optarg);
+			target = json_object_new_object();
+			json_object_object_add(target, "type", json_object_new_string("pid"));
+			json_object_object_add(target, "pid", json_object_new_int((int)v));
+			break;
+		case 'H':
+			if (target)
+				die(1, "give exactly one target: --pid PID or --host");
+			target = json_object_new_object();
+			json_object_object_add(target, "type", json_object_new_string("host"));
+			break;
+		case 'k': add_key_lines(keys, optarg, "--key"); break;
+		case 'K': key_file(keys, optarg); break;
+		case 'U': key_url(keys, optarg); break;
+		case 'P':
+			if (parse_port(optarg, &port) < 0)
+				die(1, "--port %s: use a port between 1024 and 65535", optarg);
+			json_object_object_add(req, "port", json_object_new_int(port));
+			break;
+		case 'u': json_object_object_add(req, "user", json_object_new_string(optarg)); break;
+		case 't':
+			if (duration_parse(optarg, &ttl) < 0)
+				die(1, "--ttl %s: not a duration like 90s, 30m, 12h or 2d", optarg);
+			json_object_object_add(req, "ttl", json_object_new_int64(ttl));
+			break;
+		case 'l':
+			if (optarg[0] != '/')
+				die(1, "--log-file %s: must be an absolute path", optarg);
+			json_object_object_add(req, "log_file", json_object_new_string(optarg));
+			break;
+		case 'L': json_object_object_add(req, "log_url", json_object_new_string(optarg)); break;
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc - 1)
+		die(2, "add takes exactly one EXECUTION_ID (see --help)");
+	if (!target)
+		die(1, "a target is required: --pid PID or --host");
+	if (json_object_array_length(keys) == 0)
+		die(1, "at least one key is required: --key, --key-file or --key-url");
+	json_object_object_add(req, "id", json_object_new_string(argv[optind]));
+	json_object_object_add(req, "target", target);
+	json_object_object_add(req, "keys", keys);
+	return req;
+}
+
+static json_object *call(const char *sock, json_object *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_object *reply = NULL;
+	int fd, r;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		die(2, "control socket path %s is too long", sock);
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die(2, "cannot reach peon-sshd at %s: %s (is it running?)", sock, strerror(errno));
+	if ((r = ctl_send(fd, req)) < 0)
+		die(2, "cannot send to peon-sshd: %s", strerror(-r));
+	r = ctl_recv(fd, CTL_TIMEOUT_MS, &reply);
+	close(fd);
+	if (r < 0)
+		die(2, "no valid answer from peon-sshd: %s", strerror(-r));
+	return reply;
+}
+
+static const char *str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static long long num(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void print_list(json_object *reply)
+{
+	json_object *arr, *t, *keys;
+
+	json_object_object_get_ex(reply, "executions", &arr);
+	printf("%-24s %-6s %-12s %-10s %-5s %-8s %s\n", "EXECUTION", "PORT", "TARGET", "USER", "KEYS",
+	       "SESSIONS", "EXPIRES");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+		char tgt[32], exp[32] = "never";
+		time_t ex = (time_t)num(e, "expires");
+
+		json_object_object_get_ex(e, "target", &t);
+		json_object_object_get_ex(e, "keys", &keys);
+		if (strcmp(str(t, "type"), "pid") == 0)
+			snprintf(tgt, sizeof(tgt), "pid %lld", num(t, "pid"));
+		else
+			snprintf(tgt, sizeof(tgt), "%s", str(t, "type"));
+		if (ex)
+			strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M:%S", localtime(&ex));
+		printf("%-24s %-6lld %-12s %-10s %-5zu %-8lld %s\n", str(e, "id"), num(e, "port"), tgt,
+		       *str(e, "user") ? str(e, "user") : "(job's)", json_object_array_length(keys),
+		       num(e, "sessions"), exp);
+	}
+}
+
+static void print_sessions(json_object *reply)
+{
+	json_object *arr;
+
+	json_object_object_get_ex(reply, "sessions", &arr);
+	printf("%-8s %-24s %-22s %-12s %s\n", "PID", "EXECUTION", "FROM", "USER", "KEY");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *s = json_object_array_get_idx(arr, i);
+
+		printf("%-8lld %-24s %-22s %-12s %s %s\n", num(s, "pid"), str(s, "execution"), str(s, "remote"),
+		       str(s, "user"), str(s, "key_fingerprint"), str(s, "key_comment"));
+	}
+}
+
+static void print_status(json_object *reply)
+{
+	json_object_object_foreach(reply, k, v) {
+		if (strcmp(k, "ok") != 0)
+			printf("%s: %s\n", k, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	}
+}
+
+static bool take_json_flag(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc; i++)
+		if (strcmp(argv[i], "--json") == 0) {
+			memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof(char *));
+			(*argc)--;
+			return true;
+		}
+	return false;
+}
+
+static json_object *simple(const char *cmd, int argc, char **argv, bool id_required)
+{
+	json_object *req = json_object_new_object();
+
+	if (argc > 2 || (id_required && argc != 2))
+		die(2, "usage: peon-sshctl %s %s", cmd, id_required ? "EXECUTION_ID" : "[EXECUTION_ID]");
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	if (argc == 2)
+		json_object_object_add(req, "id", json_object_new_string(argv[1]));
+	return req;
+}
+
+static const char *default_socket(const char *config, bool explicit)
+{
+	static struct peon_config cfg;
+	char err[ERRLEN];
+
+	if (config_load(config, explicit, &cfg, err) < 0) {
+		if (explicit)
+			die(2, "%s", err);
+		return "/run/peon-sshd/control.sock";
+	}
+	return cfg.control_socket;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = NULL, *config = DEFAULT_CONFIG, *cmd;
+	bool explicit = false, as_json;
+	json_object *req, *reply;
+	int i = 1;
+
+	log_init("peon-sshctl", true, LOG_WARNING);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-S") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+			config = argv[++i], explicit = true;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return usage(stdout), 0;
+		else if (strcmp(argv[i], "--version") == 0)
+			return printf("peon-sshctl %s\n", PEON_VERSION), 0;
+		else
+			return usage(stderr), 2;
+	}
+	if (i >= argc)
+		return usage(stderr), 2;
+	cmd = argv[i];
+	argc -= i;
+	argv += i;
+	as_json = strcmp(cmd, "add") != 0 && take_json_flag(&argc, argv);
+	if (strcmp(cmd, "add") == 0) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		req = build_add(argc, argv);
+	} else if (strcmp(cmd, "remove") == 0) {
+		req = simple(cmd, argc, argv, true);
+	} else if (strcmp(cmd, "sessions") == 0) {
+		req = simple(cmd, argc, argv, false);
+	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "status") == 0) {
+		req = simple(cmd, argc, argv, false);
+		if (argc != 1)
+			die(2, "%s takes no arguments", cmd);
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	if (!sock)
+		sock = default_socket(config, explicit);
+	reply = call(sock, req);
+	if (!json_object_get_boolean(json_object_object_get(reply, "ok")))
+		die(1, "%s", str(reply, "error"));
+	if (as_json)
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+	else if (strcmp(cmd, "add") == 0)
+		printf("execution %s is live on port %lld\nConnect with: %s\n", argv[argc - 1],
+		       num(json_object_object_get(reply, "execution"), "port"), str(reply, "connect"));
+	else if (strcmp(cmd, "remove") == 0)
+		printf("execution %s removed\n", argv[1]);
+	else if (strcmp(cmd, "list") == 0)
+		print_list(reply);
+	else if (strcmp(cmd, "sessions") == 0)
+		print_sessions(reply);
+	else
+		print_status(reply);
+	json_object_put(req);
+	json_object_put(reply);
+	return 0;
+}

@@ -1,0 +1,191 @@
+#include "procinfo.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *field(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ':')
+			return p + n + 1;
+	return NULL;
+}
+
+static int hex_field(const char *text, const char *name, uint64_t *out)
+{
+	const char *p = field(text, name);
+	char *end;
+
+	if (!p)
+		return -ENOENT;
+	errno = 0;
+	*out = strtoull(p, &end, 16);
+	return errno || end == p ? -EINVAL : 0;
+}
+
+/* "Uid:\treal\teffective\tsaved\tfs": we take the effective id. */
+static int id_field(const char *text, const char *name, unsigned long *out)
+{
+	const char *p = field(text, name);
+	char *end;
+
+	if (!p)
+		return -ENOENT;
+	strtoul(p, &end, 10);
+	if (end == p)
+		return -EINVAL;
+	*out = strtoul(end, &end, 10);
+	return 0;
+}
+
+static int groups_field(const char *text, struct proc_status *st)
+{
+	const char *p = field(text, "Groups");
+	char *end;
+
+	st->n_groups = 0;
+	if (!p)
+		return -ENOENT;
+	for (;;) {
+		unsigned long g;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			return 0;
+		g = strtoul(p, &end, 10);
+		if (st->n_groups >= PROC_MAX_GROUPS)
+			return -E2BIG;
+		st->groups[st->n_groups++] = (gid_t)g;
+		p = end;
+	}
+}
+
+int procinfo_parse_status(const char *text, struct proc_status *st)
+{
+	unsigned long uid, gid;
+	uint64_t nnp = 0;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = id_field(text, "Uid", &uid)) < 0 || (r = id_field(text, "Gid", &gid)) < 0)
+		return r;
+	st->uid = (uid_t)uid;
+	st->gid = (gid_t)gid;
+	if ((r = groups_field(text, st)) < 0 && r != -ENOENT)
+		return r;
+	if ((r = hex_field(text, "CapInh", &st->cap_inh)) < 0 ||
+	    (r = hex_field(text, "CapPrm", &st->cap_prm)) < 0 ||
+	    (r = hex_field(text, "CapEff", &st->cap_eff)) < 0 ||
+	    (r = hex_field(text, "CapBnd", &st->cap_bnd)) < 0)
+		return r;
+	/* Present since Linux 4.3 / 4.10; absent means "none". */
+	hex_field(text, "CapAmb", &st->cap_amb);
+	if (field(text, "NoNewPrivs"))
+		nnp = strtoull(field(text, "NoNewPrivs"), NULL, 10);
+	st->no_new_privs = nnp != 0;
+	return 0;
+}
+
+int procinfo_parse_starttime(const char *text, unsigned long long *out)
+{
+	const char *p = strrchr(text, ')');
+
+	if (!p)
+		return -EINVAL;
+	p++;
+	/* After comm: field 3 (state) ... field 22 (starttime): skip 19 fields. */
+	for (int i = 0; i < 20; i++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -EINVAL;
+		if (i == 19)
+			break;
+		while (*p && *p != ' ')
+			p++;
+	}
+	if (sscanf(p, "%llu", out) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+int idmap_parse(const char *text, struct idmap *m)
+{
+	const char *p = text;
+
+	m->n = 0;
+	while (p && *p) {
+		unsigned long in, out, cnt;
+		int used = 0;
+
+		if (sscanf(p, " %lu %lu %lu%n", &in, &out, &cnt, &used) == 3) {
+			if (m->n >= IDMAP_MAX)
+				return -E2BIG;
+			m->e[m->n].inside = in;
+			m->e[m->n].outside = out;
+			m->e[m->n].count = cnt;
+			m->n++;
+		} else if (strspn(p, " \t\n") != strlen(p)) {
+			return -EINVAL;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+int idmap_to_inside(const struct idmap *m, unsigned long host, unsigned long *inside)
+{
+	for (int i = 0; i < m->n; i++) {
+		if (host >= m->e[i].outside && host - m->e[i].outside < m->e[i].count) {
+			*inside = m->e[i].inside + (host - m->e[i].outside);
+			return 0;
+		}
+	}
+	return -ERANGE;
+}
+
+static int read_proc(pid_t pid, const char *what, char **text)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	return read_file(path, 1 << 20, text, NULL);
+}
+
+int procinfo_read_status(pid_t pid, struct proc_status *st)
+{
+	char *text = NULL;
+	int r = read_proc(pid, "status", &text);
+
+	if (r == 0)
+		r = procinfo_parse_status(text, st);
+	free(text);
+	return r;
+}
+
+int procinfo_read_starttime(pid_t pid, unsigned long long *out)
+{
+	char *text = NULL;
+	int r = read_proc(pid, "stat", &text);
+
+	if (r == 0)
+		r = procinfo_parse_starttime(text, out);
+	free(text);
+	return r;
+}
+
+bool procinfo_same_process(pid_t pid, unsigned long long starttime)
+{
+	unsigned long long now;
+
+	return procinfo_read_starttime(pid, &now) == 0 && now == starttime;
+}

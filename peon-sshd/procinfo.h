@@ -1,0 +1,40 @@
+/* What /proc says about the job's process: credentials, capabilities, start
+ * time, id maps. Parsers take text so they are testable without a process. */
+#ifndef PEON_PROCINFO_H
+#define PEON_PROCINFO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROC_MAX_GROUPS 256
+
+struct proc_status {
+	uid_t uid;                 /* effective */
+	gid_t gid;
+	gid_t groups[PROC_MAX_GROUPS];
+	int n_groups;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	bool no_new_privs;
+};
+
+int procinfo_parse_status(const char *text, struct proc_status *st);
+/* Field 22 of /proc/PID/stat; comm may hold spaces and parens. */
+int procinfo_parse_starttime(const char *text, unsigned long long *out);
+
+#define IDMAP_MAX 340
+struct idmap {
+	struct { unsigned long inside, outside, count; } e[IDMAP_MAX];
+	int n;
+};
+int idmap_parse(const char *text, struct idmap *m);
+/* Translate an id seen from the host into the namespace; -ERANGE if unmapped. */
+int idmap_to_inside(const struct idmap *m, unsigned long host, unsigned long *inside);
+
+/* Readers over /proc/PID. */
+int procinfo_read_status(pid_t pid, struct proc_status *st);
+int procinfo_read_starttime(pid_t pid, unsigned long long *out);
+/* Is pid alive and still the process that started at starttime? */
+bool procinfo_same_process(pid_t pid, unsigned long long starttime);
+
+#endif

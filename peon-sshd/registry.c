@@ -1,0 +1,337 @@
+#include "registry.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define REGISTRY_MAX_BYTES (64 * 1024 * 1024)
+
+struct execution *execution_new(void)
+{
+	struct execution *e = calloc(1, sizeof(*e));
+
+	if (e)
+		e->pidfd = -1;
+	return e;
+}
+
+void execution_free(struct execution *e)
+{
+	if (!e)
+		return;
+	free(e->id);
+	free(e->user);
+	for (size_t i = 0; i < e->n_keys; i++)
+		authkey_free(&e->keys[i]);
+	free(e->keys);
+	free(e->log_file);
+	free(e->log_url);
+	if (e->pidfd >= 0)
+		close(e->pidfd);
+	free(e);
+}
+
+bool execution_has_key(const struct execution *e, const char *fingerprint)
+{
+	for (size_t i = 0; i < e->n_keys; i++)
+		if (strcmp(e->keys[i].fingerprint, fingerprint) == 0)
+			return true;
+	return false;
+}
+
+const char *target_describe(const struct target *t, char *buf, size_t len)
+{
+	if (t->type == TARGET_HOST)
+		snprintf(buf, len, "host");
+	else
+		snprintf(buf, len, "pid %d", (int)t->pid);
+	return buf;
+}
+
+struct execution *registry_find(const struct registry *r, const char *id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->v[i]->id, id) == 0)
+			return r->v[i];
+	return NULL;
+}
+
+int registry_add(struct registry *r, struct execution *e)
+{
+	struct execution **nv;
+
+	if (registry_find(r, e->id))
+		return -EEXIST;
+	nv = realloc(r->v, (r->n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	r->v = nv;
+	r->v[r->n++] = e;
+	return 0;
+}
+
+struct execution *registry_take(struct registry *r, const char *id)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct execution *e = r->v[i];
+
+		if (strcmp(e->id, id) != 0)
+			continue;
+		memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(*r->v));
+		r->n--;
+		return e;
+	}
+	return NULL;
+}
+
+void registry_clear(struct registry *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		execution_free(r->v[i]);
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
+}
+
+size_t registry_count_port(const struct registry *r, int port)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->v[i]->port == port;
+	return n;
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+json_object *execution_to_json(const struct execution *e, bool with_keys)
+{
+	json_object *o = json_object_new_object(), *t = json_object_new_object(), *keys;
+
+	add_str(o, "id", e->id);
+	json_object_object_add(o, "port", json_object_new_int(e->port));
+	add_str(t, "type", e->target.type == TARGET_HOST ? "host" : "pid");
+	if (e->target.type == TARGET_PID) {
+		json_object_object_add(t, "pid", json_object_new_int(e->target.pid));
+		json_object_object_add(t, "starttime", json_object_new_uint64(e->target.starttime));
+	}
+	json_object_object_add(o, "target", t);
+	add_str(o, "user", e->user);
+	add_str(o, "log_file", e->log_file);
+	add_str(o, "log_url", e->log_url);
+	json_object_object_add(o, "created", json_object_new_int64(e->created));
+	json_object_object_add(o, "expires", json_object_new_int64(e->expires));
+	keys = json_object_new_array();
+	for (size_t i = 0; i < e->n_keys; i++) {
+		if (with_keys) {
+			char *line = authkey_format(&e->keys[i]);
+			json_object_array_add(keys, json_object_new_string(line ? line : ""));
+			free(line);
+		} else {
+			json_object *k = json_object_new_object();
+			add_str(k, "fingerprint", e->keys[i].fingerprint);
+			add_str(k, "type", e->keys[i].type);
+			add_str(k, "comment", e->keys[i].comment);
+			json_object_array_add(keys, k);
+		}
+	}
+	json_object_object_add(o, "keys", keys);
+	return o;
+}
+
+static const char *opt_str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int dup_opt(json_object *o, const char *k, char **out)
+{
+	const char *v = opt_str(o, k);
+
+	if (!v || !*v)
+		return 0;
+	*out = strdup(v);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int parse_target(json_object *o, struct target *t, char *err)
+{
+	json_object *tj, *v;
+	const char *type;
+
+	if (!json_object_object_get_ex(o, "target", &tj) || !(type = opt_str(tj, "type")))
+		return fail(err, -EINVAL, "a target is required: --pid PID or --host");
+	if (strcmp(type, "host") == 0) {
+		t->type = TARGET_HOST;
+		return 0;
+	}
+	if (strcmp(type, "pid") != 0)
+		return fail(err, -EINVAL, "unknown target type '%s'", type);
+	t->type = TARGET_PID;
+	if (!json_object_object_get_ex(tj, "pid", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 1 || json_object_get_int64(v) > 4194304)
+		return fail(err, -EINVAL, "target pid must be a process id between 1 and 4194304");
+	t->pid = (pid_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(tj, "starttime", &v))
+		t->starttime = json_object_get_uint64(v);
+	return 0;
+}
+
+/* A key entry is "line" or {"line": ..., "source": "file:3"}. */
+static int parse_key(json_object *k, size_t idx, struct execution *e, char *err)
+{
+	char kerr[ERRLEN], label[300];
+	const char *line = NULL, *src = NULL;
+	struct authkey key;
+	int r;
+
+	if (json_object_is_type(k, json_type_string)) {
+		line = json_object_get_string(k);
+	} else if (json_object_is_type(k, json_type_object)) {
+		line = opt_str(k, "line");
+		src = opt_str(k, "source");
+	}
+	if (src)
+		snprintf(label, sizeof(label), "%s", src);
+	else
+		snprintf(label, sizeof(label), "key #%zu", idx + 1);
+	if (!line)
+		return fail(err, -EINVAL, "%s: not a key line", label);
+	r = authkey_parse(line, &key, kerr);
+	if (r < 0)
+		return fail(err, r, "%s: %s", label, kerr);
+	if (r == 0)
+		return 0;
+	if (execution_has_key(e, key.fingerprint)) {
+		authkey_free(&key);
+		return 0;
+	}
+	e->keys[e->n_keys++] = key;
+	return 0;
+}
+
+static int parse_keys(json_object *o, struct execution *e, char *err)
+{
+	json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, "keys", &arr) || !json_object_is_type(arr, json_type_array))
+		return fail(err, -EINVAL, "at least one key is required (--key, --key-file or --key-url)");
+	n = json_object_array_length(arr);
+	e->keys = calloc(n ? n : 1, sizeof(*e->keys));
+	if (!e->keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int r = parse_key(json_object_array_get_idx(arr, i), i, e, err);
+		if (r < 0)
+			return r;
+	}
+	if (e->n_keys == 0)
+		return fail(err, -EINVAL, "no public key was given (only blank or comment lines)");
+	return 0;
+}
+
+static long long opt_int(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+int execution_from_json(json_object *o, struct execution **out, char *err)
+{
+	struct execution *e = execution_new();
+	const char *id = opt_str(o, "id");
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	if (!id || !execution_id_valid(id)) {
+		r = fail(err, -EINVAL, "execution id '%s' is invalid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+			 id ? id : "");
+		goto fail;
+	}
+	e->id = strdup(id);
+	e->port = (int)opt_int(o, "port");
+	if (e->port != 0 && !port_allowed(e->port)) {
+		r = fail(err, -ERANGE, "port %d is not allowed: use a port between 1024 and 65535", e->port);
+		goto fail;
+	}
+	r = parse_target(o, &e->target, err);
+	if (r == 0)
+		r = parse_keys(o, e, err);
+	if (r == 0 && (dup_opt(o, "user", &e->user) < 0 || dup_opt(o, "log_file", &e->log_file) < 0 ||
+		       dup_opt(o, "log_url", &e->log_url) < 0 || !e->id))
+		r = -ENOMEM;
+	if (r < 0)
+		goto fail;
+	e->created = opt_int(o, "created");
+	e->expires = opt_int(o, "expires");
+	*out = e;
+	return 0;
+fail:
+	execution_free(e);
+	return r;
+}
+
+int registry_save(const struct registry *r, const char *path)
+{
+	json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	const char *text;
+	int ret;
+
+	for (size_t i = 0; i < r->n; i++)
+		json_object_array_add(arr, execution_to_json(r->v[i], true));
+	json_object_object_add(root, "version", json_object_new_int(1));
+	json_object_object_add(root, "executions", arr);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
+	ret = write_file_atomic(path, text, strlen(text), 0600);
+	json_object_put(root);
+	return ret;
+}
+
+int registry_load(struct registry *r, const char *path, char *err)
+{
+	char *text = NULL;
+	json_object *root = NULL, *arr;
+	int ret = read_file(path, REGISTRY_MAX_BYTES, &text, NULL);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return fail(err, ret, "%s: cannot read: %s", path, strerror(-ret));
+	root = json_tokener_parse(text);
+	if (!root || !json_object_object_get_ex(root, "executions", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		ret = fail(err, -EINVAL, "%s: not a peon-sshd registry file", path);
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct execution *e = NULL;
+		char eerr[ERRLEN];
+
+		ret = execution_from_json(json_object_array_get_idx(arr, i), &e, eerr);
+		if (ret == 0)
+			ret = registry_add(r, e);
+		if (ret < 0) {
+			execution_free(e);
+			fail(err, ret, "%s: entry %zu: %s", path, i + 1, ret == -EEXIST ? "duplicate id" : eerr);
+			goto out;
+		}
+	}
+out:
+	json_object_put(root);
+	free(text);
+	return ret;
+}

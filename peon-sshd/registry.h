@@ -1,0 +1,60 @@
+/* The registry of executions: what the job controller registered, kept in
+ * memory by the daemon and persisted in <runtime_dir>/executions.json so a
+ * daemon restart restores it. */
+#ifndef PEON_REGISTRY_H
+#define PEON_REGISTRY_H
+
+#include "authkeys.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum target_type { TARGET_PID, TARGET_HOST };
+
+struct target {
+	enum target_type type;
+	pid_t pid;                     /* TARGET_PID: the job's process (host pid) */
+	unsigned long long starttime;  /* its /proc/PID/stat starttime: guards pid reuse */
+};
+
+struct execution {
+	char *id;
+	int port;
+	struct target target;
+	char *user;                    /* NULL: the target's own user */
+	struct authkey *keys;
+	size_t n_keys;
+	char *log_file;                /* report sinks, used by the reporter */
+	char *log_url;
+	long long created;             /* unix seconds */
+	long long expires;             /* unix seconds, 0 = never */
+	int pidfd;                     /* daemon-only: readable when the job exits */
+};
+
+struct registry {
+	struct execution **v;
+	size_t n;
+};
+
+struct execution *execution_new(void);
+void execution_free(struct execution *e);
+/* Does e accept the key with this fingerprint? */
+bool execution_has_key(const struct execution *e, const char *fingerprint);
+const char *target_describe(const struct target *t, char *buf, size_t len);
+
+struct execution *registry_find(const struct registry *r, const char *id);
+int registry_add(struct registry *r, struct execution *e);
+/* Detach and return the execution, or NULL. */
+struct execution *registry_take(struct registry *r, const char *id);
+void registry_clear(struct registry *r);
+size_t registry_count_port(const struct registry *r, int port);
+
+/* JSON forms: one execution, and the whole file. */
+json_object *execution_to_json(const struct execution *e, bool with_keys);
+int execution_from_json(json_object *o, struct execution **out, char *err);
+int registry_save(const struct registry *r, const char *path);
+int registry_load(struct registry *r, const char *path, char *err);
+
+#endif

@@ -1,0 +1,142 @@
+#include "sessfile.h"
+#include "procinfo.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void path_for(const char *dir, pid_t pid, char *out, size_t len)
+{
+	snprintf(out, len, "%s/sessions/%d.json", dir, (int)pid);
+}
+
+int sessfile_write(const char *runtime_dir, const struct sessinfo *si)
+{
+	char path[PATH_MAX], sdir[PATH_MAX];
+	unsigned long long st = 0;
+	json_object *o = json_object_new_object();
+	const char *text;
+	int r;
+
+	snprintf(sdir, sizeof(sdir), "%s/sessions", runtime_dir);
+	if (mkdir(sdir, 0700) < 0 && errno != EEXIST) {
+		json_object_put(o);
+		return -errno;
+	}
+	procinfo_read_starttime(getpid(), &st);
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "starttime", json_object_new_uint64(st));
+	json_object_object_add(o, "execution", json_object_new_string(si->execution));
+	json_object_object_add(o, "remote", json_object_new_string(si->remote));
+	json_object_object_add(o, "user", json_object_new_string(si->user));
+	json_object_object_add(o, "key_fingerprint", json_object_new_string(si->key_fp));
+	json_object_object_add(o, "key_comment", json_object_new_string(si->key_comment));
+	json_object_object_add(o, "since", json_object_new_int64((int64_t)time(NULL)));
+	text = json_object_to_json_string(o);
+	path_for(runtime_dir, getpid(), path, sizeof(path));
+	r = write_file_atomic(path, text, strlen(text), 0600);
+	json_object_put(o);
+	return r;
+}
+
+void sessfile_remove(const char *runtime_dir)
+{
+	char path[PATH_MAX];
+
+	path_for(runtime_dir, getpid(), path, sizeof(path));
+	unlink(path);
+}
+
+/* Load one record; NULL (and the file removed) when its process is gone. */
+static json_object *load_live(const char *sdir, const char *name)
+{
+	char path[PATH_MAX + 256], *text = NULL;
+	json_object *o = NULL, *pid, *st;
+
+	snprintf(path, sizeof(path), "%s/%s", sdir, name);
+	if (read_file(path, 64 * 1024, &text, NULL) < 0)
+		return NULL;
+	o = json_tokener_parse(text);
+	free(text);
+	if (!o || !json_object_object_get_ex(o, "pid", &pid) ||
+	    !json_object_object_get_ex(o, "starttime", &st) ||
+	    !procinfo_same_process(json_object_get_int(pid), json_object_get_uint64(st))) {
+		json_object_put(o);
+		unlink(path);
+		return NULL;
+	}
+	return o;
+}
+
+typedef void (*sess_fn)(json_object *rec, void *arg);
+
+static int each_session(const char *runtime_dir, const char *execution, sess_fn fn, void *arg)
+{
+	char sdir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(sdir, sizeof(sdir), "%s/sessions", runtime_dir);
+	d = opendir(sdir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		json_object *o, *ex;
+		size_t l = strlen(de->d_name);
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
+			continue;
+		o = load_live(sdir, de->d_name);
+		if (!o)
+			continue;
+		if (!execution || (json_object_object_get_ex(o, "execution", &ex) &&
+				   strcmp(json_object_get_string(ex), execution) == 0)) {
+			n++;
+			if (fn)
+				fn(o, arg);
+		}
+		json_object_put(o);
+	}
+	closedir(d);
+	return n;
+}
+
+static void add_to_array(json_object *rec, void *arg)
+{
+	json_object_array_add(arg, json_object_get(rec));
+}
+
+json_object *sessfile_list(const char *runtime_dir, const char *execution)
+{
+	json_object *arr = json_object_new_array();
+
+	each_session(runtime_dir, execution, add_to_array, arr);
+	return arr;
+}
+
+static void signal_one(json_object *rec, void *arg)
+{
+	json_object *pid;
+
+	if (json_object_object_get_ex(rec, "pid", &pid))
+		kill(json_object_get_int(pid), *(int *)arg);
+}
+
+int sessfile_signal(const char *runtime_dir, const char *execution, int sig)
+{
+	return each_session(runtime_dir, execution, signal_one, &sig);
+}
+
+int sessfile_count(const char *runtime_dir, const char *execution)
+{
+	return each_session(runtime_dir, execution, NULL, NULL);
+}

@@ -1,0 +1,19 @@
+/* One SSH connection, served by its own forked process. */
+#ifndef PEON_SESSION_H
+#define PEON_SESSION_H
+
+#include "config.h"
+
+#include <libssh/server.h>
+
+struct session_args {
+	const struct peon_config *cfg;
+	ssh_bind bind;
+	int fd;          /* the accepted connection */
+	int notify_fd;   /* to the daemon: "A\n" once authenticated */
+};
+
+/* Runs the connection to its end; returns the process exit code. */
+int session_run(const struct session_args *a);
+
+#endif

@@ -1,0 +1,597 @@
+#include "spawn.h"
+#include "caps.h"
+#include "cgroup.h"
+#include "envbuild.h"
+#include "procinfo.h"
+#include "pty.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define SPAWN_TIMEOUT_MS 15000
+
+/* What the session process learns about the job before forking. */
+struct job_view {
+	pid_t pid;
+	int pidfd, rootfd, cwdfd;
+	int nsflags;                  /* namespaces that differ from ours */
+	struct proc_status st;        /* ids already translated into the job's user ns */
+	bool userns, setgroups_ok;
+	struct idmap uidmap, gidmap;
+	char *environ;
+	size_t environ_len;
+};
+
+struct user_info {
+	char name[256], home[PATH_MAX], shell[PATH_MAX];
+	uid_t uid;
+	gid_t gid;
+	bool found;
+};
+
+static const struct {
+	const char *name;
+	int flag;
+} namespaces[] = {
+	{ "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
+	{ "uts", CLONE_NEWUTS },   { "net", CLONE_NEWNET },       { "mnt", CLONE_NEWNS },
+	{ "time", CLONE_NEWTIME },
+};
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static bool pidfd_alive(int pidfd)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
+static bool ns_differs(pid_t pid, const char *ns)
+{
+	char a[64], b[64];
+	struct stat sa, sb;
+
+	snprintf(a, sizeof(a), "/proc/self/ns/%s", ns);
+	snprintf(b, sizeof(b), "/proc/%d/ns/%s", (int)pid, ns);
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;  /* namespace type not supported by this kernel */
+	return sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev;
+}
+
+static int read_proc_text(pid_t pid, const char *what, char **out, size_t *len)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, what);
+	return read_file(p, 1 << 20, out, len);
+}
+
+static int translate_ids(struct job_view *jv, char *err)
+{
+	unsigned long v;
+
+	if (idmap_to_inside(&jv->uidmap, jv->st.uid, &v) < 0)
+		return fail(err, -ERANGE, "the job's uid %u is not mapped in its user namespace",
+			    (unsigned)jv->st.uid);
+	jv->st.uid = (uid_t)v;
+	if (idmap_to_inside(&jv->gidmap, jv->st.gid, &v) < 0)
+		return fail(err, -ERANGE, "the job's gid %u is not mapped in its user namespace",
+			    (unsigned)jv->st.gid);
+	jv->st.gid = (gid_t)v;
+	for (int i = 0; i < jv->st.n_groups; i++) {
+		if (idmap_to_inside(&jv->gidmap, jv->st.groups[i], &v) < 0) {
+			jv->st.groups[i--] = jv->st.groups[--jv->st.n_groups];
+			continue;
+		}
+		jv->st.groups[i] = (gid_t)v;
+	}
+	return 0;
+}
+
+static int read_userns(struct job_view *jv, char *err)
+{
+	char *text = NULL;
+	int r;
+
+	if ((r = read_proc_text(jv->pid, "uid_map", &text, NULL)) < 0 ||
+	    (r = idmap_parse(text, &jv->uidmap)) < 0)
+		goto out;
+	free(text);
+	text = NULL;
+	if ((r = read_proc_text(jv->pid, "gid_map", &text, NULL)) < 0 ||
+	    (r = idmap_parse(text, &jv->gidmap)) < 0)
+		goto out;
+	free(text);
+	text = NULL;
+	jv->setgroups_ok = !(read_proc_text(jv->pid, "setgroups", &text, NULL) == 0 &&
+			     strncmp(text, "deny", 4) == 0);
+	r = translate_ids(jv, err);
+	err = NULL;
+out:
+	free(text);
+	if (r < 0 && err)
+		fail(err, r, "cannot read the job's user namespace maps: %s", strerror(-r));
+	return r;
+}
+
+static void job_close(struct job_view *jv)
+{
+	if (jv->pidfd >= 0)
+		close(jv->pidfd);
+	if (jv->rootfd >= 0)
+		close(jv->rootfd);
+	if (jv->cwdfd >= 0)
+		close(jv->cwdfd);
+	free(jv->environ);
+}
+
+static int open_proc_dir(pid_t pid, const char *what)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, what);
+	return open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Everything read here comes from /proc/PID; the pidfd, opened first and
+ * checked last, proves PID was the job's process throughout. */
+static int job_open(const struct execution *e, struct job_view *jv, char *err)
+{
+	int r;
+
+	memset(jv, 0, sizeof(*jv));
+	jv->pidfd = jv->rootfd = jv->cwdfd = -1;
+	jv->pid = e->target.pid;
+	jv->pidfd = pidfd_open(jv->pid);
+	if (jv->pidfd < 0 || !procinfo_same_process(jv->pid, e->target.starttime)) {
+		r = fail(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
+		goto fail;
+	}
+	if ((r = procinfo_read_status(jv->pid, &jv->st)) < 0 ||
+	    (r = read_proc_text(jv->pid, "environ", &jv->environ, &jv->environ_len)) < 0) {
+		fail(err, r, "cannot read the job's process %d: %s", (int)jv->pid, strerror(-r));
+		goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
+		if (ns_differs(jv->pid, namespaces[i].name))
+			jv->nsflags |= namespaces[i].flag;
+	jv->userns = jv->nsflags & CLONE_NEWUSER;
+	jv->setgroups_ok = true;
+	if (jv->userns && (r = read_userns(jv, err)) < 0)
+		goto fail;
+	jv->rootfd = open_proc_dir(jv->pid, "root");
+	jv->cwdfd = open_proc_dir(jv->pid, "cwd");
+	if (jv->rootfd < 0) {
+		r = fail(err, -errno, "cannot open the job's root directory: %s", strerror(errno));
+		goto fail;
+	}
+	if (!pidfd_alive(jv->pidfd)) {
+		r = fail(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
+		goto fail;
+	}
+	return 0;
+fail:
+	job_close(jv);
+	return r;
+}
+
+int spawn_enter_pidns(const struct execution *e, char *err)
+{
+	int pidfd, r = 0;
+
+	if (e->target.type != TARGET_PID || !ns_differs(e->target.pid, "pid"))
+		return 0;
+	pidfd = pidfd_open(e->target.pid);
+	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
+		r = fail(err, -ESRCH, "the job's process %d has ended", (int)e->target.pid);
+	else if (setns(pidfd, CLONE_NEWPID) < 0)
+		r = fail(err, -errno, "cannot enter the job's pid namespace: %s", strerror(errno));
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
+}
+
+/* ---- child side: everything below runs in the forked child ---- */
+
+static void copy_pw(const struct passwd *pw, struct user_info *u)
+{
+	snprintf(u->name, sizeof(u->name), "%s", pw->pw_name);
+	snprintf(u->home, sizeof(u->home), "%s", pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+	snprintf(u->shell, sizeof(u->shell), "%s", pw->pw_shell ? pw->pw_shell : "");
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	u->found = true;
+}
+
+/* The job's /etc/passwd, read as a file: never NSS modules from the job. */
+static void lookup_in_job(const char *name, uid_t uid, struct user_info *u)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+
+	if (!f)
+		return;
+	while ((pw = fgetpwent(f)))
+		if (name ? strcmp(pw->pw_name, name) == 0 : pw->pw_uid == uid) {
+			copy_pw(pw, u);
+			break;
+		}
+	fclose(f);
+}
+
+static void lookup_on_host(const char *name, uid_t uid, struct user_info *u)
+{
+	struct passwd *pw = name ? getpwnam(name) : getpwuid(uid);
+
+	if (pw)
+		copy_pw(pw, u);
+}
+
+static int resolve_user(const struct spawn_req *rq, const struct job_view *jv, struct user_info *u,
+			char *err)
+{
+	bool host = rq->exec->target.type == TARGET_HOST;
+	const char *name = rq->exec->user;
+
+	memset(u, 0, sizeof(*u));
+	if (host)
+		lookup_on_host(name, 0, u);
+	else
+		lookup_in_job(name, jv->st.uid, u);
+	if (!u->found && name)
+		return fail(err, -ENOENT, "user '%s' does not exist in the %s", name, host ? "worker" : "job");
+	if (!u->found) {
+		/* The job runs as a uid its passwd does not name (common in images). */
+		snprintf(u->name, sizeof(u->name), "%u", (unsigned)jv->st.uid);
+		snprintf(u->home, sizeof(u->home), "/");
+		u->uid = jv->st.uid;
+		u->gid = jv->st.gid;
+	}
+	if (!*u->shell || access(u->shell, X_OK) != 0)
+		snprintf(u->shell, sizeof(u->shell), "/bin/sh");
+	return 0;
+}
+
+static void groups_in_job(const char *user, gid_t primary, struct creds *c)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+
+	c->groups[0] = primary;
+	c->n_groups = 1;
+	if (!f)
+		return;
+	while ((gr = fgetgrent(f)) && c->n_groups < PROC_MAX_GROUPS)
+		for (char **m = gr->gr_mem; m && *m; m++)
+			if (strcmp(*m, user) == 0 && gr->gr_gid != primary) {
+				c->groups[c->n_groups++] = gr->gr_gid;
+				break;
+			}
+	fclose(f);
+}
+
+static void build_creds(const struct spawn_req *rq, const struct job_view *jv,
+			const struct user_info *u, struct creds *c)
+{
+	bool host = rq->exec->target.type == TARGET_HOST;
+	bool same = !host && !rq->exec->user;
+	struct proc_status hoststatus = { .cap_bnd = ~0ULL, .cap_prm = ~0ULL, .cap_eff = ~0ULL };
+
+	memset(c, 0, sizeof(*c));
+	/* On the host, --user root keeps root's powers; others get none. */
+	caps_for(host ? &hoststatus : &jv->st, same, u->uid, c);
+	c->uid = u->uid;
+	c->gid = same ? jv->st.gid : u->gid;
+	c->set_groups = jv->setgroups_ok;
+	if (same) {
+		memcpy(c->groups, jv->st.groups, sizeof(gid_t) * (size_t)jv->st.n_groups);
+		c->n_groups = jv->st.n_groups;
+	} else if (host) {
+		int n = PROC_MAX_GROUPS;
+
+		if (getgrouplist(u->name, u->gid, c->groups, &n) < 0)
+			n = PROC_MAX_GROUPS;
+		c->n_groups = n;
+	} else {
+		groups_in_job(u->name, u->gid, c);
+	}
+}
+
+static int enter_job(const struct job_view *jv, char *err)
+{
+	int r = cgroup_join(jv->pid, err);
+
+	if (r < 0)
+		return r;
+	if (jv->nsflags && setns(jv->pidfd, jv->nsflags) < 0)
+		return fail(err, -errno, "cannot enter the job's namespaces: %s", strerror(errno));
+	if (fchdir(jv->rootfd) < 0 || chroot(".") < 0)
+		return fail(err, -errno, "cannot enter the job's root directory: %s", strerror(errno));
+	return 0;
+}
+
+static gid_t tty_gid(gid_t fallback)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+	gid_t g = fallback;
+
+	while (f && (gr = fgetgrent(f)))
+		if (strcmp(gr->gr_name, "tty") == 0) {
+			g = gr->gr_gid;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return g;
+}
+
+static int setup_pty(const struct spawn_req *rq, int sock, const struct creds *c, char *tty,
+		     char *err)
+{
+	int m, s, r = pty_open(&m, &s, tty, 64, err);
+
+	if (r < 0)
+		return r;
+	ioctl(s, TIOCSWINSZ, &rq->ws);
+	/* As sshd: the terminal belongs to the user, writable by group tty. */
+	if (fchown(s, c->uid, tty_gid(c->gid)) < 0 || fchmod(s, 0620) < 0) {
+		/* devpts mounted without a gid mapping: the owner is all that matters. */
+		if (fchown(s, c->uid, (gid_t)-1) < 0)
+			return fail(err, -errno, "cannot give %s to uid %u: %s", tty, (unsigned)c->uid,
+				    strerror(errno));
+	}
+	r = fd_send(sock, m);
+	close(m);
+	if (r < 0)
+		return fail(err, r, "cannot pass the pty to the session: %s", strerror(-r));
+	if (setsid() < 0 || ioctl(s, TIOCSCTTY, 0) < 0)
+		return fail(err, -errno, "cannot make %s the controlling terminal: %s", tty, strerror(errno));
+	if (dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0)
+		return fail(err, -errno, "cannot attach the pty: %s", strerror(errno));
+	if (s > 2)
+		close(s);
+	return 0;
+}
+
+static void enter_cwd(const struct spawn_req *rq, const struct job_view *jv, const struct user_info *u)
+{
+	/* The job's working directory is the point of a debug shell; fall back
+	 * to home, then / when the user may not enter it. */
+	if (rq->exec->target.type == TARGET_PID && jv->cwdfd >= 0 && fchdir(jv->cwdfd) == 0)
+		return;
+	if (chdir(u->home) == 0)
+		return;
+	if (chdir("/") < 0)
+		_exit(126);
+}
+
+struct child_fds {
+	int in[2], out[2], err[2], sock[2], status[2];
+};
+
+static void __attribute__((noreturn)) child_fail(int status_fd, const char *msg)
+{
+	write_all(status_fd, msg, strlen(msg));
+	_exit(126);
+}
+
+static void reset_signals(void)
+{
+	sigset_t all;
+
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static char **build_env(const struct spawn_req *rq, const struct job_view *jv,
+			const struct user_info *u, const char *tty)
+{
+	struct env_input in = {
+		.base = jv->environ, .base_len = jv->environ_len, .user = u->name, .home = u->home,
+		.shell = u->shell, .ssh_connection = rq->ssh_connection, .ssh_client = rq->ssh_client,
+		.tty = rq->pty ? tty : NULL, .term = rq->pty ? rq->term : NULL,
+		.client_env = rq->client_env,
+	};
+
+	return env_build(&in);
+}
+
+static void __attribute__((noreturn))
+child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_fds *f)
+{
+	char err[ERRLEN], tty[64] = "", argv0[PATH_MAX + 1];
+	struct user_info u;
+	struct creds c;
+	char **env;
+	const char *base;
+
+	reset_signals();
+	if (rq->exec->target.type == TARGET_PID && enter_job(jv, err) < 0)
+		child_fail(f->status[1], err);
+	if (resolve_user(rq, jv, &u, err) < 0)
+		child_fail(f->status[1], err);
+	build_creds(rq, jv, &u, &c);
+	if (rq->pty) {
+		if (setup_pty(rq, f->sock[1], &c, tty, err) < 0)
+			child_fail(f->status[1], err);
+	} else {
+		if (setsid() < 0 || dup2(f->in[0], 0) < 0 || dup2(f->out[1], 1) < 0 || dup2(f->err[1], 2) < 0)
+			child_fail(f->status[1], "cannot attach stdin/stdout/stderr");
+	}
+	/* Nothing of the session process may leak into the job. */
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	fd_set_cloexec(f->status[1], true);
+	if (caps_apply(&c, err) < 0)
+		child_fail(f->status[1], err);
+	enter_cwd(rq, jv, &u);
+	env = build_env(rq, jv, &u, tty);
+	if (!env)
+		child_fail(f->status[1], "out of memory building the environment");
+	base = strrchr(u.shell, '/') ? strrchr(u.shell, '/') + 1 : u.shell;
+	if (rq->command) {
+		char *argv[] = { u.shell, "-c", (char *)rq->command, NULL };
+		execve(u.shell, argv, env);
+	} else {
+		char *argv[] = { argv0, NULL };
+		snprintf(argv0, sizeof(argv0), "-%s", base);
+		execve(u.shell, argv, env);
+	}
+	snprintf(err, sizeof(err), "cannot run %.256s in the job: %s", u.shell, strerror(errno));
+	child_fail(f->status[1], err);
+}
+
+/* ---- parent side ---- */
+
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0) {
+			close(p[i]);
+			p[i] = -1;
+		}
+}
+
+static int make_fds(bool pty, struct child_fds *f)
+{
+	memset(f, -1, sizeof(*f));
+	if (pipe2(f->status, O_CLOEXEC) < 0)
+		return -errno;
+	if (pty)
+		return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sock) < 0 ? -errno : 0;
+	if (pipe2(f->in, O_CLOEXEC) < 0 || pipe2(f->out, O_CLOEXEC) < 0 || pipe2(f->err, O_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+static void close_all(struct child_fds *f)
+{
+	close_pair(f->in);
+	close_pair(f->out);
+	close_pair(f->err);
+	close_pair(f->sock);
+	close_pair(f->status);
+}
+
+/* The child's status pipe: empty at EOF means execve succeeded. */
+static int read_status(int fd, char *err)
+{
+	char msg[ERRLEN];
+	size_t used = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		ssize_t n;
+
+		if (poll(&p, 1, SPAWN_TIMEOUT_MS) <= 0)
+			return fail(err, -ETIMEDOUT, "timed out starting the shell in the job");
+		n = read(fd, msg + used, sizeof(msg) - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		if (used == sizeof(msg) - 1)
+			break;
+	}
+	msg[used] = '\0';
+	return used ? fail(err, -EPERM, "%s", msg) : 0;
+}
+
+static void take_parent_ends(bool pty, struct child_fds *f, struct spawn_res *res, int master)
+{
+	if (pty) {
+		res->out_fd = master;
+		res->in_fd = dup(master);
+		res->err_fd = -1;
+		fd_set_cloexec(res->in_fd, true);
+	} else {
+		res->in_fd = f->in[1];
+		res->out_fd = f->out[0];
+		res->err_fd = f->err[0];
+		f->in[1] = f->out[0] = f->err[0] = -1;
+	}
+	fd_set_nonblock(res->in_fd, true);
+	fd_set_nonblock(res->out_fd, true);
+	if (res->err_fd >= 0)
+		fd_set_nonblock(res->err_fd, true);
+}
+
+int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err)
+{
+	struct job_view jv = { .pidfd = -1, .rootfd = -1, .cwdfd = -1, .setgroups_ok = true };
+	struct child_fds f;
+	int r, master = -1;
+	pid_t pid;
+
+	memset(res, 0, sizeof(*res));
+	res->in_fd = res->out_fd = res->err_fd = -1;
+	if (rq->exec->target.type == TARGET_PID && (r = job_open(rq->exec, &jv, err)) < 0)
+		return r;
+	r = make_fds(rq->pty, &f);
+	if (r < 0) {
+		fail(err, r, "cannot create pipes: %s", strerror(-r));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = fail(err, -errno, "cannot start a process in the job: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child_main(rq, &jv, &f);
+	close(f.status[1]);
+	f.status[1] = -1;
+	close(f.sock[1]);
+	f.sock[1] = -1;
+	if (rq->pty)
+		master = fd_recv(f.sock[0], SPAWN_TIMEOUT_MS);
+	r = read_status(f.status[0], err);
+	if (r == 0 && rq->pty && master < 0)
+		r = fail(err, -EPROTO, "the job did not hand back a pty");
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (master >= 0)
+			close(master);
+		goto out;
+	}
+	res->pid = pid;
+	take_parent_ends(rq->pty, &f, res, master);
+	if (rq->pty) {
+		int n = 0;
+
+		if (ioctl(master, TIOCGPTN, &n) == 0)
+			snprintf(res->tty, sizeof(res->tty), "/dev/pts/%d", n);
+	}
+out:
+	close_all(&f);
+	job_close(&jv);
+	return r;
+}

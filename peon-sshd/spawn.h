@@ -1,0 +1,32 @@
+/* Starting a command or shell inside the execution's job. */
+#ifndef PEON_SPAWN_H
+#define PEON_SPAWN_H
+
+#include "registry.h"
+
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
+
+struct spawn_req {
+	const struct execution *exec;
+	bool pty;
+	const char *term;
+	struct winsize ws;
+	const char *command;          /* NULL: the user's login shell */
+	char *const *client_env;      /* accepted env requests */
+	const char *ssh_connection, *ssh_client;
+};
+
+struct spawn_res {
+	pid_t pid;                    /* host pid of the started process */
+	int in_fd, out_fd, err_fd;    /* with a pty: in/out are the master, err -1 */
+	char tty[64];
+};
+
+/* Once per session process: make our future children members of the job's
+ * pid namespace. */
+int spawn_enter_pidns(const struct execution *exec, char *err);
+int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err);
+
+#endif

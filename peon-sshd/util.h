@@ -1,0 +1,43 @@
+/* Small helpers shared by every module: bounded file I/O, number parsing,
+ * string vectors and fd flags. */
+#ifndef PEON_UTIL_H
+#define PEON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define ERRLEN 512
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Read at most max bytes of path into a NUL-terminated heap buffer.
+ * Returns 0, -errno, or -EFBIG when the file is larger than max. */
+int read_file(const char *path, size_t max, char **out, size_t *len);
+/* Same, from an already-open fd (not closed). */
+int read_fd(int fd, size_t max, char **out, size_t *len);
+/* Replace path atomically (temp file, fsync, rename) with the given mode. */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+
+/* Strict decimal parsing: no sign, no spaces, no trailing garbage. */
+int parse_ulong(const char *s, unsigned long max, unsigned long *out);
+/* A TCP port peon-sshd may serve: 1024-65535. -ERANGE outside. */
+int parse_port(const char *s, int *out);
+bool port_allowed(long port);
+
+/* NULL-terminated string vectors. */
+int strv_push(char ***v, size_t *n, const char *s);
+void strv_free(char **v);
+size_t strv_len(char *const *v);
+
+int fd_set_nonblock(int fd, bool on);
+int fd_set_cloexec(int fd, bool on);
+/* write() everything, retrying on EINTR/short writes (blocking fds only). */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Execution ids double as SSH usernames and file-name parts. */
+bool execution_id_valid(const char *id);
+
+/* snprintf into err, returning code: lets callers write `return fail(...)`. */
+int fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
