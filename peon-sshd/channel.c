@@ -50,6 +50,7 @@ struct chan {
 	size_t inlen;          /* bytes in inbuf not yet written to the job */
 	size_t pending;        /* bytes libssh still holds for us (window closed) */
 	bool in_eof;           /* client sent EOF */
+	bool paused;           /* output waits for the peer to open its window */
 	bool remote_closed, done, dead;
 };
 
@@ -112,7 +113,10 @@ static void pump_out(struct chan *c, int which)
 		if (c->remote_closed || c->done)
 			return;
 		if (win == 0) {
-			w->want = 0;  /* resumed by the write_wontblock callback */
+			/* libssh 0.10 signals write_wontblock only when its socket
+			 * buffer drains, not on WINDOW_ADJUST: housekeeping resumes us. */
+			w->want = 0;
+			c->paused = true;
 			return;
 		}
 		n = read(w->fd, buf, win < sizeof(buf) ? win : sizeof(buf));
@@ -136,6 +140,7 @@ static void pump_out(struct chan *c, int which)
 			c->remote_closed = true;
 			return;
 		}
+
 	}
 	if (c->pty && c->exited && w->fd >= 0 && !w->close_req)
 		mark_eof(c, which);
@@ -427,16 +432,22 @@ static void on_signal(ssh_session s, ssh_channel ch, const char *name, void *u)
 			kill(c->pid, signals[i].sig);
 }
 
-static int on_wontblock(ssh_session s, ssh_channel ch, uint32_t bytes, void *u)
+static void resume_output(struct chan *c)
 {
-	struct chan *c = u;
-
-	(void)s;
-	(void)ch;
-	(void)bytes;
+	if (!c->paused || c->done || c->remote_closed || ssh_channel_window_size(c->ch) == 0)
+		return;
+	c->paused = false;
 	for (int i = W_OUT; i < W_N; i++)
 		if (c->w[i].fd >= 0 && !c->w[i].close_req)
 			c->w[i].want = POLLIN;
+}
+
+static int on_wontblock(ssh_session s, ssh_channel ch, uint32_t bytes, void *u)
+{
+	(void)s;
+	(void)ch;
+	(void)bytes;
+	resume_output(u);
 	return 0;
 }
 
@@ -538,6 +549,7 @@ void chan_housekeeping(struct sess *ss)
 			ssh_channel_close(c->ch);
 			c->dead = true;
 		}
+		resume_output(c);
 		for (int k = 0; k < W_N; k++)
 			sync_watch(ss, c, &c->w[k], cbs[k]);
 		if (c->dead && !(c->pid > 0 && !c->exited && !c->remote_closed)) {
