@@ -59,8 +59,9 @@ $(B)/san/test_%: tests/unit/test_%.c $(addprefix $(B)/san/,$(addsuffix .o,$(CORE
 	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
 unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \
-	  ( cd tests/unit && ASAN_OPTIONS=detect_leaks=1 ../../$(B)/san/$$t ); done
+	@failed=0; for t in $(UNIT_TESTS); do echo "== $$t"; \
+	  ( cd tests/unit && ASAN_OPTIONS=detect_leaks=1 ../../$(B)/san/$$t ) || failed=1; done; \
+	  exit $$failed
 
 integration: deps all
 	/usr/bin/python3 -m pytest -q -ra tests/integration
@@ -91,3 +92,4 @@ install: $(B)/peon-sshd $(B)/peon-sshctl
 
 clean:
 	rm -rf $(B) tests/integration/__pycache__ .pytest_cache
+.SECONDARY:

@@ -62,15 +62,15 @@ static char *sanitize_comment(const char *s)
 static int refuse_type(const char *t, size_t len, char *err)
 {
 	if (len == 7 && strncmp(t, "ssh-dss", 7) == 0)
-		return fail(err, -EINVAL, "DSA keys (ssh-dss) are not accepted: they are insecure; use ssh-ed25519");
+		return errf(err, -EINVAL, "DSA keys (ssh-dss) are not accepted: they are insecure; use ssh-ed25519");
 	if (strstr(t, "-cert-v01@openssh.com") && (size_t)(strstr(t, "-cert") - t) < len)
-		return fail(err, -EINVAL, "certificates (%.*s) are not supported; give the plain public key",
+		return errf(err, -EINVAL, "certificates (%.*s) are not supported; give the plain public key",
 			    (int)len, t);
 	if (looks_like_type(t, len))
-		return fail(err, -EINVAL, "unsupported key type '%.*s'", (int)(len > 64 ? 64 : len), t);
+		return errf(err, -EINVAL, "unsupported key type '%.*s'", (int)(len > 64 ? 64 : len), t);
 	/* Not a type at all: most likely authorized_keys options we would not
 	 * enforce (from=, command=): silently dropping them would widen access. */
-	return fail(err, -EINVAL,
+	return errf(err, -EINVAL,
 		    "authorized_keys options (from=, command=, ...) are not supported: give only 'type base64 [comment]'");
 }
 
@@ -124,15 +124,15 @@ static int check_key(const char *type, const char *b64, ssh_key key, char *err)
 
 	/* libssh's name for rsa-sha2 keys is still ssh-rsa: compare base types. */
 	if (declared != actual)
-		return fail(err, -EINVAL, "key data is a %s key but the line says %s",
+		return errf(err, -EINVAL, "key data is a %s key but the line says %s",
 			    ssh_key_type_to_char(actual), type);
 	if (actual == SSH_KEYTYPE_RSA) {
 		int bits = rsa_bits(b64);
 
 		if (bits < 0)
-			return fail(err, -EINVAL, "the ssh-rsa key data is malformed");
+			return errf(err, -EINVAL, "the ssh-rsa key data is malformed");
 		if (bits < AUTHKEY_RSA_MIN_BITS)
-			return fail(err, -EINVAL, "RSA key of %d bits is too short: at least %d bits are required",
+			return errf(err, -EINVAL, "RSA key of %d bits is too short: at least %d bits are required",
 				    bits, AUTHKEY_RSA_MIN_BITS);
 	}
 	return 0;
@@ -153,7 +153,7 @@ static int fill(struct authkey *out, const char *type, size_t tlen, const char *
 		goto fail;
 	}
 	if (ssh_pki_import_pubkey_base64(out->b64, ssh_key_type_from_name(out->type), &key) != SSH_OK) {
-		r = fail(err, -EINVAL, "the base64 key data is not a valid %s key", out->type);
+		r = errf(err, -EINVAL, "the base64 key data is not a valid %s key", out->type);
 		goto fail;
 	}
 	r = check_key(out->type, out->b64, key, err);
@@ -161,7 +161,7 @@ static int fill(struct authkey *out, const char *type, size_t tlen, const char *
 		goto fail;
 	out->fingerprint = authkey_fingerprint(key);
 	if (!out->fingerprint) {
-		r = fail(err, -EINVAL, "cannot compute the fingerprint of this %s key", out->type);
+		r = errf(err, -EINVAL, "cannot compute the fingerprint of this %s key", out->type);
 		goto fail;
 	}
 	ssh_key_free(key);
@@ -178,7 +178,7 @@ int authkey_parse(const char *line, struct authkey *out, char *err)
 	size_t tlen, blen;
 
 	if (strlen(line) > AUTHKEY_LINE_MAX)
-		return fail(err, -EINVAL, "key line is longer than %d bytes", AUTHKEY_LINE_MAX);
+		return errf(err, -EINVAL, "key line is longer than %d bytes", AUTHKEY_LINE_MAX);
 	while (isspace((unsigned char)*p))
 		p++;
 	if (*p == '\0' || *p == '#')
@@ -196,7 +196,7 @@ int authkey_parse(const char *line, struct authkey *out, char *err)
 		p++;
 	blen = (size_t)(p - b64);
 	if (blen == 0)
-		return fail(err, -EINVAL, "%.*s key has no base64 key data after the type", (int)tlen, type);
+		return errf(err, -EINVAL, "%.*s key has no base64 key data after the type", (int)tlen, type);
 	while (*p == ' ' || *p == '\t')
 		p++;
 	return fill(out, type, tlen, b64, blen, p, err);

@@ -60,22 +60,22 @@ int caps_apply(const struct creds *c, char *err)
 	int r;
 
 	if ((r = drop_bounding(c->bnd)) < 0)
-		return fail(err, r, "cannot limit the capability bounding set: %s", strerror(-r));
+		return errf(err, r, "cannot limit the capability bounding set: %s", strerror(-r));
 	if (c->set_groups && setgroups((size_t)c->n_groups, c->groups) < 0)
-		return fail(err, -errno, "cannot set supplementary groups: %s", strerror(errno));
+		return errf(err, -errno, "cannot set supplementary groups: %s", strerror(errno));
 	if (setresgid(c->gid, c->gid, c->gid) < 0)
-		return fail(err, -errno, "cannot set gid %u: %s", (unsigned)c->gid, strerror(errno));
+		return errf(err, -errno, "cannot set gid %u: %s", (unsigned)c->gid, strerror(errno));
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setresuid(c->uid, c->uid, c->uid) < 0)
-		return fail(err, -errno, "cannot set uid %u: %s", (unsigned)c->uid, strerror(errno));
+		return errf(err, -errno, "cannot set uid %u: %s", (unsigned)c->uid, strerror(errno));
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	if ((r = set_caps(c->eff, c->prm, c->inh)) < 0)
-		return fail(err, r, "cannot set capabilities: %s", strerror(-r));
+		return errf(err, r, "cannot set capabilities: %s", strerror(-r));
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	for (int cap = 0; cap < 64; cap++)
 		if ((c->amb & (1ULL << cap)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-			return fail(err, -errno, "cannot raise ambient capability %d: %s", cap, strerror(errno));
+			return errf(err, -errno, "cannot raise ambient capability %d: %s", cap, strerror(errno));
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return fail(err, -errno, "cannot set no_new_privs: %s", strerror(errno));
+		return errf(err, -errno, "cannot set no_new_privs: %s", strerror(errno));
 	return 0;
 }

@@ -151,12 +151,12 @@ int cgroup_join(pid_t pid, char *err)
 	if (r == 0)
 		r = read_file("/proc/self/mountinfo", 16 << 20, &mi, NULL);
 	if (r < 0) {
-		fail(err, r, "cannot read the job's cgroups: %s", strerror(-r));
+		errf(err, r, "cannot read the job's cgroups: %s", strerror(-r));
 		goto out;
 	}
 	r = cgroup_procs_paths(pcg, mi, &paths, &n);
 	if (r < 0) {
-		fail(err, r, "cannot parse %s: %s", src, strerror(-r));
+		errf(err, r, "cannot parse %s: %s", src, strerror(-r));
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -165,7 +165,7 @@ int cgroup_join(pid_t pid, char *err)
 		/* "0" means the writing process, whatever pid namespace it is in. */
 		if (fd < 0 || write(fd, "0", 1) != 1) {
 			r = -errno;
-			fail(err, r, "cannot join the job's cgroup %s: %s", paths[i], strerror(errno));
+			errf(err, r, "cannot join the job's cgroup %s: %s", paths[i], strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			goto out;

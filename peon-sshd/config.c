@@ -108,7 +108,7 @@ static int bad(char *err, const char *file, const config_setting_t *s, const cha
 	char what[256];
 
 	snprintf(what, sizeof(what), fmt, a);
-	return fail(err, -EINVAL, "%s:%d: %s: %s", file, config_setting_source_line(s),
+	return errf(err, -EINVAL, "%s:%d: %s: %s", file, config_setting_source_line(s),
 		    config_setting_name(s) ? config_setting_name(s) : "(element)", what);
 }
 
@@ -272,9 +272,9 @@ static int load_file(const char *path, struct peon_config *cfg, char *err)
 	config_init(&lc);
 	if (config_read_file(&lc, path) != CONFIG_TRUE) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			r = fail(err, -EIO, "%s: cannot read: %s", path, strerror(errno));
+			r = errf(err, -EIO, "%s: cannot read: %s", path, strerror(errno));
 		else
-			r = fail(err, -EINVAL, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : path,
+			r = errf(err, -EINVAL, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : path,
 				 config_error_line(&lc), config_error_text(&lc));
 		goto out;
 	}
@@ -322,7 +322,7 @@ int config_load(const char *path, bool path_explicit, struct peon_config *cfg, c
 	return 0;
 fail:
 	if (r == -ENOMEM)
-		fail(err, r, "out of memory while reading the configuration");
+		errf(err, r, "out of memory while reading the configuration");
 	config_free(cfg);
 	return r;
 }

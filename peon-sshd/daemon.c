@@ -34,15 +34,15 @@ static int bind_setup(const struct hostkeys *hk, const struct peon_config *cfg, 
 	int r = 0;
 
 	if (!b)
-		return fail(err, -ENOMEM, "cannot create the SSH server");
+		return errf(err, -ENOMEM, "cannot create the SSH server");
 	/* Never read /etc/ssh/libssh_server_config behind our back. */
 	ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
 	for (int i = 0; hk && i < hk->n && r == 0; i++)
 		if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, ssh_key_dup(hk->keys[i])) < 0)
-			r = fail(err, -EINVAL, "cannot use host key %s", hk->paths[i]);
+			r = errf(err, -EINVAL, "cannot use host key %s", hk->paths[i]);
 #define ALGO(opt, val, name) \
 	if (r == 0 && ssh_bind_options_set(b, opt, val) < 0) \
-		r = fail(err, -EINVAL, "algorithms.%s: libssh rejects \"%s\": %s", name, val, ssh_get_error(b))
+		r = errf(err, -EINVAL, "algorithms.%s: libssh rejects \"%s\": %s", name, val, ssh_get_error(b))
 	ALGO(SSH_BIND_OPTIONS_KEY_EXCHANGE, cfg->algo.kex, "kex");
 	ALGO(SSH_BIND_OPTIONS_CIPHERS_C_S, cfg->algo.ciphers, "ciphers");
 	ALGO(SSH_BIND_OPTIONS_CIPHERS_S_C, cfg->algo.ciphers, "ciphers");
@@ -103,7 +103,7 @@ int daemon_ensure_port(struct daemon *d, int port, char *err)
 	nv = realloc(d->ls, (d->n_ls + 1) * sizeof(*nv));
 	if (!nv) {
 		listener_close(&l);
-		return fail(err, -ENOMEM, "out of memory");
+		return errf(err, -ENOMEM, "out of memory");
 	}
 	d->ls = nv;
 	d->ls[d->n_ls++] = l;
@@ -132,7 +132,7 @@ int daemon_save(struct daemon *d, char *err)
 	snprintf(path, sizeof(path), "%s/executions.json", d->cfg.runtime_dir);
 	r = registry_save(&d->reg, path);
 	if (r < 0)
-		return fail(err, r, "cannot save the registry %s: %s", path, strerror(-r));
+		return errf(err, r, "cannot save the registry %s: %s", path, strerror(-r));
 	return 0;
 }
 
@@ -298,12 +298,12 @@ static int ctl_listen(struct daemon *d, char *err)
 	int fd, probe;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return fail(err, -ENAMETOOLONG, "control socket path %s is too long", path);
+		return errf(err, -ENAMETOOLONG, "control socket path %s is too long", path);
 	strcpy(sa.sun_path, path);
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(probe);
-		return fail(err, -EADDRINUSE, "another peon-sshd is already running on %s", path);
+		return errf(err, -EADDRINUSE, "another peon-sshd is already running on %s", path);
 	}
 	if (probe >= 0)
 		close(probe);
@@ -314,7 +314,7 @@ static int ctl_listen(struct daemon *d, char *err)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return fail(err, -e, "cannot create control socket %s: %s", path, strerror(e));
+		return errf(err, -e, "cannot create control socket %s: %s", path, strerror(e));
 	}
 	d->ctl_fd = fd;
 	return 0;
@@ -427,7 +427,7 @@ static int reopen_listeners(struct daemon *d, const struct peon_config *ncfg, ch
 	int r = 0;
 
 	if (!nl)
-		return fail(err, -ENOMEM, "out of memory");
+		return errf(err, -ENOMEM, "out of memory");
 	/* Old sockets close first so the same ports can be bound again. */
 	for (i = 0; i < d->n_ls; i++)
 		listener_close(&d->ls[i]);
@@ -621,7 +621,7 @@ static int setup(struct daemon *d, char *err)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		d->clients[i].fd = -1;
 	if (mkdir(d->cfg.runtime_dir, 0755) < 0 && errno != EEXIST)
-		return fail(err, -errno, "cannot create runtime directory %s: %s", d->cfg.runtime_dir, strerror(errno));
+		return errf(err, -errno, "cannot create runtime directory %s: %s", d->cfg.runtime_dir, strerror(errno));
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 ||
 	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = ctl_listen(d, err)) < 0)
 		return r;
@@ -634,7 +634,7 @@ static int setup(struct daemon *d, char *err)
 	signal(SIGPIPE, SIG_IGN);
 	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d->sig_fd < 0)
-		return fail(err, -errno, "signalfd: %s", strerror(errno));
+		return errf(err, -errno, "signalfd: %s", strerror(errno));
 	d->started = time(NULL);
 	restore_registry(d);
 	return 0;

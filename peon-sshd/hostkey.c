@@ -25,20 +25,20 @@ static int check_dir(const char *dir, bool create, char *err)
 
 	if (stat(dir, &st) < 0) {
 		if (errno != ENOENT || !create)
-			return fail(err, -errno, "host key directory %s: %s", dir, strerror(errno));
+			return errf(err, -errno, "host key directory %s: %s", dir, strerror(errno));
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return fail(err, -errno, "cannot create host key directory %s: %s", dir, strerror(errno));
+			return errf(err, -errno, "cannot create host key directory %s: %s", dir, strerror(errno));
 		if (stat(dir, &st) < 0)
-			return fail(err, -errno, "host key directory %s: %s", dir, strerror(errno));
+			return errf(err, -errno, "host key directory %s: %s", dir, strerror(errno));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, -ENOTDIR, "host key directory %s is not a directory", dir);
+		return errf(err, -ENOTDIR, "host key directory %s is not a directory", dir);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return fail(err, -EPERM,
+		return errf(err, -EPERM,
 			    "host key directory %s is writable by group or others (mode %04o); run: chmod go-w %s",
 			    dir, (unsigned)(st.st_mode & 07777), dir);
 	if (st.st_uid != geteuid())
-		return fail(err, -EPERM, "host key directory %s is owned by uid %u, not by uid %u", dir,
+		return errf(err, -EPERM, "host key directory %s is owned by uid %u, not by uid %u", dir,
 			    (unsigned)st.st_uid, (unsigned)geteuid());
 	return 0;
 }
@@ -50,12 +50,12 @@ static int check_file(const char *path, char *err)
 	if (lstat(path, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
-		return fail(err, -EPERM, "host key %s is not a regular file", path);
+		return errf(err, -EPERM, "host key %s is not a regular file", path);
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		return fail(err, -EPERM, "host key %s is accessible by group or others (mode %04o); run: chmod 600 %s",
+		return errf(err, -EPERM, "host key %s is accessible by group or others (mode %04o); run: chmod 600 %s",
 			    path, (unsigned)(st.st_mode & 07777), path);
 	if (st.st_uid != geteuid())
-		return fail(err, -EPERM, "host key %s is owned by uid %u, not by uid %u", path,
+		return errf(err, -EPERM, "host key %s is owned by uid %u, not by uid %u", path,
 			    (unsigned)st.st_uid, (unsigned)geteuid());
 	return 0;
 }
@@ -68,14 +68,14 @@ static int generate(const char *path, int kind, char *err)
 	int r = 0;
 
 	if (ssh_pki_generate(key_kinds[kind].type, key_kinds[kind].bits, &key) != SSH_OK)
-		return fail(err, -EIO, "cannot generate %s", path);
+		return errf(err, -EIO, "cannot generate %s", path);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	snprintf(pub, sizeof(pub), "%s.pub", path);
 	unlink(tmp);
 	old = umask(077);
 	if (ssh_pki_export_privkey_file(key, NULL, NULL, NULL, tmp) != SSH_OK ||
 	    chmod(tmp, 0600) < 0 || rename(tmp, path) < 0)
-		r = fail(err, -EIO, "cannot write host key %s", path);
+		r = errf(err, -EIO, "cannot write host key %s", path);
 	umask(022);
 	if (r == 0)
 		ssh_pki_export_pubkey_file(key, pub);
@@ -102,11 +102,11 @@ int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err)
 		if (r == -ENOENT && create)
 			r = generate(path, i, err);
 		else if (r == -ENOENT)
-			r = fail(err, r, "host key %s does not exist (it is created when peon-sshd starts)", path);
+			r = errf(err, r, "host key %s does not exist (it is created when peon-sshd starts)", path);
 		if (r < 0)
 			goto fail;
 		if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &hk->keys[i]) != SSH_OK) {
-			r = fail(err, -EINVAL, "host key %s is not a readable private key", path);
+			r = errf(err, -EINVAL, "host key %s is not a readable private key", path);
 			goto fail;
 		}
 		hk->paths[i] = strdup(path);

@@ -31,7 +31,7 @@ static int bind_one(const char *addr, int port, char *err)
 	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return errno == EAFNOSUPPORT ? -EAFNOSUPPORT :
-					       fail(err, -errno, "cannot create a socket for %s: %s", addr, strerror(errno));
+					       errf(err, -errno, "cannot create a socket for %s: %s", addr, strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* "::" must not swallow IPv4: "0.0.0.0" has its own socket. */
 	if (fam == AF_INET6)
@@ -40,10 +40,10 @@ static int bind_one(const char *addr, int port, char *err)
 		int e = errno;
 		close(fd);
 		if (e == EADDRINUSE)
-			return fail(err, -e, "port %d on %s is already in use by another program", port, addr);
+			return errf(err, -e, "port %d on %s is already in use by another program", port, addr);
 		if (fam == AF_INET6 && (e == EADDRNOTAVAIL || e == EAFNOSUPPORT))
 			return -EAFNOSUPPORT;
-		return fail(err, -e, "cannot listen on %s port %d: %s", addr, port, strerror(e));
+		return errf(err, -e, "cannot listen on %s port %d: %s", addr, port, strerror(e));
 	}
 	return fd;
 }
@@ -66,7 +66,7 @@ int listener_open(struct listener *l, int port, char *const *addrs, size_t n, ch
 		l->fds[l->nfds++] = fd;
 	}
 	if (l->nfds == 0)
-		return fail(err, -EADDRNOTAVAIL, "no listen address could be used for port %d", port);
+		return errf(err, -EADDRNOTAVAIL, "no listen address could be used for port %d", port);
 	return 0;
 }
 

@@ -33,7 +33,7 @@ static int parse_double_quoted(const char *p, char *out, char *err, const char *
 		out[n++] = *p;
 	}
 	if (*p != '"')
-		return fail(err, -EINVAL, "unterminated double quote");
+		return errf(err, -EINVAL, "unterminated double quote");
 	out[n] = '\0';
 	*end = p + 1;
 	return 0;
@@ -50,7 +50,7 @@ static int parse_value(const char *p, char *out, char *err)
 	} else if (*p == '\'') {
 		end = strchr(p + 1, '\'');
 		if (!end)
-			return fail(err, -EINVAL, "unterminated single quote");
+			return errf(err, -EINVAL, "unterminated single quote");
 		n = (size_t)(end - p - 1);
 		memcpy(out, p + 1, n);
 		out[n] = '\0';
@@ -69,7 +69,7 @@ static int parse_value(const char *p, char *out, char *err)
 		return 0;
 	}
 	if (!only_comment(end))
-		return fail(err, -EINVAL, "unexpected text after the closing quote");
+		return errf(err, -EINVAL, "unexpected text after the closing quote");
 	return 0;
 }
 
@@ -85,13 +85,13 @@ int peonconf_parse_line(const char *line, char **key, char **value, char *err)
 		p = skip_ws(p + 6);
 	k = p;
 	if (!isalpha((unsigned char)*p) && *p != '_')
-		return fail(err, -EINVAL, "expected KEY=VALUE");
+		return errf(err, -EINVAL, "expected KEY=VALUE");
 	while (isalnum((unsigned char)*p) || *p == '_')
 		p++;
 	klen = (size_t)(p - k);
 	p = skip_ws(p);
 	if (*p != '=')
-		return fail(err, -EINVAL, "expected '=' after %.*s", (int)klen, k);
+		return errf(err, -EINVAL, "expected '=' after %.*s", (int)klen, k);
 	p = skip_ws(p + 1);
 	v = malloc(strlen(p) + 1);
 	if (!v)
@@ -119,7 +119,7 @@ static int apply_line(const char *path, int no, const char *line, int *port, int
 		/* Other software owns the rest of this file: only a malformed
 		 * DEBUG_PORT line is ours to refuse. */
 		if (strncmp(skip_ws(line), "DEBUG_PORT", 10) == 0)
-			return fail(err, -EINVAL, "%s:%d: DEBUG_PORT: %s", path, no, lerr);
+			return errf(err, -EINVAL, "%s:%d: DEBUG_PORT: %s", path, no, lerr);
 		log_debug("%s:%d: ignoring line: %s", path, no, lerr);
 		return 0;
 	}
@@ -128,7 +128,7 @@ static int apply_line(const char *path, int no, const char *line, int *port, int
 	if (strcmp(key, "DEBUG_PORT") == 0) {
 		r = parse_port(value, port);
 		if (r < 0)
-			r = fail(err, -EINVAL, "%s:%d: DEBUG_PORT=\"%s\" is not a port between 1024 and 65535",
+			r = errf(err, -EINVAL, "%s:%d: DEBUG_PORT=\"%s\" is not a port between 1024 and 65535",
 				 path, no, value);
 		else
 			*port_line = no;
@@ -149,7 +149,7 @@ int peonconf_load(const char *path, int *port, int *line_no, char *err)
 	if (r == -ENOENT)
 		return -ENOENT;
 	if (r < 0)
-		return fail(err, r, "%s: cannot read: %s", path, strerror(-r));
+		return errf(err, r, "%s: cannot read: %s", path, strerror(-r));
 	/* strtok_r would merge empty lines and shift line numbers: split by hand. */
 	for (line = buf; line; line = save) {
 		save = strchr(line, '\n');

@@ -14,17 +14,17 @@ int pty_open(int *master, int *slave, char *name, size_t namelen, char *err)
 	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), s;
 
 	if (m < 0)
-		return fail(err, -errno, "cannot open /dev/ptmx in the job: %s", strerror(errno));
+		return errf(err, -errno, "cannot open /dev/ptmx in the job: %s", strerror(errno));
 	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, namelen) != 0) {
 		int e = errno;
 		close(m);
-		return fail(err, -e, "cannot set up a pty in the job: %s", strerror(e));
+		return errf(err, -e, "cannot set up a pty in the job: %s", strerror(e));
 	}
 	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (s < 0) {
 		int e = errno;
 		close(m);
-		return fail(err, -e, "cannot open %s in the job: %s", name, strerror(e));
+		return errf(err, -e, "cannot open %s in the job: %s", name, strerror(e));
 	}
 	*master = m;
 	*slave = s;

@@ -171,17 +171,17 @@ static int parse_target(json_object *o, struct target *t, char *err)
 	const char *type;
 
 	if (!json_object_object_get_ex(o, "target", &tj) || !(type = opt_str(tj, "type")))
-		return fail(err, -EINVAL, "a target is required: --pid PID or --host");
+		return errf(err, -EINVAL, "a target is required: --pid PID or --host");
 	if (strcmp(type, "host") == 0) {
 		t->type = TARGET_HOST;
 		return 0;
 	}
 	if (strcmp(type, "pid") != 0)
-		return fail(err, -EINVAL, "unknown target type '%s'", type);
+		return errf(err, -EINVAL, "unknown target type '%s'", type);
 	t->type = TARGET_PID;
 	if (!json_object_object_get_ex(tj, "pid", &v) || !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int64(v) < 1 || json_object_get_int64(v) > 4194304)
-		return fail(err, -EINVAL, "target pid must be a process id between 1 and 4194304");
+		return errf(err, -EINVAL, "target pid must be a process id between 1 and 4194304");
 	t->pid = (pid_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(tj, "starttime", &v))
 		t->starttime = json_object_get_uint64(v);
@@ -207,10 +207,10 @@ static int parse_key(json_object *k, size_t idx, struct execution *e, char *err)
 	else
 		snprintf(label, sizeof(label), "key #%zu", idx + 1);
 	if (!line)
-		return fail(err, -EINVAL, "%s: not a key line", label);
+		return errf(err, -EINVAL, "%s: not a key line", label);
 	r = authkey_parse(line, &key, kerr);
 	if (r < 0)
-		return fail(err, r, "%s: %s", label, kerr);
+		return errf(err, r, "%s: %s", label, kerr);
 	if (r == 0)
 		return 0;
 	if (execution_has_key(e, key.fingerprint)) {
@@ -227,7 +227,7 @@ static int parse_keys(json_object *o, struct execution *e, char *err)
 	size_t n;
 
 	if (!json_object_object_get_ex(o, "keys", &arr) || !json_object_is_type(arr, json_type_array))
-		return fail(err, -EINVAL, "at least one key is required (--key, --key-file or --key-url)");
+		return errf(err, -EINVAL, "at least one key is required (--key, --key-file or --key-url)");
 	n = json_object_array_length(arr);
 	e->keys = calloc(n ? n : 1, sizeof(*e->keys));
 	if (!e->keys)
@@ -238,7 +238,7 @@ static int parse_keys(json_object *o, struct execution *e, char *err)
 			return r;
 	}
 	if (e->n_keys == 0)
-		return fail(err, -EINVAL, "no public key was given (only blank or comment lines)");
+		return errf(err, -EINVAL, "no public key was given (only blank or comment lines)");
 	return 0;
 }
 
@@ -258,14 +258,14 @@ int execution_from_json(json_object *o, struct execution **out, char *err)
 	if (!e)
 		return -ENOMEM;
 	if (!id || !execution_id_valid(id)) {
-		r = fail(err, -EINVAL, "execution id '%s' is invalid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+		r = errf(err, -EINVAL, "execution id '%s' is invalid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
 			 id ? id : "");
 		goto fail;
 	}
 	e->id = strdup(id);
 	e->port = (int)opt_int(o, "port");
 	if (e->port != 0 && !port_allowed(e->port)) {
-		r = fail(err, -ERANGE, "port %d is not allowed: use a port between 1024 and 65535", e->port);
+		r = errf(err, -ERANGE, "port %d is not allowed: use a port between 1024 and 65535", e->port);
 		goto fail;
 	}
 	r = parse_target(o, &e->target, err);
@@ -310,11 +310,11 @@ int registry_load(struct registry *r, const char *path, char *err)
 	if (ret == -ENOENT)
 		return 0;
 	if (ret < 0)
-		return fail(err, ret, "%s: cannot read: %s", path, strerror(-ret));
+		return errf(err, ret, "%s: cannot read: %s", path, strerror(-ret));
 	root = json_tokener_parse(text);
 	if (!root || !json_object_object_get_ex(root, "executions", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
-		ret = fail(err, -EINVAL, "%s: not a peon-sshd registry file", path);
+		ret = errf(err, -EINVAL, "%s: not a peon-sshd registry file", path);
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -326,7 +326,7 @@ int registry_load(struct registry *r, const char *path, char *err)
 			ret = registry_add(r, e);
 		if (ret < 0) {
 			execution_free(e);
-			fail(err, ret, "%s: entry %zu: %s", path, i + 1, ret == -EEXIST ? "duplicate id" : eerr);
+			errf(err, ret, "%s: entry %zu: %s", path, i + 1, ret == -EEXIST ? "duplicate id" : eerr);
 			goto out;
 		}
 	}

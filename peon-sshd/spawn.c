@@ -95,11 +95,11 @@ static int translate_ids(struct job_view *jv, char *err)
 	unsigned long v;
 
 	if (idmap_to_inside(&jv->uidmap, jv->st.uid, &v) < 0)
-		return fail(err, -ERANGE, "the job's uid %u is not mapped in its user namespace",
+		return errf(err, -ERANGE, "the job's uid %u is not mapped in its user namespace",
 			    (unsigned)jv->st.uid);
 	jv->st.uid = (uid_t)v;
 	if (idmap_to_inside(&jv->gidmap, jv->st.gid, &v) < 0)
-		return fail(err, -ERANGE, "the job's gid %u is not mapped in its user namespace",
+		return errf(err, -ERANGE, "the job's gid %u is not mapped in its user namespace",
 			    (unsigned)jv->st.gid);
 	jv->st.gid = (gid_t)v;
 	for (int i = 0; i < jv->st.n_groups; i++) {
@@ -134,7 +134,7 @@ static int read_userns(struct job_view *jv, char *err)
 out:
 	free(text);
 	if (r < 0 && err)
-		fail(err, r, "cannot read the job's user namespace maps: %s", strerror(-r));
+		errf(err, r, "cannot read the job's user namespace maps: %s", strerror(-r));
 	return r;
 }
 
@@ -168,12 +168,12 @@ static int job_open(const struct execution *e, struct job_view *jv, char *err)
 	jv->pid = e->target.pid;
 	jv->pidfd = pidfd_open(jv->pid);
 	if (jv->pidfd < 0 || !procinfo_same_process(jv->pid, e->target.starttime)) {
-		r = fail(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
+		r = errf(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
 		goto fail;
 	}
 	if ((r = procinfo_read_status(jv->pid, &jv->st)) < 0 ||
 	    (r = read_proc_text(jv->pid, "environ", &jv->environ, &jv->environ_len)) < 0) {
-		fail(err, r, "cannot read the job's process %d: %s", (int)jv->pid, strerror(-r));
+		errf(err, r, "cannot read the job's process %d: %s", (int)jv->pid, strerror(-r));
 		goto fail;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
@@ -186,11 +186,11 @@ static int job_open(const struct execution *e, struct job_view *jv, char *err)
 	jv->rootfd = open_proc_dir(jv->pid, "root");
 	jv->cwdfd = open_proc_dir(jv->pid, "cwd");
 	if (jv->rootfd < 0) {
-		r = fail(err, -errno, "cannot open the job's root directory: %s", strerror(errno));
+		r = errf(err, -errno, "cannot open the job's root directory: %s", strerror(errno));
 		goto fail;
 	}
 	if (!pidfd_alive(jv->pidfd)) {
-		r = fail(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
+		r = errf(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
 		goto fail;
 	}
 	return 0;
@@ -207,9 +207,9 @@ int spawn_enter_pidns(const struct execution *e, char *err)
 		return 0;
 	pidfd = pidfd_open(e->target.pid);
 	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
-		r = fail(err, -ESRCH, "the job's process %d has ended", (int)e->target.pid);
+		r = errf(err, -ESRCH, "the job's process %d has ended", (int)e->target.pid);
 	else if (setns(pidfd, CLONE_NEWPID) < 0)
-		r = fail(err, -errno, "cannot enter the job's pid namespace: %s", strerror(errno));
+		r = errf(err, -errno, "cannot enter the job's pid namespace: %s", strerror(errno));
 	if (pidfd >= 0)
 		close(pidfd);
 	return r;
@@ -263,7 +263,7 @@ static int resolve_user(const struct spawn_req *rq, const struct job_view *jv, s
 	else
 		lookup_in_job(name, jv->st.uid, u);
 	if (!u->found && name)
-		return fail(err, -ENOENT, "user '%s' does not exist in the %s", name, host ? "worker" : "job");
+		return errf(err, -ENOENT, "user '%s' does not exist in the %s", name, host ? "worker" : "job");
 	if (!u->found) {
 		/* The job runs as a uid its passwd does not name (common in images). */
 		snprintf(u->name, sizeof(u->name), "%u", (unsigned)jv->st.uid);
@@ -328,9 +328,9 @@ static int enter_job(const struct job_view *jv, char *err)
 	if (r < 0)
 		return r;
 	if (jv->nsflags && setns(jv->pidfd, jv->nsflags) < 0)
-		return fail(err, -errno, "cannot enter the job's namespaces: %s", strerror(errno));
+		return errf(err, -errno, "cannot enter the job's namespaces: %s", strerror(errno));
 	if (fchdir(jv->rootfd) < 0 || chroot(".") < 0)
-		return fail(err, -errno, "cannot enter the job's root directory: %s", strerror(errno));
+		return errf(err, -errno, "cannot enter the job's root directory: %s", strerror(errno));
 	return 0;
 }
 
@@ -362,17 +362,17 @@ static int setup_pty(const struct spawn_req *rq, int sock, const struct creds *c
 	if (fchown(s, c->uid, tty_gid(c->gid)) < 0 || fchmod(s, 0620) < 0) {
 		/* devpts mounted without a gid mapping: the owner is all that matters. */
 		if (fchown(s, c->uid, (gid_t)-1) < 0)
-			return fail(err, -errno, "cannot give %s to uid %u: %s", tty, (unsigned)c->uid,
+			return errf(err, -errno, "cannot give %s to uid %u: %s", tty, (unsigned)c->uid,
 				    strerror(errno));
 	}
 	r = fd_send(sock, m);
 	close(m);
 	if (r < 0)
-		return fail(err, r, "cannot pass the pty to the session: %s", strerror(-r));
+		return errf(err, r, "cannot pass the pty to the session: %s", strerror(-r));
 	if (setsid() < 0 || ioctl(s, TIOCSCTTY, 0) < 0)
-		return fail(err, -errno, "cannot make %s the controlling terminal: %s", tty, strerror(errno));
+		return errf(err, -errno, "cannot make %s the controlling terminal: %s", tty, strerror(errno));
 	if (dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0)
-		return fail(err, -errno, "cannot attach the pty: %s", strerror(errno));
+		return errf(err, -errno, "cannot attach the pty: %s", strerror(errno));
 	if (s > 2)
 		close(s);
 	return 0;
@@ -510,7 +510,7 @@ static int read_status(int fd, char *err)
 		ssize_t n;
 
 		if (poll(&p, 1, SPAWN_TIMEOUT_MS) <= 0)
-			return fail(err, -ETIMEDOUT, "timed out starting the shell in the job");
+			return errf(err, -ETIMEDOUT, "timed out starting the shell in the job");
 		n = read(fd, msg + used, sizeof(msg) - 1 - used);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -521,7 +521,7 @@ static int read_status(int fd, char *err)
 			break;
 	}
 	msg[used] = '\0';
-	return used ? fail(err, -EPERM, "%s", msg) : 0;
+	return used ? errf(err, -EPERM, "%s", msg) : 0;
 }
 
 static void take_parent_ends(bool pty, struct child_fds *f, struct spawn_res *res, int master)
@@ -556,12 +556,12 @@ int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err)
 		return r;
 	r = make_fds(rq->pty, &f);
 	if (r < 0) {
-		fail(err, r, "cannot create pipes: %s", strerror(-r));
+		errf(err, r, "cannot create pipes: %s", strerror(-r));
 		goto out;
 	}
 	pid = fork();
 	if (pid < 0) {
-		r = fail(err, -errno, "cannot start a process in the job: %s", strerror(errno));
+		r = errf(err, -errno, "cannot start a process in the job: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
@@ -574,7 +574,7 @@ int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err)
 		master = fd_recv(f.sock[0], SPAWN_TIMEOUT_MS);
 	r = read_status(f.status[0], err);
 	if (r == 0 && rq->pty && master < 0)
-		r = fail(err, -EPROTO, "the job did not hand back a pty");
+		r = errf(err, -EPROTO, "the job did not hand back a pty");
 	if (r < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

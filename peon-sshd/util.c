@@ -206,15 +206,13 @@ bool execution_id_valid(const char *id)
 		return false;
 	for (; id[n]; n++) {
 		unsigned char c = (unsigned char)id[n];
-		if (!isalnum(c) && c != '-' && c != '_' && c != '.')
-			return false;
-		if (n >= 127)
+		if (n >= 128 || (!isalnum(c) && c != '-' && c != '_' && c != '.'))
 			return false;
 	}
 	return true;
 }
 
-int fail(char *err, int code, const char *fmt, ...)
+int errf(char *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 

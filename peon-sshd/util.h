@@ -37,7 +37,7 @@ int write_all(int fd, const void *buf, size_t len);
 /* Execution ids double as SSH usernames and file-name parts. */
 bool execution_id_valid(const char *id);
 
-/* snprintf into err, returning code: lets callers write `return fail(...)`. */
-int fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* snprintf into err, returning code: lets callers write `return errf(...)`. */
+int errf(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

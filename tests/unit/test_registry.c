@@ -1,0 +1,151 @@
+#include "test_util.h"
+#include "duration.h"
+#include "fixtures.h"
+#include "registry.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+static int from(const char *json, struct execution **e, char *err)
+{
+	json_object *o = json_tokener_parse(json);
+	int r;
+
+	assert_non_null(o);
+	r = execution_from_json(o, e, err);
+	json_object_put(o);
+	return r;
+}
+
+static void refused(const char *json, const char *needle)
+{
+	struct execution *e = NULL;
+	char err[ERRLEN] = "";
+
+	assert_true(from(json, &e, err) < 0);
+	assert_null(e);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not contain \"%s\"", err, needle);
+}
+
+static void test_parse(void **state)
+{
+	struct execution *e = NULL;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(from("{\"id\":\"job-1.a_b\",\"port\":2222,\"target\":{\"type\":\"pid\",\"pid\":42},"
+			      "\"keys\":[\"" KEY_ED "\",{\"line\":\"" KEY_EC "\",\"source\":\"f:2\"},\"" KEY_ED "\"]}",
+			      &e, err), 0);
+	assert_string_equal(e->id, "job-1.a_b");
+	assert_int_equal(e->target.pid, 42);
+	/* The duplicate key is folded. */
+	assert_int_equal(e->n_keys, 2);
+	assert_true(execution_has_key(e, FP_EC));
+	assert_false(execution_has_key(e, FP_ED2));
+	execution_free(e);
+}
+
+static void test_refused(void **state)
+{
+	(void)state;
+	refused("{\"id\":\"-x\",\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]}", "execution id '-x' is invalid");
+	refused("{\"id\":\"a/b\",\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]}", "is invalid");
+	refused("{\"id\":\"a\",\"port\":80,\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]}",
+		"port 80 is not allowed: use a port between 1024 and 65535");
+	refused("{\"id\":\"a\",\"port\":65536,\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]}", "port 65536");
+	refused("{\"id\":\"a\",\"keys\":[\"" KEY_ED "\"]}", "a target is required");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"pid\",\"pid\":0},\"keys\":[\"" KEY_ED "\"]}", "target pid must be");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"vm\"},\"keys\":[\"" KEY_ED "\"]}", "unknown target type 'vm'");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"}}", "at least one key is required");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"},\"keys\":[\"# only a comment\"]}", "no public key was given");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"},\"keys\":[{\"line\":\"" KEY_DSA "\",\"source\":\"keys.pub:3\"}]}",
+		"keys.pub:3: DSA keys");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\",\"" KEY_R1024 "\"]}",
+		"key #2: RSA key of 1024 bits");
+}
+
+static void test_save_load(void **state)
+{
+	struct registry r = { 0 }, back = { 0 };
+	struct execution *e = NULL;
+	char err[ERRLEN], path[] = "/tmp/peon-unit-reg-XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	close(fd);
+	assert_int_equal(from("{\"id\":\"x\",\"port\":2222,\"user\":\"job\",\"target\":{\"type\":\"pid\",\"pid\":7,"
+			      "\"starttime\":99},\"expires\":1234,\"keys\":[\"" KEY_ED "\"]}", &e, err), 0);
+	assert_int_equal(registry_add(&r, e), 0);
+	assert_int_equal(registry_add(&r, e), -EEXIST);
+	assert_int_equal(registry_save(&r, path), 0);
+	assert_int_equal(registry_load(&back, path, err), 0);
+	assert_int_equal(back.n, 1);
+	assert_string_equal(back.v[0]->user, "job");
+	assert_int_equal(back.v[0]->target.starttime, 99);
+	assert_int_equal(back.v[0]->expires, 1234);
+	assert_true(execution_has_key(back.v[0], FP_ED));
+	assert_int_equal(registry_count_port(&back, 2222), 1);
+	execution_free(registry_take(&back, "x"));
+	assert_null(registry_take(&back, "x"));
+	registry_clear(&back);
+	registry_clear(&r);
+	/* A corrupt file is reported, not half-loaded. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "{\"executions\": 3}", 17), 17);
+	close(fd);
+	assert_true(registry_load(&back, path, err) < 0);
+	assert_non_null(strstr(err, "not a peon-sshd registry file"));
+	unlink(path);
+	assert_int_equal(registry_load(&back, path, err), 0);
+	assert_int_equal(back.n, 0);
+}
+
+static void test_duration(void **state)
+{
+	long s;
+
+	(void)state;
+	assert_int_equal(duration_parse("90", &s), 0);
+	assert_int_equal(s, 90);
+	assert_int_equal(duration_parse("15m", &s), 0);
+	assert_int_equal(s, 900);
+	assert_int_equal(duration_parse("1h30m", &s), 0);
+	assert_int_equal(s, 5400);
+	assert_int_equal(duration_parse("2d", &s), 0);
+	assert_int_equal(s, 172800);
+	assert_int_equal(duration_parse("", &s), -EINVAL);
+	assert_int_equal(duration_parse("0", &s), -EINVAL);
+	assert_int_equal(duration_parse("5x", &s), -EINVAL);
+	assert_int_equal(duration_parse("-5", &s), -EINVAL);
+	assert_int_equal(duration_parse("99999999999d", &s), -ERANGE);
+}
+
+static void test_ids(void **state)
+{
+	char longid[200];
+
+	(void)state;
+	assert_true(execution_id_valid("exec-123"));
+	assert_true(execution_id_valid("A.b_c-9"));
+	assert_false(execution_id_valid(""));
+	assert_false(execution_id_valid(".hidden"));
+	assert_false(execution_id_valid("a b"));
+	assert_false(execution_id_valid("../etc"));
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	assert_false(execution_id_valid(longid));
+	longid[128] = '\0';
+	assert_true(execution_id_valid(longid));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),    cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_save_load), cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_ids),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
