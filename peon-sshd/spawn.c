@@ -299,11 +299,14 @@ static void build_creds(const struct spawn_req *rq, const struct job_view *jv,
 {
 	bool host = rq->exec->target.type == TARGET_HOST;
 	bool same = !host && !rq->exec->user;
-	struct proc_status hoststatus = { .cap_bnd = ~0ULL, .cap_prm = ~0ULL, .cap_eff = ~0ULL };
+	struct proc_status self = { 0 };
 
 	memset(c, 0, sizeof(*c));
-	/* On the host, --user root keeps root's powers; others get none. */
-	caps_for(host ? &hoststatus : &jv->st, same, u->uid, c);
+	/* On the host the ceiling is our own sets: --user root keeps what the
+	 * daemon has (systemd may have narrowed it), other users get none. */
+	if (host)
+		procinfo_read_status(getpid(), &self);
+	caps_for(host ? &self : &jv->st, same, u->uid, c);
 	c->uid = u->uid;
 	c->gid = same ? jv->st.gid : u->gid;
 	c->set_groups = jv->setgroups_ok;

@@ -1,0 +1,226 @@
+"""Integration harness: a real peon-sshd on 127.0.0.1, real namespaced jobs
+(scripts/mkjob), and real clients. Everything lives in per-test temp dirs;
+no traffic leaves loopback."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SSHD = os.path.join(ROOT, "build", "peon-sshd")
+CTL = os.path.join(ROOT, "build", "peon-sshctl")
+MKJOB = os.path.join(ROOT, "scripts", "mkjob")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0, step=0.05, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Daemon:
+    def __init__(self, base, hostkeys, extra_conf="", debug_port=None):
+        self.base = base
+        self.port = debug_port or free_port()
+        self.run = os.path.join(base, "run")
+        self.sock = os.path.join(self.run, "control.sock")
+        self.conf = os.path.join(base, "peon-sshd.conf")
+        self.peon = os.path.join(base, "peon.config")
+        self.logpath = os.path.join(base, "daemon.log")
+        self.keydir = os.path.join(base, "keys")
+        if hostkeys and not os.path.exists(self.keydir):
+            shutil.copytree(hostkeys, self.keydir)
+        with open(self.peon, "w") as f:
+            f.write(f"# worker settings\nOTHER_SOFTWARE=1\nDEBUG_PORT={self.port}\n")
+        self.write_conf(extra_conf)
+        self.proc = None
+
+    def write_conf(self, extra=""):
+        with open(self.conf, "w") as f:
+            f.write(f'peon_config = "{self.peon}";\n'
+                    f'listen_address = ["127.0.0.1"];\n'
+                    f'host_key_dir = "{self.keydir}";\n'
+                    f'runtime_dir = "{self.run}";\n'
+                    f'advertise_address = "127.0.0.1";\n{extra}')
+
+    def start(self, env=None):
+        self.logf = open(self.logpath, "a")
+        self.proc = subprocess.Popen([SSHD, "-f", self.conf, "-d"], stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+                 what="control socket")
+        assert self.proc.poll() is None, self.log()
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def log(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def ctl(self, *args, check=False):
+        r = subprocess.run([CTL, "-S", self.sock, *args], capture_output=True, text=True, timeout=60)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def add(self, exec_id, *args, key=None, check=True):
+        argv = ["add", exec_id, *args]
+        if key:
+            argv += ["--key-file", key.pub]
+        return self.ctl(*argv, check=check)
+
+    def sessions(self, exec_id=None):
+        r = self.ctl("sessions", *([exec_id] if exec_id else []), "--json", check=True)
+        return json.loads(r.stdout)["sessions"]
+
+
+class Key:
+    def __init__(self, d, name, kind="ed25519"):
+        self.path = os.path.join(d, name)
+        self.pub = self.path + ".pub"
+        extra = ["-b", "3072"] if kind == "rsa" else []
+        subprocess.run(["ssh-keygen", "-q", "-t", kind, *extra, "-N", "", "-C", f"{name}@test",
+                        "-f", self.path], check=True)
+
+    def line(self):
+        with open(self.pub) as f:
+            return f.read().strip()
+
+
+def ssh_argv(key, port, *cmd, user="root", tty=False, opts=()):
+    argv = ["ssh", "-F", "/dev/null", "-i", key.path, "-p", str(port), "-o", "BatchMode=yes",
+            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
+    for o in opts:
+        argv += ["-o", o]
+    if tty:
+        argv.append("-tt")
+    return argv + [f"{user}@127.0.0.1", *cmd]
+
+
+def ssh(key, port, *cmd, input=None, timeout=60, text=True, **kw):
+    return subprocess.run(ssh_argv(key, port, *cmd, **kw), input=input, capture_output=True,
+                          text=text, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def hostkeys(tmp_path_factory):
+    """Generate host keys once; each daemon gets a copy."""
+    d = tmp_path_factory.mktemp("hostkeys")
+    keydir = str(d / "keys")
+    conf = d / "c.conf"
+    conf.write_text(f'host_key_dir = "{keydir}";\nruntime_dir = "{d}/run";\n'
+                    f'peon_config = "{d}/none";\nlisten_address = ["127.0.0.1"];\n')
+    p = subprocess.Popen([SSHD, "-f", str(conf), "-d"], stderr=subprocess.DEVNULL)
+    wait_for(lambda: os.path.exists(f"{d}/run/control.sock"), what="first start")
+    p.terminate()
+    p.wait(timeout=10)
+    return keydir
+
+
+@pytest.fixture
+def daemon(tmp_path, hostkeys):
+    d = Daemon(str(tmp_path), hostkeys).start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def keys(tmp_path):
+    made = {}
+
+    def make(name, kind="ed25519"):
+        if name not in made:
+            made[name] = Key(str(tmp_path), name, kind)
+        return made[name]
+    return make
+
+
+@pytest.fixture(scope="session")
+def jobroot():
+    # Not under pytest's 0700 temp tree: a job in a user namespace runs as
+    # host uid 100000 and must be able to reach its root.
+    d = tempfile.mkdtemp(prefix="peon-jobroot-")
+    os.chmod(d, 0o755)
+    yield os.path.join(d, "root")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def cgroup_dirs(name):
+    """Every directory named `name` below a cgroup mount (to clean up)."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            sep = parts.index("-")
+            if parts[sep + 1] in ("cgroup", "cgroup2"):
+                for dirpath, dirnames, _ in os.walk(parts[4]):
+                    if name in dirnames:
+                        found.append(os.path.join(dirpath, name))
+                    if dirpath.count("/") > 8:
+                        dirnames[:] = []
+    return found
+
+
+@pytest.fixture
+def job(jobroot):
+    """Factory: job(hostname=..., env=[...], ...) -> host pid of the job's pid 1."""
+    started = []
+
+    def make(**opts):
+        cg = "peon-test-" + uuid.uuid4().hex[:8]
+        argv = [MKJOB, "--root", jobroot, "--cgroup", cg]
+        for k, v in opts.items():
+            flag = "--" + k.replace("_", "-")
+            if v is True:
+                argv.append(flag)
+            elif isinstance(v, (list, tuple)):
+                for item in v:
+                    argv += [flag, item]
+            else:
+                argv += [flag, str(v)]
+        pid = int(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+        started.append((pid, cg))
+        return pid
+
+    yield make
+    for pid, cg in started:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.1)
+    for pid, cg in started:
+        for d in sorted(cgroup_dirs(cg), reverse=True):
+            for _ in range(20):
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.05)
