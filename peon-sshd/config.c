@@ -250,10 +250,14 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 		return r;
 	}
 	if (strcmp(n, "control_socket_mode") == 0) {
-		int v = config_setting_get_int(s);
-		if (config_setting_type(s) != CONFIG_TYPE_INT || v < 0 || v > 0777 || (v & 0111))
-			return bad(err, file, s, "%s", "must be an octal mode like 0600 without execute bits");
-		cfg->control_socket_mode = v;
+		/* A string: libconfig has no octal literals (0666 reads as 666). */
+		const char *v = config_setting_get_string(s);
+		char *end = NULL;
+		long m = v ? strtol(v, &end, 8) : -1;
+
+		if (!v || !*v || *end || m < 0 || m > 0777 || (m & 0111))
+			return bad(err, file, s, "%s", "must be an octal mode string like \"0600\" without execute bits");
+		cfg->control_socket_mode = (int)m;
 		return 0;
 	}
 	if (strcmp(n, "limits") == 0)
@@ -361,7 +365,7 @@ void config_print(const struct peon_config *cfg, FILE *out)
 	fprintf(out, "host_key_dir = \"%s\";\n", cfg->host_key_dir);
 	fprintf(out, "runtime_dir = \"%s\";\n", cfg->runtime_dir);
 	fprintf(out, "control_socket = \"%s\";\n", cfg->control_socket);
-	fprintf(out, "control_socket_mode = 0%o;\n", (unsigned)cfg->control_socket_mode);
+	fprintf(out, "control_socket_mode = \"0%o\";\n", (unsigned)cfg->control_socket_mode);
 	fprintf(out, "advertise_address = \"%s\";\n", cfg->advertise_address);
 	fprintf(out, "log_level = \"%s\";\n", cfg->log_level);
 	print_list(out, "accept_env", cfg->accept_env);

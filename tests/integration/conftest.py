@@ -113,12 +113,16 @@ class Key:
             return f.read().strip()
 
 
-def ssh_argv(key, port, *cmd, user="root", tty=False, opts=()):
-    argv = ["ssh", "-F", "/dev/null", "-i", key.path, "-p", str(port), "-o", "BatchMode=yes",
-            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
+def ssh_argv(key, port, *cmd, user="root", tty=False, opts=(), more_keys=()):
+    # OpenSSH keeps the first value given for an option: callers' opts first.
+    argv = ["ssh", "-F", "/dev/null"]
     for o in opts:
         argv += ["-o", o]
+    for k in (key, *more_keys):
+        argv += ["-i", k.path]
+    argv += ["-p", str(port), "-o", "BatchMode=yes",
+            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
     if tty:
         argv.append("-tt")
     return argv + [f"{user}@127.0.0.1", *cmd]

@@ -87,7 +87,8 @@ static void test_errors(void **state)
 	expect_error("algorithms = { kex = \"curve25519-sha256,\"; };\n", "kex: must be a non-empty comma-separated list");
 	expect_error("runtime_dir = \"relative\";\n", "runtime_dir: \"relative\" must be an absolute path");
 	expect_error("log_level = \"loud\";\n", "log_level: \"loud\" is not one of");
-	expect_error("control_socket_mode = 0755;\n", "control_socket_mode: must be an octal mode");
+	expect_error("control_socket_mode = \"0755\";\n", "control_socket_mode: must be an octal mode");
+	expect_error("control_socket_mode = 384;\n", "control_socket_mode: must be an octal mode");
 	expect_error("listen_address = ;\n", ":2: syntax error");
 }
 
@@ -117,7 +118,7 @@ static void test_print(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "debug_port = 2345;"));
 	assert_non_null(strstr(buf, "login_grace_time = 30;"));
-	assert_non_null(strstr(buf, "control_socket_mode = 0600;"));
+	assert_non_null(strstr(buf, "control_socket_mode = \"0600\";"));
 	free(buf);
 	config_free(&cfg);
 }

@@ -1,0 +1,131 @@
+"""Who gets in where: keys, ports, usernames, limits on unauthenticated work."""
+import socket
+import subprocess
+import time
+
+from conftest import ssh, ssh_argv, wait_for
+
+
+def test_wrong_key_refused(daemon, job, keys):
+    good, bad = keys("good"), keys("bad")
+    daemon.add("exec-a", "--pid", str(job()), key=good)
+    r = ssh(bad, daemon.port, "echo in")
+    assert r.returncode == 255 and "in" not in r.stdout
+    assert "Permission denied (publickey)" in r.stderr
+    assert ssh(good, daemon.port, "echo in").stdout == "in\n"
+
+
+def test_key_of_one_execution_never_opens_another(daemon, job, keys, tmp_path):
+    ka, kb = keys("ka"), keys("kb")
+    other_port = daemon.port + 1 if daemon.port < 65535 else daemon.port - 1
+    daemon.add("exec-a", "--pid", str(job(hostname="job-a")), key=ka)
+    daemon.add("exec-b", "--pid", str(job(hostname="job-b")), "--port", str(other_port), key=kb)
+    # A's key on B's port, even naming B: refused.
+    assert ssh(ka, other_port, "hostname").returncode == 255
+    assert ssh(ka, other_port, "hostname", user="exec-b").returncode == 255
+    # A's key naming B on A's port: refused (the name pins, no fallback).
+    daemon.add("exec-c", "--pid", str(job(hostname="job-c")), key=kb)
+    assert ssh(ka, daemon.port, "hostname", user="exec-c").returncode == 255
+    assert ssh(ka, daemon.port, "hostname").stdout == "job-a\n"
+    assert ssh(kb, other_port, "hostname").stdout == "job-b\n"
+
+
+def test_username_disambiguates(daemon, job, keys):
+    k = keys("shared")
+    daemon.add("exec-x", "--pid", str(job(hostname="job-x")), key=k)
+    daemon.add("exec-y", "--pid", str(job(hostname="job-y")), key=k)
+    r = ssh(k, daemon.port, "hostname", opts=["LogLevel=INFO"])
+    assert r.returncode == 255
+    assert "connect as <execution-id>@host" in r.stderr
+    assert "exec-x" in r.stderr and "exec-y" in r.stderr
+    assert ssh(k, daemon.port, "hostname", user="exec-y").stdout == "job-y\n"
+    assert ssh(k, daemon.port, "hostname", user="exec-x").stdout == "job-x\n"
+
+
+def test_any_username_when_unambiguous(daemon, job, keys):
+    k = keys("any")
+    daemon.add("exec-any", "--pid", str(job(hostname="job-any")), key=k)
+    for user in ("root", "ubuntu", "someone-else"):
+        assert ssh(k, daemon.port, "hostname", user=user).stdout == "job-any\n"
+
+
+def test_max_auth_tries(tmp_path, hostkeys, job, keys):
+    from conftest import Daemon
+    d = Daemon(str(tmp_path), hostkeys, "limits = { max_auth_tries = 2; };\n").start()
+    try:
+        good = keys("good")
+        d.add("exec-t", "--pid", str(job()), key=good)
+        wrong = [keys(f"w{i}") for i in range(3)]
+        argv = ssh_argv(wrong[0], d.port, "true", more_keys=wrong[1:] + [good])
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        # The good key comes last, after two failures: the connection is gone.
+        assert r.returncode == 255
+        assert "too many authentication failures" in d.log()
+    finally:
+        d.stop()
+
+
+def test_login_grace_time(tmp_path, hostkeys, job, keys):
+    from conftest import Daemon
+    d = Daemon(str(tmp_path), hostkeys, "limits = { login_grace_time = 2; };\n").start()
+    try:
+        d.add("exec-g", "--pid", str(job()), key=keys("k"))
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        s.sendall(b"SSH-2.0-stalling\r\n")
+        start = time.monotonic()
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        elapsed = time.monotonic() - start
+        assert data.startswith(b"SSH-2.0-")
+        assert 1.5 < elapsed < 6, elapsed
+    finally:
+        d.stop()
+
+
+def test_unauthenticated_connection_cap(tmp_path, hostkeys, job, keys):
+    from conftest import Daemon
+    d = Daemon(str(tmp_path), hostkeys, "limits = { max_startups = 3; login_grace_time = 20; };\n").start()
+    held = []
+    try:
+        k = keys("k")
+        d.add("exec-m", "--pid", str(job()), key=k)
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+            assert s.recv(64).startswith(b"SSH-2.0-")
+            held.append(s)
+        wait_for(lambda: '"unauthenticated":3' in d.ctl("status", "--json").stdout.replace(" ", ""),
+                 what="three unauthenticated")
+        extra = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        assert extra.recv(64) == b""            # closed without a banner
+        assert "limits.max_startups" in d.log()
+        for s in held:
+            s.close()
+        wait_for(lambda: '"unauthenticated":0' in d.ctl("status", "--json").stdout.replace(" ", ""),
+                 what="slots freed")
+        assert ssh(k, d.port, "echo back").stdout == "back\n"
+    finally:
+        for s in held:
+            s.close()
+        d.stop()
+
+
+def test_keepalive_answered(daemon, job, keys):
+    k = keys("alive")
+    daemon.add("exec-ka", "--pid", str(job()), key=k)
+    r = ssh(k, daemon.port, "sleep 4; echo still-here",
+            opts=["ServerAliveInterval=1", "ServerAliveCountMax=2"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "still-here\n"
+
+
+def test_algorithms_pass_ssh_audit(daemon, job, keys):
+    daemon.add("exec-audit", "--pid", str(job()), key=keys("k"))
+    r = subprocess.run(["ssh-audit", "-n", "-p", str(daemon.port), "127.0.0.1"],
+                       capture_output=True, text=True, timeout=120)
+    fails = [l for l in r.stdout.splitlines() if "[fail]" in l]
+    assert not fails, "\n".join(fails)
+    assert "curve25519-sha256" in r.stdout

@@ -1,0 +1,215 @@
+"""peon-sshctl and configuration: every bad input gets one clear sentence and
+changes nothing."""
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+
+import pytest
+
+from conftest import CTL, SSHD, Daemon, ssh
+
+
+def listed(daemon):
+    return [e["id"] for e in json.loads(daemon.ctl("list", "--json", check=True).stdout)["executions"]]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_add_prints_connect_line_and_lists(daemon, job, keys):
+    k = keys("k")
+    r = daemon.add("exec-1", "--pid", str(job()), key=k)
+    assert f"ssh -i <path-to-private-key> -p {daemon.port} -t 127.0.0.1 /bin/bash" in r.stdout
+    out = daemon.ctl("list", check=True).stdout
+    assert "exec-1" in out and str(daemon.port) in out
+    st = json.loads(daemon.ctl("status", "--json", check=True).stdout)
+    assert st["executions"] == 1 and st["default_port"] == daemon.port
+    assert st["default_port_source"].endswith("peon.config:3")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--pid", "PID", "--key", "ssh-dss AAAAB3NzaC1kc3MAAACBAM3h28Gq"], "DSA keys (ssh-dss) are not accepted"),
+    (["--pid", "PID", "--key", "ssh-ed25519 AAAA garbage"], "--key:1: the base64 key data is not a valid ssh-ed25519 key"),
+    (["--pid", "PID", "--key", 'from="10.0.0.1" ssh-ed25519 AAAA'], "authorized_keys options"),
+    (["--pid", "PID", "KEY", "--port", "80"], "--port 80: use a port between 1024 and 65535"),
+    (["--pid", "PID", "KEY", "--port", "70000"], "--port 70000: use a port between 1024 and 65535"),
+    (["--pid", "4194000", "KEY"], "no process with pid 4194000"),
+    (["--pid", "2", "KEY"], "pid 2 is not a job's process"),
+    (["--pid", "PID", "KEY", "--user", "nosuchuser"], "user 'nosuchuser' does not exist in the job"),
+    (["--host", "KEY"], "--host needs --user"),
+    (["--host", "KEY", "--user", "nosuchuser"], "user 'nosuchuser' does not exist on this worker"),
+    (["KEY"], "a target is required: --pid PID or --host"),
+    (["--pid", "PID"], "at least one key is required"),
+    (["--pid", "PID", "KEY", "--ttl", "soon"], "--ttl soon: not a duration"),
+    (["--pid", "PID", "--key-file", "/nonexistent/keys"], "--key-file /nonexistent/keys: No such file"),
+])
+def test_bad_add_changes_nothing(daemon, job, keys, args, message):
+    k = keys("k")
+    pid = str(job())
+    argv = [a.replace("PID", pid) for a in args]
+    argv = sum((["--key-file", k.pub] if a == "KEY" else [a] for a in argv), [])
+    r = daemon.ctl("add", "exec-bad", *argv)
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1          # one sentence, one line
+    assert listed(daemon) == []
+    assert not port_open(daemon.port)         # nothing was opened
+
+
+def test_bad_key_names_file_and_line(daemon, job, keys, tmp_path):
+    good = keys("good")
+    f = tmp_path / "authorized_keys"
+    f.write_text(f"# team keys\n{good.line()}\n\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDEqj7kKNHF\n")
+    r = daemon.ctl("add", "exec-k", "--pid", str(job()), "--key-file", str(f))
+    assert r.returncode == 1
+    assert f"{f}:4:" in r.stderr
+
+
+def test_short_rsa_refused(daemon, job, tmp_path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "1024", "-N", "", "-f", str(tmp_path / "r")], check=True)
+    r = daemon.ctl("add", "exec-r", "--pid", str(job()), "--key-file", str(tmp_path / "r.pub"))
+    assert "RSA key of 1024 bits is too short" in r.stderr
+
+
+def test_port_taken_by_another_program(daemon, job, keys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        r = daemon.add("exec-p", "--pid", str(job()), "--port", str(taken), key=keys("k"), check=False)
+        assert r.returncode == 1
+        assert f"port {taken} on 127.0.0.1 is already in use by another program" in r.stderr
+    assert listed(daemon) == []
+
+
+def test_duplicate_and_invalid_ids(daemon, job, keys):
+    k = keys("k")
+    pid = str(job())
+    daemon.add("exec-d", "--pid", pid, key=k)
+    r = daemon.add("exec-d", "--pid", pid, key=k, check=False)
+    assert "execution exec-d is already registered; remove it first" in r.stderr
+    r = daemon.add("../etc", "--pid", pid, key=k, check=False)
+    assert "execution id '../etc' is invalid" in r.stderr
+    assert daemon.ctl("remove", "nope").stderr.strip() == "peon-sshctl: no execution 'nope' is registered"
+    assert listed(daemon) == ["exec-d"]
+
+
+def test_key_url(daemon, job, keys, tmp_path):
+    k = keys("web")
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "keys").write_text(k.line() + "\n")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / "www"))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        r = daemon.ctl("add", "exec-url", "--pid", str(job()), "--key-url", base + "/missing")
+        assert "server answered HTTP 404" in r.stderr
+        daemon.ctl("add", "exec-url", "--pid", str(job(hostname="url-job")), "--key-url", base + "/keys", check=True)
+        assert ssh(k, daemon.port, "hostname").stdout == "url-job\n"
+    finally:
+        srv.shutdown()
+    # Plain http to anything but loopback is refused before any connection.
+    r = daemon.ctl("add", "exec-url2", "--pid", str(job()), "--key-url", "http://192.0.2.1/keys")
+    assert "only https URLs (or http on this machine's loopback)" in r.stderr
+
+
+def test_control_socket_is_root_only(tmp_path, hostkeys):
+    # An unprivileged uid must reach the socket to be refused by its peer
+    # credentials: outside pytest's 0700 tree, in traversable directories.
+    base = tempfile.mkdtemp(prefix="peon-ctl-")
+    os.chmod(base, 0o755)
+    d = Daemon(base, hostkeys, 'control_socket_mode = "0666";\n').start()
+    os.chmod(d.run, 0o755)
+    try:
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            CTL, "-S", d.sock, "list"], capture_output=True, text=True)
+        assert r.returncode == 1
+        assert "permission denied: only root may control peon-sshd" in r.stderr
+    finally:
+        d.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    d = Daemon(str(tmp_path), hostkeys).start()
+    try:
+        assert oct(os.stat(d.sock).st_mode & 0o777) == "0o600"
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            CTL, "-S", d.sock, "list"], capture_output=True, text=True)
+        assert "Permission denied" in r.stderr
+    finally:
+        d.stop()
+
+
+def test_ctl_without_daemon(tmp_path):
+    r = subprocess.run([CTL, "-S", str(tmp_path / "none.sock"), "status"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "cannot reach peon-sshd at" in r.stderr and "is it running?" in r.stderr
+
+
+def conf_check(tmp_path, body, *flags):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(body)
+    return subprocess.run([SSHD, "-f", str(conf), *flags], capture_output=True, text=True)
+
+
+def test_config_check_names_file_and_line(tmp_path):
+    r = conf_check(tmp_path, f'peon_config = "{tmp_path}/p";\n\nlisten_adress = ["::"];\n', "-t")
+    assert r.returncode == 1
+    assert f"{tmp_path}/bad.conf:3: listen_adress: unknown setting" in r.stderr
+    r = conf_check(tmp_path, "limits = { login_grace_time = 0; };\n", "-t")
+    assert ":1: login_grace_time: 0 is outside 1-3600" in r.stderr
+    r = conf_check(tmp_path, "limits = {\n", "-t")
+    assert r.returncode == 1 and "bad.conf:" in r.stderr
+    r = conf_check(tmp_path, 'algorithms = { ciphers = "rot13"; };\n', "-t")
+    assert r.returncode == 1 and "algorithms.ciphers" in r.stderr
+    (tmp_path / "p").write_text("DEBUG_PORT=80\n")
+    r = conf_check(tmp_path, f'peon_config = "{tmp_path}/p";\n', "-t")
+    assert f'{tmp_path}/p:1: DEBUG_PORT="80" is not a port between 1024 and 65535' in r.stderr
+
+
+def test_config_print(tmp_path):
+    (tmp_path / "p").write_text("A=1\nDEBUG_PORT='2233' # for debugging\n")
+    r = conf_check(tmp_path, f'peon_config = "{tmp_path}/p";\nhost_key_dir = "{tmp_path}/k";\n'
+                   'limits = { max_auth_tries = 3; };\n', "-T")
+    assert r.returncode == 0, r.stderr
+    assert f"debug_port = 2233;  # from {tmp_path}/p:2" in r.stdout
+    assert "max_auth_tries = 3;" in r.stdout and "login_grace_time = 30;" in r.stdout
+
+
+def test_unsafe_host_key_dir_refused(tmp_path, hostkeys):
+    d = Daemon(str(tmp_path), hostkeys)
+    os.chmod(d.keydir, 0o777)
+    p = subprocess.run([SSHD, "-f", d.conf, "-d"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1
+    assert f"host key directory {d.keydir} is writable by group or others (mode 0777)" in p.stderr
+    os.chmod(d.keydir, 0o700)
+    os.chmod(os.path.join(d.keydir, "ssh_host_ed25519_key"), 0o644)
+    p = subprocess.run([SSHD, "-f", d.conf, "-d"], capture_output=True, text=True, timeout=20)
+    assert "is accessible by group or others (mode 0644)" in p.stderr
+
+
+def test_host_keys_generated_once(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text(f'host_key_dir = "{tmp_path}/keys";\nruntime_dir = "{tmp_path}/run";\n'
+                    f'peon_config = "{tmp_path}/none";\nlisten_address = ["127.0.0.1"];\n')
+    for _ in range(2):
+        p = subprocess.Popen([SSHD, "-f", str(conf), "-d"], stderr=subprocess.PIPE, text=True)
+        from conftest import wait_for
+        wait_for(lambda: os.path.exists(tmp_path / "run" / "control.sock"), what="start")
+        p.terminate()
+        p.wait()
+        if _ == 0:
+            first = {n: (tmp_path / "keys" / n).read_bytes() for n in os.listdir(tmp_path / "keys")}
+    for name in ("ssh_host_ed25519_key", "ssh_host_rsa_key"):
+        st = os.stat(tmp_path / "keys" / name)
+        assert st.st_mode & 0o777 == 0o600
+        assert (tmp_path / "keys" / name).read_bytes() == first[name]
+    out = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "keys" / "ssh_host_rsa_key.pub")],
+                         capture_output=True, text=True).stdout
+    assert out.startswith("3072 ")
