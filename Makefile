@@ -32,7 +32,7 @@ CTL_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(CTL))) $(B)/peon-sshctl.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps check unit integration demo install clean bench lint
+.PHONY: all deps check unit valgrind integration demo install clean bench lint
 all: deps-build $(B)/peon-sshd $(B)/peon-sshctl
 
 deps-build:
@@ -63,10 +63,23 @@ unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
 	  ( cd tests/unit && ASAN_OPTIONS=detect_leaks=1 ../../$(B)/san/$$t ) || failed=1; done; \
 	  exit $$failed
 
+# The same unit tests without sanitizers, under valgrind: leaks and bad reads in parsers.
+$(B)/vg/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+	@mkdir -p $(B)/vg
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -O0 $(PKG_CFLAGS) -c $< -o $@
+$(B)/vg/test_%: tests/unit/test_%.c $(addprefix $(B)/vg/,$(addsuffix .o,$(CORE))) | $(B)
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -O0 $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+
+valgrind: deps $(addprefix $(B)/vg/,$(UNIT_TESTS))
+	@failed=0; for t in $(UNIT_TESTS); do \
+	  ( cd tests/unit && valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    ../../$(B)/vg/$$t >/dev/null ) || { echo "valgrind: $$t failed"; failed=1; }; done; \
+	  [ $$failed = 0 ] && echo "valgrind: $(words $(UNIT_TESTS)) unit test programs clean"; exit $$failed
+
 integration: deps all
 	/usr/bin/python3 -m pytest -q -ra tests/integration
 
-check: deps all lint unit integration
+check: deps all lint unit valgrind integration
 
 lint:
 	@if command -v cppcheck >/dev/null; then \
@@ -85,7 +98,8 @@ install: $(B)/peon-sshd $(B)/peon-sshctl
 	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/peon-sshd $(DESTDIR)$(SBINDIR)/peon-sshd
 	install -m 0755 $(B)/peon-sshctl $(DESTDIR)$(BINDIR)/peon-sshctl
-	install -m 0644 systemd/peon-sshd.service $(DESTDIR)$(UNITDIR)/peon-sshd.service
+	sed 's|/usr/local/sbin|$(SBINDIR)|g' systemd/peon-sshd.service > $(DESTDIR)$(UNITDIR)/peon-sshd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/peon-sshd.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf ] || \
 	  install -m 0644 config/peon-sshd.conf $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf
 	install -m 0644 docs/peon-sshd.8 docs/peon-sshctl.8 $(DESTDIR)$(MANDIR)/man8/

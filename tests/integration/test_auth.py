@@ -129,3 +129,26 @@ def test_algorithms_pass_ssh_audit(daemon, job, keys):
     fails = [l for l in r.stdout.splitlines() if "[fail]" in l]
     assert not fails, "\n".join(fails)
     assert "curve25519-sha256" in r.stdout
+
+
+def test_ipv6_listen_address(tmp_path, hostkeys, job, keys):
+    from conftest import Daemon
+    d = Daemon(str(tmp_path), hostkeys)
+    d.write_conf()
+    with open(d.conf) as f:
+        conf = f.read().replace('listen_address = ["127.0.0.1"];', 'listen_address = ["127.0.0.1", "::1"];')
+    with open(d.conf, "w") as f:
+        f.write(conf)
+    d.start()
+    try:
+        k = keys("v6")
+        d.add("exec-v6", "--pid", str(job(hostname="v6-job")), key=k)
+        argv = ssh_argv(k, d.port, "hostname; echo $SSH_CLIENT")
+        argv[argv.index("root@127.0.0.1")] = "root@::1"
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[0] == "v6-job"
+        assert r.stdout.splitlines()[1].startswith("::1 ")
+        assert "[::1]:" in d.log()
+    finally:
+        d.stop()
