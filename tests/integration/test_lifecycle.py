@@ -14,6 +14,13 @@ def background(key, port, cmd, **kw):
                             stderr=subprocess.PIPE, text=True)
 
 
+def started_session(key, port, rest="sleep 60"):
+    """A session that printed 'started' and then runs `rest`."""
+    p = background(key, port, f"echo started; {rest}")
+    assert p.stdout.readline() == "started\n"
+    return p
+
+
 def port_open(port):
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -23,8 +30,7 @@ def test_remove_closes_sessions_and_releases_port(daemon, job, keys):
     k = keys("k")
     pid = job()
     daemon.add("exec-r", "--pid", str(pid), key=k)
-    p = background(k, daemon.port, "echo started; sleep 60; echo never")
-    assert p.stdout.readline() == "started\n"
+    p = started_session(k, daemon.port, "sleep 60; echo never")
     wait_for(lambda: len(daemon.sessions("exec-r")) == 1, what="session recorded")
     s = daemon.sessions("exec-r")[0]
     assert s["key_fingerprint"].startswith("SHA256:") and s["key_comment"] == "k@test"
@@ -54,8 +60,7 @@ def test_port_kept_while_other_executions_use_it(daemon, job, keys):
 def test_session_survives_daemon_restart(daemon, job, keys):
     k = keys("k")
     daemon.add("exec-keep", "--pid", str(job(hostname="kept")), key=k)
-    p = background(k, daemon.port, "echo started; sleep 3; echo still-alive; hostname")
-    assert p.stdout.readline() == "started\n"
+    p = started_session(k, daemon.port, "sleep 3; echo still-alive; hostname")
     daemon.restart()
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
@@ -63,8 +68,7 @@ def test_session_survives_daemon_restart(daemon, job, keys):
     # The registry came back: new connections work, and remove still reaches
     # sessions that the previous daemon process started.
     assert ssh(k, daemon.port, "hostname").stdout == "kept\n"
-    p = background(k, daemon.port, "echo started; sleep 60")
-    assert p.stdout.readline() == "started\n"
+    p = started_session(k, daemon.port)
     daemon.restart()
     wait_for(lambda: len(daemon.sessions("exec-keep")) == 1, what="session listed after restart")
     daemon.ctl("remove", "exec-keep", check=True)
@@ -76,8 +80,7 @@ def test_job_end_ends_access(daemon, job, keys):
     k = keys("k")
     pid = job()
     daemon.add("exec-end", "--pid", str(pid), key=k)
-    p = background(k, daemon.port, "echo started; sleep 60")
-    assert p.stdout.readline() == "started\n"
+    p = started_session(k, daemon.port)
     os.kill(pid, signal.SIGKILL)
     p.wait(timeout=15)
     wait_for(lambda: "exec-end" not in daemon.ctl("list").stdout, what="execution dropped")
@@ -122,8 +125,7 @@ def test_ttl_expires(daemon, job, keys):
 def test_reload_keeps_sessions_and_refuses_bad_config(daemon, job, keys):
     k = keys("k")
     daemon.add("exec-hup", "--pid", str(job()), key=k)
-    p = background(k, daemon.port, "echo started; sleep 2; echo done")
-    assert p.stdout.readline() == "started\n"
+    p = started_session(k, daemon.port, "sleep 2; echo done")
     daemon.write_conf("limits = {\n")          # broken
     daemon.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "reload refused" in daemon.log(), what="refused reload")
