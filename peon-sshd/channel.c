@@ -375,8 +375,12 @@ static int start(struct chan *c, const char *command)
 	c->w[W_ERR].fd = res.err_fd;
 	c->w[W_ERR].want = res.err_fd >= 0 ? POLLIN : 0;
 	c->err_eof = res.err_fd < 0;
-	log_full(LOG_INFO, &ss->lctx, "started %s%s%s (pid %d%s%s)", command ? "command: " : "login shell",
-		 command ? command : "", "", (int)res.pid, *res.tty ? ", " : "", res.tty);
+	{
+		char *shown = command ? str_printable(command, 200) : NULL;
+		log_full(LOG_INFO, &ss->lctx, "started %s%s (pid %d%s%s)", command ? "command: " : "login shell",
+			 shown ? shown : "", (int)res.pid, *res.tty ? ", " : "", res.tty);
+		free(shown);
+	}
 	return 0;
 failed:
 	/* Reported once the request's reply is out: see chan_housekeeping. */

@@ -99,11 +99,11 @@ static int accept_key(struct sess *ss, const char *user, const struct execution 
 	ss->authenticated = true;
 	ss->exec = e;
 	ss->fp = fp;
-	ss->user = strdup(user);
+	ss->user = str_printable(user, 256);
 	ss->key_comment = strdup(key_comment(e, fp));
 	ss->lctx.execution_id = e->id;
 	ss->lctx.key_fp = ss->fp;
-	si = (struct sessinfo){ .execution = e->id, .remote = ss->remote, .user = user,
+	si = (struct sessinfo){ .execution = e->id, .remote = ss->remote, .user = ss->user ? ss->user : "",
 				.key_fp = fp, .key_comment = ss->key_comment ? ss->key_comment : "" };
 	if (sessfile_write(ss->cfg->runtime_dir, &si) < 0)
 		log_full(LOG_WARNING, &ss->lctx, "cannot record the session in %s", ss->cfg->runtime_dir);
@@ -114,14 +114,17 @@ static int accept_key(struct sess *ss, const char *user, const struct execution 
 		ss->notify_fd = -1;
 	}
 	log_full(LOG_INFO, &ss->lctx, "accepted key %s (%s) for user %s", fp, ss->key_comment ? ss->key_comment : "",
-		 user);
+		 ss->user ? ss->user : "?");
 	return SSH_AUTH_SUCCESS;
 }
 
 static int deny(struct sess *ss, const char *user, const char *fp, const char *why)
 {
+	char *u = str_printable(user, 64);
+
 	ss->auth_failures++;
-	log_full(LOG_INFO, &ss->lctx, "refused key %s for user %.64s: %s", fp ? fp : "(unreadable)", user, why);
+	log_full(LOG_INFO, &ss->lctx, "refused key %s for user %s: %s", fp ? fp : "(unreadable)", u ? u : "?", why);
+	free(u);
 	if (ss->auth_failures >= ss->cfg->limits.max_auth_tries) {
 		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures (%d)", ss->auth_failures);
 		ss->quit = true;

@@ -198,6 +198,16 @@ int fd_set_cloexec(int fd, bool on)
 	return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
 }
 
+char *str_printable(const char *s, size_t max)
+{
+	char *c = strndup(s ? s : "", max);
+
+	for (size_t i = 0; c && c[i]; i++)
+		if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f)
+			c[i] = '?';
+	return c;
+}
+
 bool execution_id_valid(const char *id)
 {
 	size_t n = 0;

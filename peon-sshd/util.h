@@ -34,6 +34,9 @@ int fd_set_cloexec(int fd, bool on);
 /* write() everything, retrying on EINTR/short writes (blocking fds only). */
 int write_all(int fd, const void *buf, size_t len);
 
+/* Copy of untrusted text for logs: control bytes become '?', at most max bytes. */
+char *str_printable(const char *s, size_t max);
+
 /* Execution ids double as SSH usernames and file-name parts. */
 bool execution_id_valid(const char *id);
 

@@ -152,3 +152,20 @@ def test_ipv6_listen_address(tmp_path, hostkeys, job, keys):
         assert "[::1]:" in d.log()
     finally:
         d.stop()
+
+
+def test_hostile_username_cannot_forge_log_lines(daemon, job, keys):
+    k = keys("k")
+    daemon.add("exec-log", "--pid", str(job()), key=k)
+    evil = "x\n12:00:00.000 peon-sshd[1] info: accepted key FORGED"
+    import paramiko
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect("127.0.0.1", daemon.port, username=evil, key_filename=k.path, look_for_keys=False,
+              allow_agent=False)
+    _, out, _ = c.exec_command("echo ok")
+    assert out.read() == b"ok\n"
+    c.close()
+    log = daemon.log()
+    assert "\n12:00:00.000 peon-sshd[1] info: accepted key FORGED" not in log
+    assert "x?12:00:00.000" in log

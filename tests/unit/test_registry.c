@@ -140,12 +140,24 @@ static void test_ids(void **state)
 	assert_true(execution_id_valid(longid));
 }
 
+static void test_printable(void **state)
+{
+	char *s = str_printable("root\nFAKE: accepted\x1b[0m", 64);
+
+	(void)state;
+	assert_string_equal(s, "root?FAKE: accepted?[0m");
+	free(s);
+	s = str_printable("abcdef", 3);
+	assert_string_equal(s, "abc");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),    cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_save_load), cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_ids),     cmocka_unit_test(test_printable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
