@@ -3,22 +3,27 @@
  * control in both directions. */
 #include "envfilter.h"
 #include "session_int.h"
+#include "forward.h"
 #include "spawn.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define RELAY_BUF (64 * 1024)
 #define INBUF_MAX (64 * 1024)
 #define READS_PER_WAKEUP 8
+#define FORWARD_CONNECT_MS 10000
 
 enum { W_IN, W_OUT, W_ERR, W_N };
 
@@ -50,6 +55,9 @@ struct chan {
 	size_t inlen;          /* bytes in inbuf not yet written to the job */
 	size_t pending;        /* bytes libssh still holds for us (window closed) */
 	bool in_eof;           /* client sent EOF */
+	bool forward;          /* direct-tcpip: a socket, no process */
+	bool in_done;          /* forward: nothing more goes to the socket */
+	bool eof_sent;
 	bool paused;           /* output waits for the peer to open its window */
 	bool remote_closed, done, dead;
 };
@@ -69,19 +77,32 @@ static void finish(struct chan *c)
 	if (c->done || c->remote_closed)
 		return;
 	c->done = true;
-	if (WIFSIGNALED(st)) {
+	if (c->forward) {
+		/* No process behind a forward: nothing to report. */
+	} else if (WIFSIGNALED(st)) {
 		const char *name = sigabbrev_np(WTERMSIG(st));
 		ssh_channel_request_send_exit_signal(c->ch, name ? name : "KILL", WCOREDUMP(st), "", "");
 	} else {
 		ssh_channel_request_send_exit_status(c->ch, WIFEXITED(st) ? WEXITSTATUS(st) : 255);
 	}
-	ssh_channel_send_eof(c->ch);
+	if (!c->eof_sent)
+		ssh_channel_send_eof(c->ch);
 	ssh_channel_close(c->ch);
 	c->dead = true;
 }
 
 static void maybe_finish(struct chan *c)
 {
+	if (c->forward) {
+		/* TCP half-close travels both ways; close once both are done. */
+		if (c->out_eof && !c->eof_sent && !c->done && !c->remote_closed) {
+			ssh_channel_send_eof(c->ch);
+			c->eof_sent = true;
+		}
+		if (c->out_eof && c->in_done)
+			finish(c);
+		return;
+	}
 	if (c->started && c->exited && c->out_eof && (c->pty || c->err_eof))
 		finish(c);
 }
@@ -164,10 +185,21 @@ static int on_err_ready(socket_t fd, int revents, void *u)
 	return 0;
 }
 
+static void input_done(struct chan *c)
+{
+	if (c->forward && !c->in_done) {
+		if (c->w[W_IN].fd >= 0)
+			shutdown(c->w[W_IN].fd, SHUT_WR);
+		c->in_done = true;
+		maybe_finish(c);
+	}
+	watch_close(&c->w[W_IN]);
+}
+
 static void maybe_close_stdin(struct chan *c)
 {
 	if (c->in_eof && c->inlen == 0 && c->pending == 0 && !c->pty)
-		watch_close(&c->w[W_IN]);
+		input_done(c);
 }
 
 /* Write buffered input; refill from what libssh holds. false: would block. */
@@ -196,7 +228,7 @@ static bool flush_in(struct chan *c)
 		if (n < 0) {
 			/* The job closed its stdin: what the client sends is dropped. */
 			c->inlen = c->pending = 0;
-			watch_close(&c->w[W_IN]);
+			input_done(c);
 			return true;
 		}
 		memmove(c->inbuf, c->inbuf + n, c->inlen - (size_t)n);
@@ -234,7 +266,7 @@ static int on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int 
 	}
 	n = write(fd, data, len);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		watch_close(&c->w[W_IN]);
+		input_done(c);
 		return (int)len;
 	}
 	if (n < 0)
@@ -289,7 +321,7 @@ static int on_pty(ssh_session s, ssh_channel ch, const char *term, int cols, int
 
 	(void)s;
 	(void)ch;
-	if (c->started || c->pty || cols < 0 || rows < 0 || cols > 10000 || rows > 10000)
+	if (c->forward || c->started || c->pty || cols < 0 || rows < 0 || cols > 10000 || rows > 10000)
 		return -1;
 	c->pty = true;
 	snprintf(c->term, sizeof(c->term), "%s", term && *term ? term : "vt100");
@@ -326,7 +358,7 @@ static int on_env(ssh_session s, ssh_channel ch, const char *name, const char *v
 
 	(void)s;
 	(void)ch;
-	if (c->started || c->n_env >= ENV_CLIENT_MAX ||
+	if (c->forward || c->started || c->n_env >= ENV_CLIENT_MAX ||
 	    !envfilter_accept(name, value, c->ss->cfg->accept_env)) {
 		log_full(LOG_DEBUG, &c->ss->lctx, "refused env request %.64s", name);
 		return -1;
@@ -357,12 +389,12 @@ static int start(struct chan *c, const char *command)
 		.client_env = c->env, .ssh_connection = conn, .ssh_client = client,
 	};
 
-	if (c->started)
+	if (c->started || c->forward)
 		return -1;
 	c->started = true;
 	connection_strings(ss, conn, sizeof(conn), client, sizeof(client));
 	if (!ss->pidns_entered) {
-		if (spawn_enter_pidns(ss->exec, err) < 0)
+		if (spawn_enter_ns(ss->exec, "pid", CLONE_NEWPID, err) < 0)
 			goto failed;
 		ss->pidns_entered = true;
 	}
@@ -455,15 +487,12 @@ static int on_wontblock(ssh_session s, ssh_channel ch, uint32_t bytes, void *u)
 	return 0;
 }
 
-ssh_channel chan_open_session(ssh_session s, void *userdata)
+static struct chan *chan_new(struct sess *ss)
 {
-	struct sess *ss = userdata;
 	struct chan *c, **nv;
 
-	if (!ss->authenticated)
-		return NULL;
 	if (ss->n_chans >= (size_t)ss->cfg->limits.max_sessions) {
-		log_full(LOG_WARNING, &ss->lctx, "refused session channel: limit of %d per connection reached",
+		log_full(LOG_WARNING, &ss->lctx, "refused channel: limit of %d per connection reached",
 			 ss->cfg->limits.max_sessions);
 		return NULL;
 	}
@@ -477,11 +506,6 @@ ssh_channel chan_open_session(ssh_session s, void *userdata)
 	c->ss = ss;
 	for (int i = 0; i < W_N; i++)
 		c->w[i].fd = -1;
-	c->ch = ssh_channel_new(s);
-	if (!c->ch) {
-		free(c);
-		return NULL;
-	}
 	c->cb = (struct ssh_channel_callbacks_struct){
 		.userdata = c, .channel_data_function = on_data, .channel_eof_function = on_eof,
 		.channel_close_function = on_close, .channel_signal_function = on_signal,
@@ -492,9 +516,73 @@ ssh_channel chan_open_session(ssh_session s, void *userdata)
 		.channel_write_wontblock_function = on_wontblock,
 	};
 	ssh_callbacks_init(&c->cb);
-	ssh_set_channel_callbacks(c->ch, &c->cb);
+	return c;
+}
+
+static void chan_attach(struct sess *ss, struct chan *c, ssh_channel ch)
+{
+	c->ch = ch;
+	ssh_set_channel_callbacks(ch, &c->cb);
 	ss->chans[ss->n_chans++] = c;
-	return c->ch;
+}
+
+ssh_channel chan_open_session(ssh_session s, void *userdata)
+{
+	struct sess *ss = userdata;
+	struct chan *c;
+	ssh_channel ch;
+
+	if (!ss->authenticated || !(c = chan_new(ss)))
+		return NULL;
+	ch = ssh_channel_new(s);
+	if (!ch) {
+		free(c);
+		return NULL;
+	}
+	chan_attach(ss, c, ch);
+	return ch;
+}
+
+void chan_open_forward(struct sess *ss, ssh_message msg)
+{
+	const char *host = ssh_message_channel_request_open_destination(msg);
+	int port = ssh_message_channel_request_open_destination_port(msg), fd = -1;
+	char err[ERRLEN], *shown = str_printable(host, 100);
+	struct chan *c = NULL;
+	ssh_channel ch;
+
+	if (!ss->netns_entered) {
+		if (spawn_enter_ns(ss->exec, "net", CLONE_NEWNET, err) < 0)
+			goto refuse;
+		ss->netns_entered = true;
+	}
+	if (!(c = chan_new(ss)))
+		goto refused;
+	/* Connect first, confirm after: the client learns of failure at once. */
+	fd = forward_connect(host, port, FORWARD_CONNECT_MS, err);
+	if (fd < 0)
+		goto refuse;
+	ch = ssh_message_channel_request_open_reply_accept(msg);
+	if (!ch) {
+		errf(err, -EIO, "cannot open the channel");
+		goto refuse;
+	}
+	c->forward = c->started = c->exited = c->err_eof = true;
+	c->w[W_IN].fd = fd;
+	c->w[W_OUT].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	c->w[W_OUT].want = POLLIN;
+	chan_attach(ss, c, ch);
+	log_full(LOG_INFO, &ss->lctx, "forwarding to %s port %d", shown ? shown : "?", port);
+	free(shown);
+	return;
+refuse:
+	log_full(LOG_INFO, &ss->lctx, "refused forward to %s port %d: %s", shown ? shown : "?", port, err);
+refused:
+	if (fd >= 0)
+		close(fd);
+	free(c);
+	free(shown);
+	ssh_message_reply_default(msg);
 }
 
 static void sync_watch(struct sess *ss, struct chan *c, struct watch *w, ssh_event_callback cb)

@@ -179,6 +179,19 @@ out:
 	return ret;
 }
 
+/* libssh 0.10 has no server callback for direct-tcpip: it arrives here. */
+static int on_message(ssh_session s, ssh_message msg, void *u)
+{
+	struct sess *ss = u;
+
+	(void)s;
+	if (!ss->authenticated || ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
+	    ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP)
+		return 1;  /* libssh's default reply: refused */
+	chan_open_forward(ss, msg);
+	return 0;
+}
+
 static int on_signalfd(socket_t fd, int revents, void *u)
 {
 	struct sess *ss = u;
@@ -257,6 +270,7 @@ int session_run(const struct session_args *a)
 	};
 	ssh_callbacks_init(&ss.scb);
 	ssh_set_server_callbacks(ss.s, &ss.scb);
+	ssh_set_message_callback(ss.s, on_message, &ss);
 	if (ssh_bind_accept_fd(a->bind, ss.s, ss.fd) != SSH_OK) {
 		log_full(LOG_WARNING, &ss.lctx, "cannot start the SSH session: %s", ssh_get_error(a->bind));
 		goto out;

@@ -28,13 +28,15 @@ struct sess {
 	const struct execution *exec;
 	char *user, *fp, *key_comment;
 	struct log_ctx lctx;
-	bool pidns_entered;
+	bool pidns_entered, netns_entered;
 	struct chan **chans;
 	size_t n_chans;
 };
 
 /* channel.c */
 ssh_channel chan_open_session(ssh_session s, void *userdata);
+/* direct-tcpip open request: connect inside the job, then accept or refuse. */
+void chan_open_forward(struct sess *ss, ssh_message msg);
 /* After each poll round: apply fd watch changes, free finished channels. */
 void chan_housekeeping(struct sess *ss);
 /* A child process changed state. */

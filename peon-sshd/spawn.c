@@ -199,17 +199,17 @@ fail:
 	return r;
 }
 
-int spawn_enter_pidns(const struct execution *e, char *err)
+int spawn_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
 {
 	int pidfd, r = 0;
 
-	if (e->target.type != TARGET_PID || !ns_differs(e->target.pid, "pid"))
+	if (e->target.type != TARGET_PID || !ns_differs(e->target.pid, ns))
 		return 0;
 	pidfd = pidfd_open(e->target.pid);
 	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
 		r = errf(err, -ESRCH, "the job's process %d has ended", (int)e->target.pid);
-	else if (setns(pidfd, CLONE_NEWPID) < 0)
-		r = errf(err, -errno, "cannot enter the job's pid namespace: %s", strerror(errno));
+	else if (setns(pidfd, flag) < 0)
+		r = errf(err, -errno, "cannot enter the job's %s namespace: %s", ns, strerror(errno));
 	if (pidfd >= 0)
 		close(pidfd);
 	return r;

@@ -24,9 +24,10 @@ struct spawn_res {
 	char tty[64];
 };
 
-/* Once per session process: make our future children members of the job's
- * pid namespace. */
-int spawn_enter_pidns(const struct execution *exec, char *err);
+/* Once per session process, the session itself joins one namespace of the
+ * job: "pid" (CLONE_NEWPID) makes future children members of the job's pid
+ * namespace; "net" (CLONE_NEWNET) makes sockets it opens the job's. */
+int spawn_enter_ns(const struct execution *exec, const char *ns, int flag, char *err);
 int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err);
 
 #endif
