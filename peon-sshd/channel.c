@@ -379,14 +379,14 @@ static void connection_strings(const struct sess *ss, char *conn, size_t cl, cha
 	snprintf(client, l2, "%s %d %d", ss->remote_ip, ss->remote_port, ss->local_port);
 }
 
-static int start(struct chan *c, const char *command)
+static int start(struct chan *c, const char *command, bool sftp)
 {
 	struct sess *ss = c->ss;
 	char err[ERRLEN], conn[256], client[256];
 	struct spawn_res res;
 	struct spawn_req rq = {
-		.exec = ss->exec, .pty = c->pty, .term = c->term, .ws = c->ws, .command = command,
-		.client_env = c->env, .ssh_connection = conn, .ssh_client = client,
+		.exec = ss->exec, .pty = c->pty && !sftp, .term = c->term, .ws = c->ws, .command = command,
+		.sftp = sftp, .client_env = c->env, .ssh_connection = conn, .ssh_client = client,
 	};
 
 	if (c->started || c->forward)
@@ -409,14 +409,15 @@ static int start(struct chan *c, const char *command)
 	c->err_eof = res.err_fd < 0;
 	{
 		char *shown = command ? str_printable(command, 200) : NULL;
-		log_full(LOG_INFO, &ss->lctx, "started %s%s (pid %d%s%s)", command ? "command: " : "login shell",
+		log_full(LOG_INFO, &ss->lctx, "started %s%s (pid %d%s%s)",
+			 sftp ? "sftp" : command ? "command: " : "login shell",
 			 shown ? shown : "", (int)res.pid, *res.tty ? ", " : "", res.tty);
 		free(shown);
 	}
 	return 0;
 failed:
 	/* Reported once the request's reply is out: see chan_housekeeping. */
-	log_full(LOG_WARNING, &ss->lctx, "cannot start %s: %s", command ? "command" : "shell", err);
+	log_full(LOG_WARNING, &ss->lctx, "cannot start %s: %s", sftp ? "sftp" : command ? "command" : "shell", err);
 	c->start_error = strdup(err);
 	c->exited = c->out_eof = c->err_eof = true;
 	c->status = 255 << 8;
@@ -427,23 +428,28 @@ static int on_shell(ssh_session s, ssh_channel ch, void *u)
 {
 	(void)s;
 	(void)ch;
-	return start(u, NULL);
+	return start(u, NULL, false);
 }
 
 static int on_exec(ssh_session s, ssh_channel ch, const char *command, void *u)
 {
 	(void)s;
 	(void)ch;
-	return start(u, command);
+	return start(u, command, false);
 }
 
 static int on_subsystem(ssh_session s, ssh_channel ch, const char *name, void *u)
 {
 	struct chan *c = u;
+	char *shown;
 
 	(void)s;
 	(void)ch;
-	log_full(LOG_INFO, &c->ss->lctx, "refused subsystem request '%.64s': not supported", name);
+	if (strcmp(name, "sftp") == 0 && !c->forward)
+		return start(c, NULL, true);
+	shown = str_printable(name, 64);
+	log_full(LOG_INFO, &c->ss->lctx, "refused subsystem request '%s': not supported", shown ? shown : "?");
+	free(shown);
 	return -1;
 }
 

@@ -4,6 +4,7 @@
 #include "envbuild.h"
 #include "procinfo.h"
 #include "pty.h"
+#include "sftp.h"
 #include "util.h"
 
 #include <errno.h>
@@ -454,6 +455,14 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 	if (caps_apply(&c, err) < 0)
 		child_fail(f->status[1], err);
 	enter_cwd(rq, jv, &u);
+	if (rq->sftp) {
+		/* No exec follows: close (not just mark) everything inherited,
+		 * the SSH socket included, then serve as the job's user. */
+		setenv("HOME", u.home, 1);
+		close(f->status[1]);
+		syscall(SYS_close_range, 3U, ~0U, 0U);
+		_exit(sftp_serve(0, 1));
+	}
 	env = build_env(rq, jv, &u, tty);
 	if (!env)
 		child_fail(f->status[1], "out of memory building the environment");

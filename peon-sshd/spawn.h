@@ -14,6 +14,7 @@ struct spawn_req {
 	const char *term;
 	struct winsize ws;
 	const char *command;          /* NULL: the user's login shell */
+	bool sftp;                    /* serve SFTP in-process instead of exec */
 	char *const *client_env;      /* accepted env requests */
 	const char *ssh_connection, *ssh_client;
 };

@@ -1,0 +1,172 @@
+"""The built-in SFTP server, driven by real clients: OpenSSH sftp and scp,
+sshfs, PuTTY psftp, paramiko and asyncssh. Files land in the job, as the job's
+user."""
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from conftest import ssh, ssh_argv
+
+
+def opts(key, port):
+    """OpenSSH options shared by sftp and scp (which take -P for the port)."""
+    return ["-F", "/dev/null", "-i", key.path, "-P", str(port), "-o", "BatchMode=yes",
+            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture
+def live(daemon, job, keys, jobroot):
+    k = keys("sftp")
+    pid = job(uid=1000, gid=1000, cwd="/home/job")
+    daemon.add("exec-sftp", "--pid", str(pid), key=k)
+    return k
+
+
+def test_openssh_sftp_batch(daemon, live, tmp_path):
+    src = tmp_path / "blob"
+    src.write_bytes(os.urandom(3 << 20) + b"tail")
+    batch = (f"pwd\nput {src} blob\nget blob {tmp_path}/back\nmkdir d\nrename blob d/moved\n"
+             "symlink d/moved link\nls -l\nrm link\nrm d/moved\nrmdir d\n")
+    r = subprocess.run(["sftp", *opts(live, daemon.port), "-b", "-", "root@127.0.0.1"], input=batch,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "Remote working directory: /home/job" in r.stdout
+    assert sha(tmp_path / "back") == sha(src)
+    assert "link -> d/moved" in r.stdout or "lrwxrwxrwx" in r.stdout
+
+
+def test_files_belong_to_the_job_user(daemon, live, tmp_path, jobroot):
+    f = tmp_path / "mine"
+    f.write_text("hello")
+    r = subprocess.run(["sftp", *opts(live, daemon.port), "-b", "-", "root@127.0.0.1"],
+                       input=f"put {f} owned-by-job\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    st = os.stat(os.path.join(jobroot, "home", "job", "owned-by-job"))
+    assert (st.st_uid, st.st_gid) == (1000, 1000)
+    # The job user cannot write where the job cannot.
+    r = subprocess.run(["sftp", *opts(live, daemon.port), "-b", "-", "root@127.0.0.1"],
+                       input=f"put {f} /etc/not-allowed\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "Permission denied" in r.stderr
+    assert not os.path.exists(os.path.join(jobroot, "etc", "not-allowed"))
+
+
+def test_scp_both_ways(daemon, live, tmp_path):
+    src = tmp_path / "s"
+    src.write_bytes(os.urandom(1 << 20))
+    r = subprocess.run(["scp", *opts(live, daemon.port), str(src), "root@127.0.0.1:scp-copy"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["scp", *opts(live, daemon.port), "root@127.0.0.1:scp-copy", str(tmp_path / "d")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sha(tmp_path / "d") == sha(src)
+    # ~ paths go through expand-path@openssh.com.
+    r = subprocess.run(["scp", *opts(live, daemon.port), "root@127.0.0.1:~/scp-copy", str(tmp_path / "e")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_100mib_sftp_roundtrip(daemon, live, tmp_path):
+    src = tmp_path / "big"
+    with open(src, "wb") as f:
+        for _ in range(100):
+            f.write(os.urandom(1 << 20))
+    r = subprocess.run(["sftp", *opts(live, daemon.port), "-b", "-", "root@127.0.0.1"],
+                       input=f"put {src} big\nget big {tmp_path}/big.back\nrm big\n",
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert sha(tmp_path / "big.back") == sha(src)
+
+
+def test_sshfs_mount(daemon, live, tmp_path, jobroot):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    ssh_cmd = " ".join(ssh_argv(live, daemon.port)[:-1])
+    r = subprocess.run(["sshfs", "-o", f"ssh_command={ssh_cmd}", "-o", "reconnect", "root@127.0.0.1:/home/job",
+                        str(mnt)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        (mnt / "via-sshfs.txt").write_text("written through sshfs\n")
+        assert (mnt / "via-sshfs.txt").read_text() == "written through sshfs\n"
+        os.mkdir(mnt / "sub")
+        os.rename(mnt / "via-sshfs.txt", mnt / "sub" / "moved.txt")
+        assert os.listdir(mnt / "sub") == ["moved.txt"]
+        job_side = os.path.join(jobroot, "home", "job", "sub", "moved.txt")
+        assert open(job_side).read() == "written through sshfs\n"
+        assert os.stat(job_side).st_uid == 1000
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mnt)], capture_output=True)
+
+
+def test_paramiko_sftp(daemon, live):
+    import paramiko
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect("127.0.0.1", daemon.port, username="root", key_filename=live.path, look_for_keys=False,
+              allow_agent=False)
+    try:
+        sf = c.open_sftp()
+        with sf.open("pm.txt", "w") as f:
+            f.write("paramiko\n")
+        assert sf.stat("pm.txt").st_size == 9
+        assert "pm.txt" in sf.listdir(".")
+        sf.chmod("pm.txt", 0o600)
+        assert sf.stat("pm.txt").st_mode & 0o777 == 0o600
+        with sf.open("pm.txt") as f:
+            assert f.read() == b"paramiko\n"
+        with pytest.raises(IOError):
+            sf.stat("does-not-exist")
+        sf.remove("pm.txt")
+    finally:
+        c.close()
+
+
+def test_asyncssh_sftp(daemon, live, tmp_path):
+    import asyncio
+    import asyncssh
+
+    async def run():
+        async with asyncssh.connect("127.0.0.1", daemon.port, username="root", client_keys=[live.path],
+                                    known_hosts=None) as conn:
+            async with conn.start_sftp_client() as sf:
+                await sf.makedirs("a/b/c")
+                async with sf.open("a/b/c/x", "w") as f:
+                    await f.write("async\n")
+                names = await sf.listdir("a/b/c")
+                data = await (await sf.open("a/b/c/x")).read()
+                await sf.rmtree("a")
+                return names, data
+    names, data = asyncio.run(run())
+    assert "x" in names and data == "async\n"
+
+
+def test_psftp(daemon, live, tmp_path):
+    ppk = tmp_path / "k.ppk"
+    subprocess.run(["puttygen", live.path, "-O", "private", "-o", str(ppk)], check=True, capture_output=True)
+    scan = subprocess.run(["ssh-keyscan", "-t", "ed25519", "-p", str(daemon.port), "127.0.0.1"],
+                          capture_output=True, text=True).stdout
+    fp = subprocess.run(["ssh-keygen", "-lf", "-"], input=scan, capture_output=True, text=True).stdout.split()[1]
+    src = tmp_path / "p"
+    src.write_bytes(os.urandom(200000))
+    r = subprocess.run(["psftp", "-batch", "-i", str(ppk), "-P", str(daemon.port), "-hostkey", fp,
+                        "-b", "/dev/stdin", "root@127.0.0.1"],
+                       input=f"put {src} putty.bin\nget putty.bin {tmp_path}/p.back\nrm putty.bin\n",
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sha(tmp_path / "p.back") == sha(src)
+
+
+def test_unknown_subsystem_refused(daemon, live):
+    r = subprocess.run(ssh_argv(live, daemon.port, "-s", "netconf"), capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "refused subsystem request 'netconf'" in daemon.log()
+    assert ssh(live, daemon.port, "echo ok").stdout == "ok\n"
