@@ -33,6 +33,10 @@ struct watch {
 	int fd;
 	short want, have;
 	bool close_req;
+	/* Output read from fd that the channel did not take yet: libssh 0.10
+	 * writes nothing while a key re-exchange runs (non-blocking mode). */
+	char *pend;
+	size_t pend_len, pend_off;
 };
 
 struct chan {
@@ -120,12 +124,72 @@ static void mark_eof(struct chan *c, int which)
 	maybe_finish(c);
 }
 
+static int chan_write(struct chan *c, int which, const char *p, size_t n)
+{
+	return which == W_ERR ? ssh_channel_write_stderr(c->ch, p, (uint32_t)n) :
+				ssh_channel_write(c->ch, p, (uint32_t)n);
+}
+
+/* Keep what the channel did not take; false when the channel is broken. */
+static bool keep_rest(struct chan *c, int which, const char *p, size_t n, int wr)
+{
+	struct watch *w = &c->w[which];
+
+	if (wr == SSH_ERROR) {
+		c->remote_closed = true;
+		return false;
+	}
+	if ((size_t)wr >= n)
+		return true;
+	if (!w->pend)
+		w->pend = malloc(RELAY_BUF);
+	if (!w->pend) {
+		c->remote_closed = true;
+		return false;
+	}
+	memmove(w->pend, p + wr, n - (size_t)wr);
+	w->pend_len = n - (size_t)wr;
+	w->pend_off = 0;
+	w->want = 0;
+	c->paused = true;
+	return true;
+}
+
+/* Retry held-back output. true when nothing is held back any more. */
+static bool flush_pend(struct chan *c, int which)
+{
+	struct watch *w = &c->w[which];
+	uint32_t win = ssh_channel_window_size(c->ch);
+	size_t n = w->pend_len;
+	int wr;
+
+	if (n == 0)
+		return true;
+	if (win == 0 || c->remote_closed || c->done)
+		return false;
+	if (n > win)
+		n = win;
+	wr = chan_write(c, which, w->pend + w->pend_off, n);
+	if (wr == SSH_ERROR) {
+		c->remote_closed = true;
+		return false;
+	}
+	w->pend_off += (size_t)wr;
+	w->pend_len -= (size_t)wr;
+	return w->pend_len == 0;
+}
+
 /* Move job output into the channel while the peer's window allows. */
 static void pump_out(struct chan *c, int which)
 {
 	struct watch *w = &c->w[which];
 	static char buf[RELAY_BUF];
 
+	if (!flush_pend(c, which)) {
+		w->want = 0;
+		c->paused = true;
+		return;
+	}
 	for (int i = 0; i < READS_PER_WAKEUP && w->fd >= 0 && !w->close_req; i++) {
 		uint32_t win = ssh_channel_window_size(c->ch);
 		ssize_t n;
@@ -155,13 +219,9 @@ static void pump_out(struct chan *c, int which)
 			mark_eof(c, which);
 			return;
 		}
-		wr = which == W_ERR ? ssh_channel_write_stderr(c->ch, buf, (uint32_t)n) :
-				      ssh_channel_write(c->ch, buf, (uint32_t)n);
-		if (wr == SSH_ERROR) {
-			c->remote_closed = true;
+		wr = chan_write(c, which, buf, (size_t)n);
+		if (!keep_rest(c, which, buf, (size_t)n, wr) || wr < n)
 			return;
-		}
-
 	}
 	if (c->pty && c->exited && w->fd >= 0 && !w->close_req)
 		mark_eof(c, which);
@@ -478,6 +538,10 @@ static void resume_output(struct chan *c)
 {
 	if (!c->paused || c->done || c->remote_closed || ssh_channel_window_size(c->ch) == 0)
 		return;
+	/* Held-back output goes first; until it is out, the fds stay unwatched
+	 * (no busy loop while a key re-exchange runs). */
+	if (!flush_pend(c, W_OUT) || !flush_pend(c, W_ERR))
+		return;
 	c->paused = false;
 	for (int i = W_OUT; i < W_N; i++)
 		if (c->w[i].fd >= 0 && !c->w[i].close_req)
@@ -616,6 +680,8 @@ static void chan_free(struct chan *c)
 		sync_watch(c->ss, c, &c->w[i], NULL);
 	ssh_remove_channel_callbacks(c->ch, &c->cb);
 	ssh_channel_free(c->ch);
+	for (int i = 0; i < W_N; i++)
+		free(c->w[i].pend);
 	strv_free(c->env);
 	free(c->start_error);
 	free(c);
