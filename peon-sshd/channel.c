@@ -20,9 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RELAY_BUF (64 * 1024)
+#define RELAY_BUF (256 * 1024)
 #define INBUF_MAX (64 * 1024)
-#define READS_PER_WAKEUP 8
+#define READS_PER_WAKEUP 4
 #define FORWARD_CONNECT_MS 10000
 
 enum { W_IN, W_OUT, W_ERR, W_N };
@@ -139,6 +139,8 @@ static bool keep_rest(struct chan *c, int which, const char *p, size_t n, int wr
 		c->remote_closed = true;
 		return false;
 	}
+	if (wr < 0)
+		wr = 0;     /* SSH_AGAIN: nothing taken */
 	if ((size_t)wr >= n)
 		return true;
 	if (!w->pend)
@@ -174,13 +176,15 @@ static bool flush_pend(struct chan *c, int which)
 		c->remote_closed = true;
 		return false;
 	}
+	if (wr < 0)
+		wr = 0;
 	w->pend_off += (size_t)wr;
 	w->pend_len -= (size_t)wr;
 	return w->pend_len == 0;
 }
 
 /* Move job output into the channel while the peer's window allows. */
-static void pump_out(struct chan *c, int which)
+static void pump_out_locked(struct chan *c, int which)
 {
 	struct watch *w = &c->w[which];
 	static char buf[RELAY_BUF];
@@ -227,6 +231,20 @@ static void pump_out(struct chan *c, int which)
 		mark_eof(c, which);
 	else if (w->fd >= 0 && !w->close_req)
 		w->want = POLLIN;
+}
+
+/* ssh_channel_write may poll our whole event (to wait out a key
+ * re-exchange) and so call the fd callbacks again from inside: a nested
+ * pump would overwrite the chunk the outer one is still writing. */
+static void pump_out(struct chan *c, int which)
+{
+	static bool pumping;
+
+	if (pumping)
+		return;
+	pumping = true;
+	pump_out_locked(c, which);
+	pumping = false;
 }
 
 static int on_out_ready(socket_t fd, int revents, void *u)
@@ -714,6 +732,8 @@ void chan_housekeeping(struct sess *ss)
 			c->dead = true;
 		}
 		resume_output(c);
+		if (c->pty && c->exited && !c->out_eof && !c->paused && c->w[W_OUT].fd >= 0)
+			pump_out(c, W_OUT);
 		for (int k = 0; k < W_N; k++)
 			sync_watch(ss, c, &c->w[k], cbs[k]);
 		if (c->dead && !(c->pid > 0 && !c->exited && !c->remote_closed)) {
@@ -735,8 +755,7 @@ void chan_child_exited(struct sess *ss, pid_t pid, int status)
 		c->exited = true;
 		c->status = status;
 		log_full(LOG_DEBUG, &ss->lctx, "process %d ended with status 0x%x", (int)pid, status);
-		if (c->pty && c->w[W_OUT].fd >= 0)
-			pump_out(c, W_OUT);
+		/* A pty is drained (and closed) by housekeeping, outside callbacks. */
 		maybe_finish(c);
 		return;
 	}

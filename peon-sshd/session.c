@@ -231,6 +231,23 @@ static bool connection_over(struct sess *ss)
 	return !ssh_is_connected(ss->s) || (ssh_get_status(ss->s) & (SSH_CLOSED | SSH_CLOSED_ERROR));
 }
 
+/* When the client's KEXINIT arrives we have nothing to send, so Linux
+ * delays its ACK, and the client's small ECDH_INIT then waits behind Nagle
+ * for ~40 ms. Quick-ACK mode is not sticky: re-arm it before every wait.
+ * The grace alarm bounds the whole exchange. */
+static int key_exchange(struct sess *ss)
+{
+	struct pollfd p = { .fd = ss->fd, .events = POLLIN };
+	int one = 1, rc;
+
+	while ((rc = ssh_handle_key_exchange(ss->s)) == SSH_AGAIN) {
+		setsockopt(ss->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			return SSH_ERROR;
+	}
+	return rc;
+}
+
 static void serve(struct sess *ss)
 {
 	ss->ev = ssh_event_new();
@@ -276,11 +293,11 @@ int session_run(const struct session_args *a)
 		goto out;
 	}
 	ssh_set_auth_methods(ss.s, SSH_AUTH_METHOD_PUBLICKEY);
-	if (ssh_handle_key_exchange(ss.s) != SSH_OK) {
+	ssh_set_blocking(ss.s, 0);
+	if (key_exchange(&ss) != SSH_OK) {
 		log_full(LOG_INFO, &ss.lctx, "key exchange failed: %s", ssh_get_error(ss.s));
 		goto out;
 	}
-	ssh_set_blocking(ss.s, 0);
 	serve(&ss);
 	if (ss.authenticated)
 		log_full(LOG_INFO, &ss.lctx, "connection closed");

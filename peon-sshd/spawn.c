@@ -32,6 +32,7 @@
 #endif
 
 #define SPAWN_TIMEOUT_MS 15000
+#define PIPE_BYTES (1024 * 1024)
 
 /* What the session process learns about the job before forking. */
 struct job_view {
@@ -499,6 +500,10 @@ static int make_fds(bool pty, struct child_fds *f)
 		return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sock) < 0 ? -errno : 0;
 	if (pipe2(f->in, O_CLOEXEC) < 0 || pipe2(f->out, O_CLOEXEC) < 0 || pipe2(f->err, O_CLOEXEC) < 0)
 		return -errno;
+	/* Bulk transfers: fewer wake-ups per byte with bigger pipes (best effort,
+	 * bounded by /proc/sys/fs/pipe-max-size). */
+	fcntl(f->in[1], F_SETPIPE_SZ, PIPE_BYTES);
+	fcntl(f->out[1], F_SETPIPE_SZ, PIPE_BYTES);
 	return 0;
 }
 

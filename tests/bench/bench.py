@@ -136,8 +136,12 @@ class Bench:
             time.sleep(0.05)
         subprocess.run([CTL, "-S", sock, "add", "bench-host", "--host", "--user", USER,
                         "--key-file", self.key + ".pub"], check=True, capture_output=True)
-        self.job = int(subprocess.run([MKJOB, "--root", os.path.join(d, "jobroot"), "--hostname", "bench-job",
-                                       "--cwd", "/tmp"], check=True, capture_output=True, text=True).stdout)
+        # Own namespaces over the host's filesystem: the job runs the same
+        # head/cat as the other servers' sessions, so only the server differs.
+        pw = pwd.getpwnam(USER)
+        self.job = int(subprocess.run([MKJOB, "--hostroot", "--hostname", "bench-job", "--cwd", "/tmp",
+                                       "--uid", str(pw.pw_uid), "--gid", str(pw.pw_gid)],
+                                      check=True, capture_output=True, text=True).stdout)
         subprocess.run([CTL, "-S", sock, "add", "bench-job", "--pid", str(self.job), "--port", str(pid_port),
                         "--key-file", self.key + ".pub"], check=True, capture_output=True)
         self.servers.append(Server("peon-sshd (host)", host_port, SSHD, proc))
