@@ -226,6 +226,10 @@ static void pump_out_locked(struct chan *c, int which)
 		wr = chan_write(c, which, buf, (size_t)n);
 		if (!keep_rest(c, which, buf, (size_t)n, wr) || wr < n)
 			return;
+		/* A short read means drained: skip the read that would only say
+		 * EAGAIN (one syscall less per keystroke). */
+		if ((size_t)n < (win < sizeof(buf) ? win : sizeof(buf)) && !c->exited)
+			break;
 	}
 	if (c->pty && c->exited && w->fd >= 0 && !w->close_req)
 		mark_eof(c, which);
