@@ -70,6 +70,8 @@ static void set_defaults(struct peon_config *cfg)
 		.max_keys = 256, .client_alive_interval = 0, .client_alive_count_max = 3,
 	};
 	cfg->control_socket_mode = 0600;
+	cfg->report.metadata_timeout_ms = 1000;
+	cfg->report.retry_for = 300;
 }
 
 /* Fill any string left unset by the file with its default. */
@@ -82,6 +84,10 @@ static int fill_defaults(struct peon_config *cfg)
 	DUP_DEFAULT(cfg->runtime_dir, "/run/peon-sshd");
 	DUP_DEFAULT(cfg->log_level, "info");
 	DUP_DEFAULT(cfg->advertise_address, "");
+	DUP_DEFAULT(cfg->report.aws_url, "http://169.254.169.254");
+	DUP_DEFAULT(cfg->report.gcp_url, "http://metadata.google.internal");
+	DUP_DEFAULT(cfg->report.azure_url, "http://169.254.169.254");
+	DUP_DEFAULT(cfg->report.token_file, "");
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++) {
 		char **f = (char **)((char *)&cfg->algo + algo_settings[i].offset);
 		DUP_DEFAULT(*f, *(char *const *)((const char *)&default_algo + algo_settings[i].offset));
@@ -224,6 +230,59 @@ static int load_algo(const char *file, const config_setting_t *s, void *base, ch
 	return bad(err, file, s, "%s", "unknown setting in algorithms");
 }
 
+static int get_url(const char *file, const config_setting_t *s, char **out, char *err)
+{
+	int r = get_string(file, s, out, false, err);
+
+	if (r == 0 && strncmp(*out, "http://", 7) != 0 && strncmp(*out, "https://", 8) != 0)
+		return bad(err, file, s, "\"%s\" must be an http:// or https:// URL", *out);
+	return r;
+}
+
+static int load_report(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct report_cfg *rc = base;
+	const char *n = config_setting_name(s);
+	int r;
+
+	if (strcmp(n, "providers") == 0) {
+		if (config_setting_is_aggregate(s) && config_setting_length(s) == 0) {
+			strv_free(rc->providers);
+			rc->providers = NULL;
+			rc->n_providers = 0;
+			return 0;
+		}
+		r = get_string_list(file, s, &rc->providers, &rc->n_providers, false, err);
+		for (size_t i = 0; r == 0 && i < rc->n_providers; i++)
+			if (strcmp(rc->providers[i], "aws") && strcmp(rc->providers[i], "gcp") &&
+			    strcmp(rc->providers[i], "azure"))
+				return bad(err, file, s, "\"%s\" is not one of aws, gcp, azure", rc->providers[i]);
+		return r;
+	}
+	if (strcmp(n, "aws_url") == 0)
+		return get_url(file, s, &rc->aws_url, err);
+	if (strcmp(n, "gcp_url") == 0)
+		return get_url(file, s, &rc->gcp_url, err);
+	if (strcmp(n, "azure_url") == 0)
+		return get_url(file, s, &rc->azure_url, err);
+	if (strcmp(n, "token_file") == 0)
+		return get_string(file, s, &rc->token_file, true, err);
+	if (strcmp(n, "metadata_timeout_ms") == 0 || strcmp(n, "retry_for") == 0) {
+		int v = config_setting_get_int(s), lo = 1, hi = strcmp(n, "retry_for") == 0 ? 86400 : 30000;
+		char range[64];
+
+		if (config_setting_type(s) != CONFIG_TYPE_INT)
+			return bad(err, file, s, "%s", "must be an integer");
+		if (v < lo || v > hi) {
+			snprintf(range, sizeof(range), "%d is outside %d-%d", v, lo, hi);
+			return bad(err, file, s, "%s", range);
+		}
+		*(strcmp(n, "retry_for") == 0 ? &rc->retry_for : &rc->metadata_timeout_ms) = v;
+		return 0;
+	}
+	return bad(err, file, s, "%s", "unknown setting in report");
+}
+
 static int load_top(const char *file, const config_setting_t *s, struct peon_config *cfg, char *err)
 {
 	const char *n = config_setting_name(s);
@@ -264,6 +323,8 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 		return load_group(file, s, err, load_limit, &cfg->limits);
 	if (strcmp(n, "algorithms") == 0)
 		return load_group(file, s, err, load_algo, &cfg->algo);
+	if (strcmp(n, "report") == 0)
+		return load_group(file, s, err, load_report, &cfg->report);
 	return bad(err, file, s, "%s", "unknown setting");
 }
 
@@ -343,6 +404,11 @@ void config_free(struct peon_config *cfg)
 	free(cfg->advertise_address);
 	free(cfg->log_level);
 	strv_free(cfg->accept_env);
+	strv_free(cfg->report.providers);
+	free(cfg->report.aws_url);
+	free(cfg->report.gcp_url);
+	free(cfg->report.azure_url);
+	free(cfg->report.token_file);
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
 		free(*(char **)((char *)&cfg->algo + algo_settings[i].offset));
 	memset(cfg, 0, sizeof(*cfg));
@@ -377,5 +443,10 @@ void config_print(const struct peon_config *cfg, FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
 		fprintf(out, "  %s = \"%s\";\n", algo_settings[i].name,
 			*(char *const *)((const char *)&cfg->algo + algo_settings[i].offset));
-	fprintf(out, "};\n");
+	fprintf(out, "};\nreport = {\n");
+	print_list(out, "  providers", cfg->report.providers);
+	fprintf(out, "  aws_url = \"%s\";\n  gcp_url = \"%s\";\n  azure_url = \"%s\";\n", cfg->report.aws_url,
+		cfg->report.gcp_url, cfg->report.azure_url);
+	fprintf(out, "  metadata_timeout_ms = %d;\n  token_file = \"%s\";\n  retry_for = %d;\n};\n",
+		cfg->report.metadata_timeout_ms, cfg->report.token_file, cfg->report.retry_for);
 }

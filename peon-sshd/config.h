@@ -24,6 +24,16 @@ struct algorithms {
 	char *kex, *ciphers, *macs, *host_keys, *pubkeys;
 };
 
+/* Where the connect lines go and how the address is found (issue: report). */
+struct report_cfg {
+	char **providers;           /* metadata services to ask, in order: aws, gcp, azure */
+	size_t n_providers;
+	char *aws_url, *gcp_url, *azure_url;
+	int metadata_timeout_ms;
+	char *token_file;           /* bearer token for log URLs, "" = none */
+	int retry_for;              /* seconds a log URL line is retried */
+};
+
 struct peon_config {
 	char *path;                 /* the libconfig file read, or NULL */
 	char *peon_config;          /* env-style worker file */
@@ -41,6 +51,7 @@ struct peon_config {
 	size_t n_accept_env;
 	struct limits limits;
 	struct algorithms algo;
+	struct report_cfg report;
 };
 
 /* Load path (NULL or missing default file = built-in defaults) and the

@@ -86,13 +86,26 @@ static json_object *check_target(struct execution *e)
 	return NULL;
 }
 
+/* The log file must be appendable now, not at the first line. */
+static json_object *check_log_file(const struct execution *e)
+{
+	int fd;
+
+	if (!e->log_file)
+		return NULL;
+	fd = open(e->log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return ctl_error("cannot append to --log-file %s: %s", e->log_file, strerror(errno));
+	close(fd);
+	return NULL;
+}
+
 static json_object *add_reply(struct daemon *d, const struct execution *e)
 {
 	json_object *o = ok_reply();
-	char addr[256], line[512];
+	char line[512];
 
-	daemon_address(d, addr, sizeof(addr));
-	snprintf(line, sizeof(line), "ssh -i <path-to-private-key> -p %d -t %s /bin/bash", e->port, addr);
+	report_connect_command(d->addr.addr, e->port, line, sizeof(line));
 	json_object_object_add(o, "message", json_object_new_string("execution registered and reachable"));
 	json_object_object_add(o, "connect", json_object_new_string(line));
 	json_object_object_add(o, "execution", execution_to_json(e, false));
@@ -120,7 +133,7 @@ static json_object *do_add(struct daemon *d, json_object *req)
 		reply = ctl_error("too many keys: %zu given, limits.max_keys is %d", e->n_keys, d->cfg.limits.max_keys);
 		goto fail;
 	}
-	if ((reply = check_target(e)))
+	if ((reply = check_target(e)) || (reply = check_log_file(e)))
 		goto fail;
 	if (!e->port)
 		e->port = d->cfg.debug_port;
@@ -146,6 +159,7 @@ static json_object *do_add(struct daemon *d, json_object *req)
 			 e->port, e->n_keys, e->n_keys == 1 ? "" : "s", e->user ? ", user " : "", e->user ? e->user : "");
 	}
 	daemon_notify_status(d);
+	daemon_report_activation(d, e);
 	return add_reply(d, e);
 fail:
 	execution_free(e);
@@ -203,7 +217,6 @@ static json_object *do_sessions(struct daemon *d, json_object *req)
 static json_object *do_status(struct daemon *d)
 {
 	json_object *o = ok_reply(), *ports = json_object_new_array();
-	char addr[256];
 
 	for (size_t i = 0; i < d->n_ls; i++)
 		json_object_array_add(ports, json_object_new_int(d->ls[i].port));
@@ -213,7 +226,9 @@ static json_object *do_status(struct daemon *d)
 	json_object_object_add(o, "config", json_object_new_string(d->cfg.path ? d->cfg.path : "(defaults)"));
 	json_object_object_add(o, "default_port", json_object_new_int(d->cfg.debug_port));
 	json_object_object_add(o, "default_port_source", json_object_new_string(d->cfg.debug_port_source));
-	json_object_object_add(o, "address", json_object_new_string(daemon_address(d, addr, sizeof(addr))));
+	json_object_object_add(o, "address", json_object_new_string(d->addr.addr));
+	json_object_object_add(o, "address_source", json_object_new_string(d->addr.source));
+	json_object_object_add(o, "host_key", json_object_new_string(d->hki.fingerprint));
 	json_object_object_add(o, "ports", ports);
 	json_object_object_add(o, "executions", json_object_new_int((int)d->reg.n));
 	json_object_object_add(o, "sessions", json_object_new_int(sessfile_count(d->cfg.runtime_dir, NULL)));

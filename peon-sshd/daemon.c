@@ -1,7 +1,9 @@
 #include "daemon.h"
+#include "authkeys.h"
 #include "ctlproto.h"
 #include "log.h"
 #include "procinfo.h"
+#include "reporter.h"
 #include "session.h"
 #include "sessfile.h"
 #include "util.h"
@@ -158,25 +160,64 @@ void daemon_end_execution(struct daemon *d, const char *id, const char *reason)
 		log_err("%s", err);
 	n = sessfile_signal(d->cfg.runtime_dir, e->id, SIGTERM);
 	log_full(LOG_INFO, &ctx, "access ended (%s); closing %d session%s", reason, n, n == 1 ? "" : "s");
+	{
+		char line[256];
+		snprintf(line, sizeof(line), "SSH debug access ended (%s).", reason);
+		report_line(&d->cfg, e, line, NULL);
+	}
 	daemon_release_port(d, e->port);
 	execution_free(e);
 	daemon_notify_status(d);
 }
 
-const char *daemon_address(const struct daemon *d, char *buf, size_t len)
+void daemon_report_activation(struct daemon *d, const struct execution *e)
 {
-	if (*d->cfg.advertise_address) {
-		snprintf(buf, len, "%s", d->cfg.advertise_address);
-		return buf;
+	char lines[3][REPORT_LINE_MAX], f_addr[300], f_port[32], f_fp[160];
+	const char *extra[] = { f_addr, f_port, f_fp, NULL };
+
+	snprintf(f_addr, sizeof(f_addr), "PEON_SSH_ADDRESS=%s", d->addr.addr);
+	snprintf(f_port, sizeof(f_port), "PEON_SSH_PORT=%d", e->port);
+	snprintf(f_fp, sizeof(f_fp), "PEON_HOST_KEY_FINGERPRINT=%s", d->hki.fingerprint);
+	if (report_activation_lines(d->addr.addr, e->port, &d->hki, lines) < 0)
+		return;
+	for (int i = 0; i < 3; i++)
+		report_line(&d->cfg, e, lines[i], extra);
+}
+
+static int hostkey_info(struct daemon *d, char *err)
+{
+	char *fp = authkey_fingerprint(d->hk.keys[0]);
+
+	if (!fp || ssh_pki_export_pubkey_base64(d->hk.keys[0], &d->hki.b64) != SSH_OK) {
+		if (fp)
+			ssh_string_free_char(fp);
+		return errf(err, -EINVAL, "cannot read the public half of %s", d->hk.paths[0]);
 	}
-	for (size_t i = 0; i < d->cfg.n_listen; i++)
-		if (strcmp(d->cfg.listen_address[i], "0.0.0.0") != 0 && strcmp(d->cfg.listen_address[i], "::") != 0) {
-			snprintf(buf, len, "%s", d->cfg.listen_address[i]);
-			return buf;
-		}
-	if (gethostname(buf, len) < 0)
-		snprintf(buf, len, "localhost");
-	return buf;
+	snprintf(d->hki.type, sizeof(d->hki.type), "%s", ssh_key_type_to_char(ssh_key_type(d->hk.keys[0])));
+	snprintf(d->hki.fingerprint, sizeof(d->hki.fingerprint), "%s", fp);
+	ssh_string_free_char(fp);
+	return 0;
+}
+
+static void close_for_reporter(void *arg)
+{
+	struct daemon *d = arg;
+
+	for (size_t i = 0; i < d->n_ls; i++)
+		listener_close(&d->ls[i]);
+	if (d->ctl_fd >= 0)
+		close(d->ctl_fd);
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+}
+
+static void reporter_restart(struct daemon *d)
+{
+	if (d->reporter > 0)
+		kill(d->reporter, SIGTERM);
+	d->reporter = reporter_start(&d->cfg, close_for_reporter, d);
+	if (d->reporter < 0)
+		log_err("cannot start the log URL reporter: %s", strerror(errno));
 }
 
 static void restore_registry(struct daemon *d)
@@ -402,12 +443,21 @@ static void reap(struct daemon *d)
 	pid_t pid;
 	int st;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == d->reporter) {
+			d->reporter = 0;
+			if (!d->stopping) {
+				log_warn("the log URL reporter exited (status 0x%x); restarting it", st);
+				reporter_restart(d);
+			}
+			continue;
+		}
 		for (size_t i = 0; i < d->n_pre; i++)
 			if (d->pre[i].pid == pid) {
 				drop_preauth(d, i);
 				break;
 			}
+	}
 }
 
 static bool same_listen(const struct peon_config *a, const struct peon_config *b)
@@ -481,6 +531,8 @@ static void reload(struct daemon *d)
 	config_free(&d->cfg);
 	d->cfg = ncfg;
 	log_set_level(log_level_from_name(d->cfg.log_level));
+	address_discover(&d->cfg, &d->addr);
+	reporter_restart(d);
 	log_info("configuration reloaded (default port %d from %s)", d->cfg.debug_port,
 		 d->cfg.debug_port_source);
 out:
@@ -622,9 +674,11 @@ static int setup(struct daemon *d, char *err)
 		d->clients[i].fd = -1;
 	if (mkdir(d->cfg.runtime_dir, 0755) < 0 && errno != EEXIST)
 		return errf(err, -errno, "cannot create runtime directory %s: %s", d->cfg.runtime_dir, strerror(errno));
-	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 ||
+	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
 	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = ctl_listen(d, err)) < 0)
 		return r;
+	/* Once, before any add: a slow metadata service delays start, never add. */
+	address_discover(&d->cfg, &d->addr);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
@@ -636,6 +690,7 @@ static int setup(struct daemon *d, char *err)
 	if (d->sig_fd < 0)
 		return errf(err, -errno, "signalfd: %s", strerror(errno));
 	d->started = time(NULL);
+	reporter_restart(d);
 	restore_registry(d);
 	return 0;
 }
@@ -646,6 +701,8 @@ static void teardown(struct daemon *d)
 
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping; running sessions are left alone");
+	if (d->reporter > 0)
+		kill(d->reporter, SIGTERM);
 	if (daemon_save(d, err) < 0)
 		log_err("%s", err);
 	for (size_t i = 0; i < d->n_ls; i++)
@@ -664,6 +721,8 @@ static void teardown(struct daemon *d)
 	if (d->bind)
 		ssh_bind_free(d->bind);
 	hostkeys_free(&d->hk);
+	if (d->hki.b64)
+		ssh_string_free_char(d->hki.b64);
 	registry_clear(&d->reg);
 	free(d->ls);
 	free(d->pre);

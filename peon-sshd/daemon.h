@@ -3,10 +3,12 @@
 #ifndef PEON_DAEMON_H
 #define PEON_DAEMON_H
 
+#include "address.h"
 #include "config.h"
 #include "hostkey.h"
 #include "listener.h"
 #include "registry.h"
+#include "report.h"
 
 #include <json-c/json.h>
 #include <libssh/server.h>
@@ -43,6 +45,9 @@ struct daemon {
 	size_t n_pre;
 	time_t started;
 	bool stopping;
+	struct address addr;        /* discovered at start and on reload */
+	struct hostkey_info hki;    /* the ed25519 host key, for the connect lines */
+	pid_t reporter;
 	unsigned long long accepted, dropped;
 };
 
@@ -56,7 +61,8 @@ void daemon_release_port(struct daemon *d, int port);
 int daemon_save(struct daemon *d, char *err);
 void daemon_end_execution(struct daemon *d, const char *id, const char *reason);
 void daemon_notify_status(struct daemon *d);
-const char *daemon_address(const struct daemon *d, char *buf, size_t len);
+/* Write the activation lines of a newly registered execution. */
+void daemon_report_activation(struct daemon *d, const struct execution *e);
 json_object *control_handle(struct daemon *d, json_object *req);
 
 #endif

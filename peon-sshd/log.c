@@ -66,13 +66,15 @@ static void log_to_stderr(int prio, const struct log_ctx *ctx, const char *msg)
 		fprintf(stderr, " [from=%s]", ctx->remote_addr);
 	if (ctx && ctx->key_fp)
 		fprintf(stderr, " [key=%s]", ctx->key_fp);
+	for (int i = 0; ctx && ctx->extra && ctx->extra[i]; i++)
+		fprintf(stderr, " [%s]", ctx->extra[i]);
 	fputc('\n', stderr);
 }
 
 static void log_to_journal(int prio, const struct log_ctx *ctx, const char *msg)
 {
-	char f[6][600];
-	struct iovec iov[6];
+	char f[12][600];
+	struct iovec iov[12];
 	int n = 0;
 
 #define FIELD(fmt, val) do { \
@@ -90,6 +92,8 @@ static void log_to_journal(int prio, const struct log_ctx *ctx, const char *msg)
 		FIELD("REMOTE_ADDR=%s", ctx->remote_addr);
 	if (ctx && ctx->key_fp)
 		FIELD("KEY_FINGERPRINT=%s", ctx->key_fp);
+	for (int i = 0; ctx && ctx->extra && ctx->extra[i] && n < 12; i++)
+		FIELD("%s", ctx->extra[i]);
 #undef FIELD
 	sd_journal_sendv(iov, n);
 }

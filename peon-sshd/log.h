@@ -10,6 +10,7 @@ struct log_ctx {
 	const char *execution_id;   /* EXECUTION_ID */
 	const char *remote_addr;    /* REMOTE_ADDR */
 	const char *key_fp;         /* KEY_FINGERPRINT */
+	const char *const *extra;   /* more "NAME=value" journald fields, NULL-terminated */
 };
 
 void log_init(const char *ident, bool to_stderr, int max_prio);

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
 		"  add ID (--pid PID | --host) KEYS [--port N] [--user USER] [--ttl DURATION]\n"
+		"         [--log-file FILE] [--log-url URL]\n"
 		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
 		"  remove ID\n"
 		"  list [--json]\n"
@@ -177,6 +178,7 @@ static json_object *build_add(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },      { "key-file", required_argument, NULL, 'K' },
 		{ "key-url", required_argument, NULL, 'U' },  { "port", required_argument, NULL, 'P' },
 		{ "user", required_argument, NULL, 'u' },     { "ttl", required_argument, NULL, 't' },
+		{ "log-file", required_argument, NULL, 'l' }, { "log-url", required_argument, NULL, 'L' },
 		{ 0 },
 	};
 	json_object *req = json_object_new_object(), *keys = json_object_new_array();
@@ -217,6 +219,8 @@ static json_object *build_add(int argc, char **argv)
 				die(1, "--ttl %s: not a duration like 90s, 30m, 12h or 2d", optarg);
 			json_object_object_add(req, "ttl", json_object_new_int64(ttl));
 			break;
+		case 'l': json_object_object_add(req, "log_file", json_object_new_string(optarg)); break;
+		case 'L': json_object_object_add(req, "log_url", json_object_new_string(optarg)); break;
 		default: usage(stderr); exit(2);
 		}
 	}

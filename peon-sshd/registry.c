@@ -274,6 +274,10 @@ int execution_from_json(json_object *o, struct execution **out, char *err)
 	if (r == 0 && (dup_opt(o, "user", &e->user) < 0 || dup_opt(o, "log_file", &e->log_file) < 0 ||
 		       dup_opt(o, "log_url", &e->log_url) < 0 || !e->id))
 		r = -ENOMEM;
+	if (r == 0 && e->log_file && e->log_file[0] != '/')
+		r = errf(err, -EINVAL, "--log-file %s: must be an absolute path", e->log_file);
+	if (r == 0 && e->log_url && strncmp(e->log_url, "http://", 7) != 0 && strncmp(e->log_url, "https://", 8) != 0)
+		r = errf(err, -EINVAL, "--log-url %s: must be an http:// or https:// URL", e->log_url);
 	if (r < 0)
 		goto fail;
 	e->created = opt_int(o, "created");

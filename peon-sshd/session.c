@@ -1,5 +1,6 @@
 #include "session.h"
 #include "authkeys.h"
+#include "report.h"
 #include "route.h"
 #include "sessfile.h"
 #include "session_int.h"
@@ -83,6 +84,15 @@ static int fresh_registry(struct sess *ss)
 	return r;
 }
 
+static void session_report(struct sess *ss, const char *what)
+{
+	char line[REPORT_LINE_MAX];
+
+	snprintf(line, sizeof(line), "SSH session %s: key %s (%s) from %s as %s.", what, ss->fp,
+		 ss->key_comment ? ss->key_comment : "", ss->remote, ss->user ? ss->user : "?");
+	report_line(ss->cfg, ss->exec, line, NULL);
+}
+
 static int accept_key(struct sess *ss, const char *user, const struct execution *e, char *fp)
 {
 	struct sessinfo si;
@@ -115,6 +125,7 @@ static int accept_key(struct sess *ss, const char *user, const struct execution 
 	}
 	log_full(LOG_INFO, &ss->lctx, "accepted key %s (%s) for user %s", fp, ss->key_comment ? ss->key_comment : "",
 		 ss->user ? ss->user : "?");
+	session_report(ss, "opened");
 	return SSH_AUTH_SUCCESS;
 }
 
@@ -299,8 +310,10 @@ int session_run(const struct session_args *a)
 		goto out;
 	}
 	serve(&ss);
-	if (ss.authenticated)
+	if (ss.authenticated) {
 		log_full(LOG_INFO, &ss.lctx, "connection closed");
+		session_report(&ss, "closed");
+	}
 out:
 	if (ss.authenticated)
 		sessfile_remove(ss.cfg->runtime_dir);
