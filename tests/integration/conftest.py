@@ -36,7 +36,8 @@ def wait_for(pred, timeout=10.0, step=0.05, what="condition"):
 
 
 class Daemon:
-    def __init__(self, base, hostkeys, extra_conf="", debug_port=None):
+    def __init__(self, base, hostkeys, extra_conf="", debug_port=None, advertise=True):
+        self.advertise = advertise
         self.base = base
         self.port = debug_port or free_port()
         self.run = os.path.join(base, "run")
@@ -57,8 +58,8 @@ class Daemon:
             f.write(f'peon_config = "{self.peon}";\n'
                     f'listen_address = ["127.0.0.1"];\n'
                     f'host_key_dir = "{self.keydir}";\n'
-                    f'runtime_dir = "{self.run}";\n'
-                    f'advertise_address = "127.0.0.1";\n{extra}')
+                    f'runtime_dir = "{self.run}";\n' +
+                    ('advertise_address = "127.0.0.1";\n' if self.advertise else "") + extra)
 
     def start(self, env=None):
         self.logf = open(self.logpath, "a")
