@@ -104,8 +104,9 @@ static int post(const struct peon_config *cfg, const char *url, const char *body
 	return rc == CURLE_OK ? 0 : -EIO;
 }
 
-/* Deliver one spooled line. Returns seconds until it is due again, 0 when done. */
-static long deliver(struct reporter *r, const char *name, time_t now)
+/* Deliver one spooled line. Returns seconds until it is due again, 0 when
+ * done; *url_out names its URL (heap) when it stays queued. */
+static long deliver(struct reporter *r, const char *name, time_t now, char **url_out)
 {
 	char path[PATH_MAX + 512], *text = NULL;
 	json_object *o = NULL, *body, *v;
@@ -114,8 +115,6 @@ static long deliver(struct reporter *r, const char *name, time_t now)
 	long status = 0, wait = 0;
 	struct log_ctx ctx = { 0 };
 
-	if (!at || at->next > now)
-		return at ? (long)(at->next - now) : 1;
 	snprintf(path, sizeof(path), "%s/%s", r->dir, name);
 	if (read_file(path, 1 << 20, &text, NULL) < 0 || !(o = json_tokener_parse(text)) ||
 	    !json_object_object_get_ex(o, "url", &v) || !(url = json_object_get_string(v)) ||
@@ -124,6 +123,13 @@ static long deliver(struct reporter *r, const char *name, time_t now)
 		goto done;
 	}
 	ctx.execution_id = exec;
+	if (!at || at->next > now) {
+		wait = at ? (long)(at->next - now) : 1;
+		*url_out = strdup(url);
+		json_object_put(o);
+		free(text);
+		return wait;
+	}
 	body = json_object_new_object();
 	json_object_object_add(body, "execution", json_object_new_string(exec));
 	json_object_object_get_ex(o, "message", &v);
@@ -143,6 +149,7 @@ static long deliver(struct reporter *r, const char *name, time_t now)
 		if (wait > BACKOFF_MAX)
 			wait = BACKOFF_MAX;
 		at->next = now + wait;
+		*url_out = strdup(url);
 	}
 	json_object_put(body);
 done:
@@ -151,6 +158,25 @@ done:
 	json_object_put(o);
 	free(text);
 	return wait;
+}
+
+static bool url_blocked(char **blocked, size_t n, const char *name, const char *dir)
+{
+	char path[PATH_MAX + 512], *text = NULL;
+	json_object *o, *v;
+	bool hit = false;
+
+	if (n == 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (read_file(path, 1 << 20, &text, NULL) == 0 && (o = json_tokener_parse(text))) {
+		if (json_object_object_get_ex(o, "url", &v))
+			for (size_t i = 0; i < n && !hit; i++)
+				hit = strcmp(blocked[i], json_object_get_string(v)) == 0;
+		json_object_put(o);
+	}
+	free(text);
+	return hit;
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -172,14 +198,25 @@ static int pass(struct reporter *r)
 	int n = scandir(r->dir, &list, only_json, by_name);
 	long soonest = -1;
 	time_t now = time(NULL);
+	char **blocked = NULL;
+	size_t nb = 0;
 
+	/* In order per URL: behind a line that waits, later lines wait too. */
 	for (int i = 0; i < n; i++) {
-		long w = deliver(r, list[i]->d_name, now);
+		char *url = NULL;
+		long w = 0;
+
+		if (!url_blocked(blocked, nb, list[i]->d_name, r->dir))
+			w = deliver(r, list[i]->d_name, now, &url);
 		if (w > 0 && (soonest < 0 || w < soonest))
 			soonest = w;
+		if (url)
+			strv_push(&blocked, &nb, url);
+		free(url);
 		free(list[i]);
 	}
 	free(list);
+	strv_free(blocked);
 	return soonest < 0 ? -1 : (int)(soonest * 1000);
 }
 

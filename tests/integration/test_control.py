@@ -213,3 +213,11 @@ def test_host_keys_generated_once(tmp_path):
     out = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "keys" / "ssh_host_rsa_key.pub")],
                          capture_output=True, text=True).stdout
     assert out.startswith("3072 ")
+
+
+def test_shipped_example_config_is_valid():
+    example = os.path.join(os.path.dirname(SSHD), "..", "config", "peon-sshd.conf")
+    r = subprocess.run([SSHD, "-f", example, "-t"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([SSHD, "-f", example, "-T"], capture_output=True, text=True)
+    assert "providers = [];" in r.stdout and "retry_for = 300;" in r.stdout
