@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,9 +249,12 @@ static json_object *call(const char *sock, json_object *req)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die(2, "cannot reach peon-sshd at %s: %s (is it running?)", sock, strerror(errno));
-	if ((r = ctl_send(fd, req)) < 0)
-		die(2, "cannot send to peon-sshd: %s", strerror(-r));
+	/* The daemon may answer (a refusal) and close before reading our
+	 * request: a failed send is reported only if no answer came either. */
+	int sent = ctl_send(fd, req);
 	r = ctl_recv(fd, CTL_TIMEOUT_MS, &reply);
+	if (r < 0 && sent < 0)
+		die(2, "cannot send to peon-sshd: %s", strerror(-sent));
 	close(fd);
 	if (r < 0)
 		die(2, "no valid answer from peon-sshd: %s", strerror(-r));
@@ -363,6 +367,7 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	log_init("peon-sshctl", true, LOG_WARNING);
+	signal(SIGPIPE, SIG_IGN);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-S") == 0 && i + 1 < argc)
 			sock = argv[++i];
