@@ -243,3 +243,40 @@ def test_no_metadata_by_default(tmp_path, hostkeys):
         assert "metadata service" not in d.log()
     finally:
         d.stop()
+
+
+def test_pasted_connect_line_gets_in_with_host_key_checking(daemon, job, keys, tmp_path):
+    """The user's path: copy the connect line from the log, fill in the key,
+    trust the logged known_hosts line, and land in the job's bash."""
+    import pty
+    import select
+    k = keys("user")
+    log = tmp_path / "execution.log"
+    daemon.add("exec-paste", "--pid", str(job(hostname="pasted-job")), "--log-file", str(log), key=k)
+    lines = log.read_text().splitlines()
+    command = lines[0].split("Connect with: ", 1)[1].replace("<path-to-private-key>", k.path)
+    (tmp_path / "known_hosts").write_text(lines[1].split("(known_hosts line: ")[1].rstrip(")") + "\n")
+    argv = command.split()
+    argv[1:1] = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={tmp_path}/known_hosts",
+                 "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    out = b""
+    try:
+        os.write(fd, b"echo \"in $(hostname) with bash $BASH_VERSION\"; exit\r")
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 1)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"in pasted-job with bash " in out, out
+    assert os.waitstatus_to_exitcode(status) == 0
