@@ -164,10 +164,21 @@ static int http(const char *method, const char *url, const char *header, long ti
 	return 0;
 }
 
+/* GET one address with one header; only a literal IPv4/IPv6 answer counts. */
+static int get_address(const char *url, const char *header, long t, char *out, size_t len)
+{
+	struct body b;
+
+	if (http("GET", url, header, t, &b) < 0 || !address_valid_answer(b.buf))
+		return -EIO;
+	snprintf(out, len, "%s", b.buf);
+	return 0;
+}
+
 static int aws(const char *base, long t, char *out, size_t len)
 {
 	char url[512], hdr[ANSWER_MAX + 64];
-	struct body token, b;
+	struct body token;
 
 	/* IMDSv2: a session token first (PUT), then the address with it. */
 	snprintf(url, sizeof(url), "%s/latest/api/token", base);
@@ -175,36 +186,25 @@ static int aws(const char *base, long t, char *out, size_t len)
 		return -EIO;
 	snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", token.buf);
 	snprintf(url, sizeof(url), "%s/latest/meta-data/public-ipv4", base);
-	if (http("GET", url, hdr, t, &b) < 0 || !address_valid_answer(b.buf))
-		return -EIO;
-	snprintf(out, len, "%s", b.buf);
-	return 0;
+	return get_address(url, hdr, t, out, len);
 }
 
 static int gcp(const char *base, long t, char *out, size_t len)
 {
 	char url[512];
-	struct body b;
 
 	snprintf(url, sizeof(url), "%s/computeMetadata/v1/instance/network-interfaces/0/access-configs/0/external-ip", base);
-	if (http("GET", url, "Metadata-Flavor: Google", t, &b) < 0 || !address_valid_answer(b.buf))
-		return -EIO;
-	snprintf(out, len, "%s", b.buf);
-	return 0;
+	return get_address(url, "Metadata-Flavor: Google", t, out, len);
 }
 
 static int azure(const char *base, long t, char *out, size_t len)
 {
 	char url[512];
-	struct body b;
 
 	snprintf(url, sizeof(url),
 		 "%s/metadata/instance/network/interface/0/ipv4/ipAddress/0/publicIpAddress?api-version=2021-02-01&format=text",
 		 base);
-	if (http("GET", url, "Metadata: true", t, &b) < 0 || !address_valid_answer(b.buf))
-		return -EIO;
-	snprintf(out, len, "%s", b.buf);
-	return 0;
+	return get_address(url, "Metadata: true", t, out, len);
 }
 
 static int metadata(const struct peon_config *cfg, struct address *out)
