@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -23,45 +24,46 @@ int address_valid_answer(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-int address_default_iface4(const char *text, char *iface, size_t len)
+/* /proc/net/route: Iface Destination Gateway Flags ... Mask: 0.0.0.0/0, up. */
+static bool default4(const char *line, char *name)
 {
-	const char *p = text;
+	char dest[16], gw[16], mask[16];
+	unsigned flags;
 
-	/* Iface Destination Gateway Flags ...: destination 00000000, mask 00000000. */
-	while (p && *p) {
-		char name[IF_NAMESIZE + 1], dest[16], gw[16], mask[16];
-		unsigned flags;
+	return sscanf(line, "%16s %15s %15s %x %*s %*s %*s %15s", name, dest, gw, &flags, mask) == 5 &&
+	       strcmp(dest, "00000000") == 0 && strcmp(mask, "00000000") == 0 && (flags & 1);
+}
 
-		if (sscanf(p, "%16s %15s %15s %x %*s %*s %*s %15s", name, dest, gw, &flags, mask) == 5 &&
-		    strcmp(dest, "00000000") == 0 && strcmp(mask, "00000000") == 0 && (flags & 1)) {
+/* /proc/net/ipv6_route: dest plen src splen next metric refcnt use flags iface: ::/0. */
+static bool default6(const char *line, char *name)
+{
+	char dest[40], plen[3];
+
+	return sscanf(line, "%39s %2s %*s %*s %*s %*s %*s %*s %*s %16s", dest, plen, name) == 3 &&
+	       strspn(dest, "0") == 32 && strcmp(plen, "00") == 0 && strcmp(name, "lo") != 0;
+}
+
+static int default_iface(const char *text, bool (*is_default)(const char *, char *), char *iface, size_t len)
+{
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char name[IF_NAMESIZE + 1];
+
+		if (is_default(p, name)) {
 			snprintf(iface, len, "%s", name);
 			return 0;
 		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
 	}
 	return -ENOENT;
 }
 
+int address_default_iface4(const char *text, char *iface, size_t len)
+{
+	return default_iface(text, default4, iface, len);
+}
+
 int address_default_iface6(const char *text, char *iface, size_t len)
 {
-	const char *p = text;
-
-	/* dest plen src splen next metric refcnt use flags iface */
-	while (p && *p) {
-		char dest[40], plen[3], name[IF_NAMESIZE + 1];
-
-		if (sscanf(p, "%39s %2s %*s %*s %*s %*s %*s %*s %*s %16s", dest, plen, name) == 3 &&
-		    strspn(dest, "0") == 32 && strcmp(plen, "00") == 0 && strcmp(name, "lo") != 0) {
-			snprintf(iface, len, "%s", name);
-			return 0;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return -ENOENT;
+	return default_iface(text, default6, iface, len);
 }
 
 static int iface_address(const char *iface, int family, char *out, size_t len)
