@@ -199,12 +199,21 @@ static int hostkey_info(struct daemon *d, char *err)
 	return 0;
 }
 
-static void close_for_reporter(void *arg)
+/* In a child (session or reporter): drop every descriptor of the daemon. */
+static void close_inherited(void *arg)
 {
 	struct daemon *d = arg;
 
 	for (size_t i = 0; i < d->n_ls; i++)
 		listener_close(&d->ls[i]);
+	for (size_t i = 0; i < d->n_pre; i++)
+		close(d->pre[i].notify_fd);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->clients[i].fd >= 0)
+			close(d->clients[i].fd);
+	for (size_t i = 0; i < d->reg.n; i++)
+		if (d->reg.v[i]->pidfd >= 0)
+			close(d->reg.v[i]->pidfd);
 	if (d->ctl_fd >= 0)
 		close(d->ctl_fd);
 	if (d->sig_fd >= 0)
@@ -215,7 +224,7 @@ static void reporter_restart(struct daemon *d)
 {
 	if (d->reporter > 0)
 		kill(d->reporter, SIGTERM);
-	d->reporter = reporter_start(&d->cfg, close_for_reporter, d);
+	d->reporter = reporter_start(&d->cfg, close_inherited, d);
 	if (d->reporter < 0)
 		log_err("cannot start the log URL reporter: %s", strerror(errno));
 }
@@ -256,22 +265,6 @@ static void restore_registry(struct daemon *d)
 }
 
 /* ---- connections ---- */
-
-static void close_inherited(struct daemon *d)
-{
-	for (size_t i = 0; i < d->n_ls; i++)
-		listener_close(&d->ls[i]);
-	for (size_t i = 0; i < d->n_pre; i++)
-		close(d->pre[i].notify_fd);
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (d->clients[i].fd >= 0)
-			close(d->clients[i].fd);
-	for (size_t i = 0; i < d->reg.n; i++)
-		if (d->reg.v[i]->pidfd >= 0)
-			close(d->reg.v[i]->pidfd);
-	close(d->ctl_fd);
-	close(d->sig_fd);
-}
 
 static void fork_session(struct daemon *d, int fd)
 {
