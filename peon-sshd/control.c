@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "procinfo.h"
+#include "report.h"
 #include "sessfile.h"
 #include "util.h"
 
@@ -93,7 +94,7 @@ static json_object *check_log_file(const struct execution *e)
 
 	if (!e->log_file)
 		return NULL;
-	fd = open(e->log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+	fd = report_open_log(e->log_file);
 	if (fd < 0)
 		return ctl_error("cannot append to --log-file %s: %s", e->log_file, strerror(errno));
 	close(fd);

@@ -39,13 +39,17 @@ int report_activation_lines(const char *addr, int port, const struct hostkey_inf
 	return n >= REPORT_LINE_MAX ? -E2BIG : 0;
 }
 
+int report_open_log(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+}
+
 static void to_file(const struct execution *e, const char *line)
 {
 	struct log_ctx ctx = { .execution_id = e->id };
 	size_t len = strlen(line);
 	char *buf = malloc(len + 2);
-	/* Appended, never truncated; not through a symlink planted in the path. */
-	int fd = open(e->log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+	int fd = report_open_log(e->log_file);
 
 	if (fd < 0 || !buf) {
 		log_full(LOG_WARNING, &ctx, "cannot append to log file %s: %s", e->log_file, strerror(errno));

@@ -24,6 +24,10 @@ int report_activation_lines(const char *addr, int port, const struct hostkey_inf
 /* The connect command alone (also returned by `peon-sshctl add`). */
 void report_connect_command(const char *addr, int port, char *out, size_t len);
 
+/* Open an execution's log file for appending: created 0640, never through a
+ * symlink, never truncated. An fd or -1 with errno. */
+int report_open_log(const char *path);
+
 /* Deliver one line for execution e; never blocks on the network. extra: more
  * journald fields or NULL. */
 void report_line(const struct peon_config *cfg, const struct execution *e, const char *line,
