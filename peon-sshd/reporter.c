@@ -104,13 +104,22 @@ static int post(const struct peon_config *cfg, const char *url, const char *body
 	return rc == CURLE_OK ? 0 : -EIO;
 }
 
-/* Deliver one spooled line. Returns seconds until it is due again, 0 when
- * done; *url_out names its URL (heap) when it stays queued. */
-static long deliver(struct reporter *r, const char *name, time_t now, char **url_out)
+static bool in_list(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Deliver one spooled line, unless its URL is in *blocked (an earlier line
+ * for it waits: order per URL). A line that stays queued adds its URL to
+ * *blocked. Returns seconds until it is due again, 0 otherwise. */
+static long deliver(struct reporter *r, const char *name, time_t now, char ***blocked, size_t *nb)
 {
 	char path[PATH_MAX + 512], *text = NULL;
-	json_object *o = NULL, *body, *v;
-	struct attempt *at = attempt_for(r, name);
+	json_object *o = NULL, *body = NULL, *v;
+	struct attempt *at;
 	const char *url, *exec;
 	long status = 0, wait = 0;
 	struct log_ctx ctx = { 0 };
@@ -120,15 +129,15 @@ static long deliver(struct reporter *r, const char *name, time_t now, char **url
 	    !json_object_object_get_ex(o, "url", &v) || !(url = json_object_get_string(v)) ||
 	    !json_object_object_get_ex(o, "execution", &v) || !(exec = json_object_get_string(v))) {
 		unlink(path);     /* not ours or half-written by a crash: nothing to deliver */
-		goto done;
+		goto out;
 	}
+	if (in_list(*blocked, *nb, url))
+		goto out;
 	ctx.execution_id = exec;
+	at = attempt_for(r, name);
 	if (!at || at->next > now) {
 		wait = at ? (long)(at->next - now) : 1;
-		*url_out = strdup(url);
-		json_object_put(o);
-		free(text);
-		return wait;
+		goto queued;
 	}
 	body = json_object_new_object();
 	json_object_object_add(body, "execution", json_object_new_string(exec));
@@ -136,11 +145,13 @@ static long deliver(struct reporter *r, const char *name, time_t now, char **url
 	json_object_object_add(body, "message", json_object_get(v));
 	if (post(r->cfg, url, json_object_to_json_string(body), &status) == 0 && status >= 200 && status < 300) {
 		unlink(path);
+		attempt_done(r, name);
 	} else if (json_object_object_get_ex(o, "created", &v) &&
 		   now - json_object_get_int64(v) > r->cfg->report.retry_for) {
 		log_full(LOG_ERR, &ctx, "giving up on %s after %d attempts over %d s (last answer: %ld)", url,
 			 at->tries + 1, r->cfg->report.retry_for, status);
 		unlink(path);
+		attempt_done(r, name);
 	} else {
 		if (at->tries++ == 0)
 			log_full(LOG_WARNING, &ctx, "log URL %s: %s; retrying", url,
@@ -149,34 +160,16 @@ static long deliver(struct reporter *r, const char *name, time_t now, char **url
 		if (wait > BACKOFF_MAX)
 			wait = BACKOFF_MAX;
 		at->next = now + wait;
-		*url_out = strdup(url);
+		goto queued;
 	}
+	goto out;
+queued:
+	strv_push(blocked, nb, url);
+out:
 	json_object_put(body);
-done:
-	if (!wait)
-		attempt_done(r, name);
 	json_object_put(o);
 	free(text);
 	return wait;
-}
-
-static bool url_blocked(char **blocked, size_t n, const char *name, const char *dir)
-{
-	char path[PATH_MAX + 512], *text = NULL;
-	json_object *o, *v;
-	bool hit = false;
-
-	if (n == 0)
-		return false;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (read_file(path, 1 << 20, &text, NULL) == 0 && (o = json_tokener_parse(text))) {
-		if (json_object_object_get_ex(o, "url", &v))
-			for (size_t i = 0; i < n && !hit; i++)
-				hit = strcmp(blocked[i], json_object_get_string(v)) == 0;
-		json_object_put(o);
-	}
-	free(text);
-	return hit;
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -203,16 +196,10 @@ static int pass(struct reporter *r)
 
 	/* In order per URL: behind a line that waits, later lines wait too. */
 	for (int i = 0; i < n; i++) {
-		char *url = NULL;
-		long w = 0;
+		long w = deliver(r, list[i]->d_name, now, &blocked, &nb);
 
-		if (!url_blocked(blocked, nb, list[i]->d_name, r->dir))
-			w = deliver(r, list[i]->d_name, now, &url);
 		if (w > 0 && (soonest < 0 || w < soonest))
 			soonest = w;
-		if (url)
-			strv_push(&blocked, &nb, url);
-		free(url);
 		free(list[i]);
 	}
 	free(list);
