@@ -265,18 +265,29 @@ static int handle_new(struct server *s, int fd, DIR *dir, const char *path)
 	return -1;
 }
 
-static void send_handle(struct server *s, int idx)
+/* Keep an open file or directory as a handle and answer with it; when the
+ * table is full, close it and answer with a failure. */
+static void reply_handle(struct server *s, int fd, DIR *dir, const char *path)
 {
+	int idx = handle_new(s, fd, dir, path);
 	char hs[16];
 
+	if (idx < 0) {
+		if (dir)
+			closedir(dir);
+		else
+			close(fd);
+		status(s, FX_FAILURE, "too many open handles");
+		return;
+	}
 	snprintf(hs, sizeof(hs), "%d", idx);
 	begin(s, FXP_HANDLE);
 	put_cstr(&s->o, hs);
 	send_reply(s);
 }
 
-/* Handles are decimal indexes: anything else is refused. */
-static struct handle *get_handle(struct server *s, struct in *m, bool want_dir)
+/* Handles are decimal indexes of an open slot: anything else is refused. */
+static struct handle *handle_arg(struct server *s, struct in *m)
 {
 	uint32_t len;
 	const uint8_t *p = get_bytes(m, &len);
@@ -287,11 +298,18 @@ static struct handle *get_handle(struct server *s, struct in *m, bool want_dir)
 		return NULL;
 	memcpy(buf, p, len);
 	buf[len] = '\0';
-	if (parse_ulong(buf, SFTP_MAX_HANDLES - 1, &i) < 0)
-		return NULL;
-	if (want_dir ? !s->h[i].dir : s->h[i].fd < 0)
+	if (parse_ulong(buf, SFTP_MAX_HANDLES - 1, &i) < 0 || (s->h[i].fd < 0 && !s->h[i].dir))
 		return NULL;
 	return &s->h[i];
+}
+
+static struct handle *get_handle(struct server *s, struct in *m, bool want_dir)
+{
+	struct handle *h = handle_arg(s, m);
+
+	if (!h || (want_dir ? !h->dir : h->fd < 0))
+		return NULL;
+	return h;
 }
 
 static void handle_close(struct handle *h)
@@ -311,7 +329,7 @@ static void do_open(struct server *s, struct in *m)
 	char *path = get_str(m);
 	uint32_t pf = get_u32(m);
 	struct attrs a;
-	int flags = 0, fd, idx;
+	int flags = 0, fd;
 
 	get_attrs(m, &a);
 	if (m->bad)
@@ -326,17 +344,10 @@ static void do_open(struct server *s, struct in *m)
 		 (pf & PF_TRUNC ? O_TRUNC : 0) | (pf & PF_EXCL ? O_EXCL : 0);
 	fd = open(path, flags | O_CLOEXEC | O_NOCTTY,
 		  (a.flags & ATTR_PERMISSIONS) ? (mode_t)(a.perm & 07777) : 0666);
-	if (fd < 0) {
+	if (fd < 0)
 		errno_status(s, errno);
-		goto out;
-	}
-	idx = handle_new(s, fd, NULL, path);
-	if (idx < 0) {
-		close(fd);
-		status(s, FX_FAILURE, "too many open handles");
-		goto out;
-	}
-	send_handle(s, idx);
+	else
+		reply_handle(s, fd, NULL, path);
 out:
 	free(path);
 }
@@ -345,45 +356,28 @@ static void do_opendir(struct server *s, struct in *m)
 {
 	char *path = get_str(m);
 	DIR *d;
-	int idx;
 
 	if (m->bad)
 		goto out;
 	d = opendir(path);
-	if (!d) {
+	if (!d)
 		errno_status(s, errno);
-		goto out;
-	}
-	idx = handle_new(s, -1, d, path);
-	if (idx < 0) {
-		closedir(d);
-		status(s, FX_FAILURE, "too many open handles");
-		goto out;
-	}
-	send_handle(s, idx);
+	else
+		reply_handle(s, -1, d, path);
 out:
 	free(path);
 }
 
 static void do_close(struct server *s, struct in *m)
 {
-	uint32_t len;
-	const uint8_t *p;
-	char buf[16];
-	unsigned long i;
+	struct handle *h = handle_arg(s, m);
 
-	p = get_bytes(m, &len);
-	if (!p || len == 0 || len >= sizeof(buf))
-		goto bad;
-	memcpy(buf, p, len);
-	buf[len] = '\0';
-	if (parse_ulong(buf, SFTP_MAX_HANDLES - 1, &i) < 0 || (s->h[i].fd < 0 && !s->h[i].dir))
-		goto bad;
-	handle_close(&s->h[i]);
+	if (!h) {
+		status(s, FX_FAILURE, "invalid handle");
+		return;
+	}
+	handle_close(h);
 	status(s, FX_OK, "Success");
-	return;
-bad:
-	status(s, FX_FAILURE, "invalid handle");
 }
 
 static void do_read(struct server *s, struct in *m)
