@@ -23,16 +23,17 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log peonconf config authkeys route envfilter envbuild procinfo registry ctlproto duration cgroup caps sftp address report
-DAEMON := $(CORE) hostkey listener control daemon session channel spawn sessfile pty forward reporter
+DAEMON := $(CORE) hostkey listener control daemon session auth dispatch channel chan_session chan_direct relay \
+          spawn sessfile pty forward reporter
 CTL := $(CORE)
 
 DAEMON_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(DAEMON))) $(B)/main.o
 CTL_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(CTL))) $(B)/peon-sshctl.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
-SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps check unit valgrind integration demo install clean bench lint
+.PHONY: all deps check unit valgrind integration integration-san demo install clean bench lint
 all: deps-build $(B)/peon-sshd $(B)/peon-sshctl
 
 deps-build:
@@ -54,9 +55,9 @@ $(B)/peon-sshctl: $(CTL_OBJS)
 
 # Unit tests: every core module built with ASan+UBSan, linked against cmocka.
 $(B)/san/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
 $(B)/san/test_%: tests/unit/test_%.c $(addprefix $(B)/san/,$(addsuffix .o,$(CORE))) | $(B)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
 unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
 	@failed=0; for t in $(UNIT_TESTS); do echo "== $$t"; \
@@ -76,10 +77,32 @@ valgrind: deps $(addprefix $(B)/vg/,$(UNIT_TESTS))
 	    ../../$(B)/vg/$$t >/dev/null ) || { echo "valgrind: $$t failed"; failed=1; }; done; \
 	  [ $$failed = 0 ] && echo "valgrind: $(words $(UNIT_TESTS)) unit test programs clean"; exit $$failed
 
-integration: deps all
-	/usr/bin/python3 -m pytest -q -ra tests/integration
+# SAN=1: the daemon under test is built with ASan/UBSan (every session,
+# SFTP and helper process it forks inherits them); the harness fails a test
+# whose daemon log holds a sanitizer report.
+ifeq ($(SAN),1)
+TEST_SSHD := $(B)/sand/peon-sshd
+else
+TEST_SSHD := $(B)/peon-sshd
+endif
+PYTEST_ARGS ?= tests/integration
 
-check: deps all lint unit valgrind integration
+$(B)/sand/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+	@mkdir -p $(B)/sand
+	@echo "  CC(san) $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(B)/sand/peon-sshd: $(addprefix $(B)/sand/,$(addsuffix .o,$(DAEMON))) $(B)/sand/main.o
+	$(CC) $(LDFLAGS) $(SANFLAGS) $^ $(PKG_LIBS) -o $@
+
+integration: deps all $(TEST_SSHD)
+	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
+
+# The relay, session, forwarding and SFTP tests again against a sanitized daemon.
+SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py \
+             tests/integration/test_forward.py tests/integration/test_sftp.py
+integration-san: deps all
+	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
+
+check: deps all lint unit valgrind integration integration-san
 
 lint:
 	@if command -v cppcheck >/dev/null; then \

@@ -14,7 +14,9 @@ import uuid
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SSHD = os.path.join(ROOT, "build", "peon-sshd")
+# `make integration SAN=1` points this at a daemon built with ASan/UBSan.
+SSHD = os.environ.get("PEON_SSHD") or os.path.join(ROOT, "build", "peon-sshd")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 CTL = os.path.join(ROOT, "build", "peon-sshctl")
 MKJOB = os.path.join(ROOT, "scripts", "mkjob")
 
@@ -63,6 +65,10 @@ class Daemon:
 
     def start(self, env=None):
         self.logf = open(self.logpath, "a")
+        env = dict(os.environ if env is None else env)
+        # Forked children end with _exit: leak checks would only see the daemon.
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         self.proc = subprocess.Popen([SSHD, "-f", self.conf, "-d"], stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
@@ -75,14 +81,20 @@ class Daemon:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=10)
         self.proc = None
+        self.assert_no_sanitizer_report()
 
     def restart(self):
         self.stop()
         return self.start()
 
     def log(self):
-        with open(self.logpath) as f:
+        with open(self.logpath, errors="replace") as f:
             return f.read()
+
+    def assert_no_sanitizer_report(self):
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, text[text.index(mark) - 200:][:4000]
 
     def ctl(self, *args, check=False):
         r = subprocess.run([CTL, "-S", self.sock, *args], capture_output=True, text=True, timeout=60)
@@ -143,7 +155,8 @@ def hostkeys(tmp_path_factory):
     conf.write_text(f'host_key_dir = "{keydir}";\nruntime_dir = "{d}/run";\n'
                     f'peon_config = "{d}/none";\nlisten_address = ["127.0.0.1"];\n')
     p = subprocess.Popen([SSHD, "-f", str(conf), "-d"], stderr=subprocess.DEVNULL)
-    wait_for(lambda: os.path.exists(f"{d}/run/control.sock"), what="first start")
+    # RSA 3072 generation takes seconds on a busy 2-core machine.
+    wait_for(lambda: os.path.exists(f"{d}/run/control.sock"), timeout=90, what="first start")
     p.terminate()
     p.wait(timeout=10)
     return keydir
