@@ -1,8 +1,4 @@
 #include "session.h"
-#include "authkeys.h"
-#include "report.h"
-#include "route.h"
-#include "sessfile.h"
 #include "session_int.h"
 #include "util.h"
 
@@ -18,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void addr_string(const struct sockaddr_storage *sa, char *ip, size_t len, int *port)
@@ -51,175 +48,43 @@ static void read_addresses(struct sess *ss)
 	ss->lctx.remote_addr = ss->remote;
 }
 
-static void send_banner(struct sess *ss, const char *msg)
+long long now_ms(void)
 {
-	ssh_string b = ssh_string_from_char(msg);
+	struct timespec ts;
 
-	if (b) {
-		ssh_send_issue_banner(ss->s, b);
-		ssh_string_free(b);
-	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *key_comment(const struct execution *e, const char *fp)
+int pollset_add(struct pollset *ps, int fd, short events)
 {
-	for (size_t i = 0; i < e->n_keys; i++)
-		if (strcmp(e->keys[i].fingerprint, fp) == 0)
-			return e->keys[i].comment;
-	return "";
+	if (fd < 0 || ps->n >= POLL_MAX)
+		return -1;
+	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = events };
+	return (int)ps->n++;
 }
 
-/* The registry as the daemon last saved it: a connection that waited in
- * key exchange must not get into an execution removed meanwhile. */
-static int fresh_registry(struct sess *ss)
+short pollset_revents(const struct pollset *ps, int slot)
 {
-	char path[4096], err[ERRLEN];
-	int r;
-
-	registry_clear(&ss->reg);
-	snprintf(path, sizeof(path), "%s/executions.json", ss->cfg->runtime_dir);
-	r = registry_load(&ss->reg, path, err);
-	if (r < 0)
-		log_full(LOG_ERR, &ss->lctx, "cannot read the registry: %s", err);
-	return r;
+	return slot >= 0 && (nfds_t)slot < ps->n ? ps->p[slot].revents : 0;
 }
 
-static void session_report(struct sess *ss, const char *what)
+static void handle_signals(struct sess *ss)
 {
-	char line[REPORT_LINE_MAX];
-
-	snprintf(line, sizeof(line), "SSH session %s: key %s (%s) from %s as %s.", what, ss->fp,
-		 ss->key_comment ? ss->key_comment : "", ss->remote, ss->user ? ss->user : "?");
-	report_line(ss->cfg, ss->exec, line, NULL);
-}
-
-static int accept_key(struct sess *ss, const char *user, const struct execution *e, char *fp)
-{
-	struct sessinfo si;
-
-	if (sessfile_count(ss->cfg->runtime_dir, e->id) >= ss->cfg->limits.max_connections) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "peon-sshd: execution %s already has %d connections; close one first\n",
-			 e->id, ss->cfg->limits.max_connections);
-		send_banner(ss, msg);
-		log_full(LOG_WARNING, &ss->lctx, "refused: connection limit of execution %s reached", e->id);
-		return SSH_AUTH_DENIED;
-	}
-	alarm(0);
-	ss->authenticated = true;
-	ss->exec = e;
-	ss->fp = fp;
-	ss->user = str_printable(user, 256);
-	ss->key_comment = strdup(key_comment(e, fp));
-	ss->lctx.execution_id = e->id;
-	ss->lctx.key_fp = ss->fp;
-	si = (struct sessinfo){ .execution = e->id, .remote = ss->remote, .user = ss->user ? ss->user : "",
-				.key_fp = fp, .key_comment = ss->key_comment ? ss->key_comment : "" };
-	if (sessfile_write(ss->cfg->runtime_dir, &si) < 0)
-		log_full(LOG_WARNING, &ss->lctx, "cannot record the session in %s", ss->cfg->runtime_dir);
-	if (ss->notify_fd >= 0) {
-		if (write(ss->notify_fd, "A\n", 2) < 0)
-			log_debug("cannot notify the daemon: %s", strerror(errno));
-		close(ss->notify_fd);
-		ss->notify_fd = -1;
-	}
-	log_full(LOG_INFO, &ss->lctx, "accepted key %s (%s) for user %s", fp, ss->key_comment ? ss->key_comment : "",
-		 ss->user ? ss->user : "?");
-	session_report(ss, "opened");
-	return SSH_AUTH_SUCCESS;
-}
-
-static int deny(struct sess *ss, const char *user, const char *fp, const char *why)
-{
-	char *u = str_printable(user, 64);
-
-	ss->auth_failures++;
-	log_full(LOG_INFO, &ss->lctx, "refused key %s for user %s: %s", fp ? fp : "(unreadable)", u ? u : "?", why);
-	free(u);
-	if (ss->auth_failures >= ss->cfg->limits.max_auth_tries) {
-		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures (%d)", ss->auth_failures);
-		ss->quit = true;
-	}
-	return SSH_AUTH_DENIED;
-}
-
-static int on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *pubkey,
-			  char state, void *u)
-{
-	struct sess *ss = u;
-	const struct execution *e = NULL;
-	enum route_result rr;
-	char *fp;
-	int ret;
-
-	(void)s;
-	if (ss->authenticated || ss->quit)
-		return SSH_AUTH_DENIED;
-	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID)
-		return deny(ss, user, NULL, "bad signature");
-	fp = authkey_fingerprint(pubkey);
-	if (!fp || fresh_registry(ss) < 0) {
-		ret = deny(ss, user, fp, "internal error");
-		goto out;
-	}
-	rr = route_pick(&ss->reg, ss->local_port, user, fp, &e);
-	if (rr == ROUTE_NONE) {
-		ret = deny(ss, user, fp, "no execution on this port accepts it");
-		goto out;
-	}
-	if (state == SSH_PUBLICKEY_STATE_NONE) {
-		/* A probe: say yes so the client proves possession with a signature. */
-		ret = SSH_AUTH_SUCCESS;
-		goto out;
-	}
-	if (rr == ROUTE_AMBIGUOUS) {
-		char *msg = route_ambiguous_message(&ss->reg, ss->local_port, fp);
-		if (msg)
-			send_banner(ss, msg);
-		free(msg);
-		ret = deny(ss, user, fp, "several executions accept it; the user must name one");
-		goto out;
-	}
-	ret = accept_key(ss, user, e, fp);
-	if (ret == SSH_AUTH_SUCCESS)
-		return ret;  /* fp now owned by ss */
-	ss->auth_failures++;
-out:
-	if (fp)
-		ssh_string_free_char(fp);
-	return ret;
-}
-
-/* libssh 0.10 has no server callback for direct-tcpip: it arrives here. */
-static int on_message(ssh_session s, ssh_message msg, void *u)
-{
-	struct sess *ss = u;
-
-	(void)s;
-	if (!ss->authenticated || ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
-	    ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP)
-		return 1;  /* libssh's default reply: refused */
-	chan_open_forward(ss, msg);
-	return 0;
-}
-
-static int on_signalfd(socket_t fd, int revents, void *u)
-{
-	struct sess *ss = u;
 	struct signalfd_siginfo si;
 	pid_t pid;
 	int status;
 
-	(void)revents;
-	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+	while (read(ss->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) {
 			log_full(LOG_INFO, &ss->lctx, "closing: access to the execution has ended");
 			ss->quit = true;
 		}
 	}
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		chan_child_exited(ss, pid, status);
-	return 0;
+		chan_direct_reaped(ss, pid);
+	}
 }
 
 static int setup_signals(struct sess *ss)
@@ -259,28 +124,103 @@ static int key_exchange(struct sess *ss)
 	return rc;
 }
 
+/* ClientAliveInterval/CountMax as OpenSSH: after an interval without a
+ * byte from the client, ask it for an answer; after count_max unanswered
+ * intervals, close. libssh 0.10 collects the answer to one keepalive at the
+ * next call, so two calls leave exactly one probe outstanding. */
+static int client_alive(struct sess *ss, long long now)
+{
+	long long iv = (long long)ss->cfg->limits.client_alive_interval * 1000;
+	long long due;
+
+	if (iv <= 0)
+		return -1;
+	due = ss->last_rx_ms + iv * (ss->alive_probes + 1);
+	if (now < due)
+		return (int)(due - now);
+	if (ss->alive_probes >= ss->cfg->limits.client_alive_count_max) {
+		log_full(LOG_NOTICE, &ss->lctx, "closing: the client did not answer %d keepalives",
+			 ss->alive_probes);
+		ss->quit = true;
+		return 0;
+	}
+	ssh_send_keepalive(ss->s);
+	ssh_send_keepalive(ss->s);
+	ss->alive_probes++;
+	return (int)iv;
+}
+
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+/* One poll for everything: the client's socket (POLLOUT only while libssh
+ * has output queued), signals, the job's fds, pending forward opens. */
+static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *sig_slot)
+{
+	int timeout = min_timeout(client_alive(ss, now_ms()), chan_direct_timeout(ss));
+	short ev = POLLIN;
+
+	if (ssh_get_poll_flags(ss->s) & SSH_WRITE_PENDING)
+		ev |= POLLOUT;
+	ps->n = 0;
+	*ssh_slot = pollset_add(ps, ss->fd, ev);
+	*sig_slot = pollset_add(ps, ss->sigfd, POLLIN);
+	relay_poll(ss, ps);
+	chan_direct_poll(ss, ps);
+	if (ss->quit)
+		return 0;
+	return poll(ps->p, ps->n, timeout);
+}
+
 static void serve(struct sess *ss)
 {
+	static struct pollset ps;
+	int ssh_slot, sig_slot;
+	ssh_message msg;
+
 	ss->ev = ssh_event_new();
-	if (!ss->ev || ssh_event_add_session(ss->ev, ss->s) != SSH_OK ||
-	    ssh_event_add_fd(ss->ev, ss->sigfd, POLLIN, on_signalfd, ss) != SSH_OK) {
+	if (!ss->ev || ssh_event_add_session(ss->ev, ss->s) != SSH_OK) {
 		log_full(LOG_ERR, &ss->lctx, "cannot set up the session event loop");
 		return;
 	}
+	ss->last_rx_ms = now_ms();
 	while (!ss->quit) {
-		if (ssh_event_dopoll(ss->ev, 10000) == SSH_ERROR && connection_over(ss))
+		if (wait_round(ss, &ps, &ssh_slot, &sig_slot) < 0 && errno != EINTR) {
+			log_full(LOG_ERR, &ss->lctx, "poll: %s", strerror(errno));
 			break;
+		}
+		if (pollset_revents(&ps, sig_slot))
+			handle_signals(ss);
+		if (pollset_revents(&ps, ssh_slot)) {
+			if (pollset_revents(&ps, ssh_slot) & (POLLIN | POLLHUP | POLLERR)) {
+				ss->last_rx_ms = now_ms();
+				ss->alive_probes = 0;
+			}
+			/* Read and process packets: callbacks record, requests queue. */
+			ssh_event_dopoll(ss->ev, 0);
+		}
+		while (!ss->quit && (msg = ssh_message_get(ss->s)))
+			dispatch_message(ss, msg);
+		chan_direct_run(ss, &ps);
+		relay_run(ss, &ps);
 		chan_housekeeping(ss);
 		if (connection_over(ss))
 			break;
 	}
 	chan_hangup_all(ss);
+	chan_direct_cancel_all(ss);
 	chan_housekeeping(ss);
 }
 
 int session_run(const struct session_args *a)
 {
-	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .notify_fd = a->notify_fd, .sigfd = -1 };
+	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .daemon_fd = a->notify_fd, .sigfd = -1 };
 	int one = 1;
 
 	if (setup_signals(&ss) < 0)
@@ -292,13 +232,8 @@ int session_run(const struct session_args *a)
 	ss.s = ssh_new();
 	if (!ss.s)
 		return 1;
-	ss.scb = (struct ssh_server_callbacks_struct){
-		.userdata = &ss, .auth_pubkey_function = on_auth_pubkey,
-		.channel_open_request_session_function = chan_open_session,
-	};
-	ssh_callbacks_init(&ss.scb);
-	ssh_set_server_callbacks(ss.s, &ss.scb);
-	ssh_set_message_callback(ss.s, on_message, &ss);
+	/* No server callbacks and no message callback: libssh queues every
+	 * request and the loop answers them (see session_int.h). */
 	if (ssh_bind_accept_fd(a->bind, ss.s, ss.fd) != SSH_OK) {
 		log_full(LOG_WARNING, &ss.lctx, "cannot start the SSH session: %s", ssh_get_error(a->bind));
 		goto out;
@@ -310,13 +245,9 @@ int session_run(const struct session_args *a)
 		goto out;
 	}
 	serve(&ss);
-	if (ss.authenticated) {
-		log_full(LOG_INFO, &ss.lctx, "connection closed");
-		session_report(&ss, "closed");
-	}
 out:
-	if (ss.authenticated)
-		sessfile_remove(ss.cfg->runtime_dir);
+	auth_session_closed(&ss);
+	chan_free_all(&ss);
 	if (ss.ev)
 		ssh_event_free(ss.ev);
 	ssh_disconnect(ss.s);
@@ -326,6 +257,7 @@ out:
 		ssh_string_free_char(ss.fp);
 	free(ss.user);
 	free(ss.key_comment);
-	free(ss.chans);
+	if (ss.daemon_fd >= 0)
+		close(ss.daemon_fd);
 	return 0;
 }

@@ -1,4 +1,13 @@
-/* State shared by session.c (connection, auth) and channel.c (channels). */
+/* State shared by the modules that serve one connection: session.c (the
+ * loop), auth.c, dispatch.c (requests), channel.c (channel table),
+ * relay.c (bytes), chan_session.c and chan_direct.c (channel kinds).
+ *
+ * The rule that keeps this process correct: libssh runs its callbacks while
+ * it processes packets, and it processes packets from inside many of its
+ * own calls (ssh_channel_write during a key re-exchange, ssh_channel_close,
+ * ...). So callbacks only record facts (data waiting, EOF, close), and
+ * every reply, every channel write and every change to the channel table
+ * happens in the main loop, one step after another. */
 #ifndef PEON_SESSION_INT_H
 #define PEON_SESSION_INT_H
 
@@ -9,39 +18,89 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
+#include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 
 struct chan;
+struct pending_open;
+
+/* The poll set of one loop round; modules add fds and read revents back. */
+#define POLL_MAX 1024
+struct pollset {
+	struct pollfd p[POLL_MAX];
+	nfds_t n;
+};
+/* Add fd with events; returns its slot or -1 (full: the fd waits a round). */
+int pollset_add(struct pollset *ps, int fd, short events);
+short pollset_revents(const struct pollset *ps, int slot);
 
 struct sess {
 	const struct peon_config *cfg;
 	ssh_session s;
 	ssh_event ev;
-	int fd, notify_fd, sigfd;
+	int fd, sigfd;
+	int daemon_fd;                   /* to the daemon: routing and the session record */
 	char remote_ip[64], local_ip[64];
 	int remote_port, local_port;
 	char remote[96];                 /* "ip:port" for logs */
-	struct ssh_server_callbacks_struct scb;
 	bool authenticated, quit;
 	int auth_failures;
 	struct registry reg;             /* fresh copy taken at authentication */
 	const struct execution *exec;
 	char *user, *fp, *key_comment;
 	struct log_ctx lctx;
-	bool pidns_entered, netns_entered;
+	bool pidns_entered;
 	struct chan **chans;
 	size_t n_chans;
+	int n_session_chans, n_forward_chans;   /* open or being opened, per kind */
+	struct pending_open **opens;     /* forward opens waiting for the job */
+	size_t n_opens;
+	/* ClientAliveInterval: time of the last bytes from the client, and how
+	 * many probes went unanswered since. */
+	long long last_rx_ms;
+	int alive_probes;
 };
 
-/* channel.c */
-ssh_channel chan_open_session(ssh_session s, void *userdata);
-/* direct-tcpip open request: connect inside the job, then accept or refuse. */
-void chan_open_forward(struct sess *ss, ssh_message msg);
-/* After each poll round: apply fd watch changes, free finished channels. */
+long long now_ms(void);
+
+/* auth.c */
+void auth_handle(struct sess *ss, ssh_message msg);
+/* The connection ended: log, report, drop the session record. */
+void auth_session_closed(struct sess *ss);
+
+/* dispatch.c: answer one request from the client (called from the loop). */
+void dispatch_message(struct sess *ss, ssh_message msg);
+
+/* channel.c: the channel table. */
+enum chan_kind { CHAN_SESSION, CHAN_FORWARD };
+/* Is there room for one more channel of this kind? Logs the refusal. */
+bool chan_room(struct sess *ss, enum chan_kind kind);
+/* Accept the open request in msg and register a channel; NULL on failure
+ * (the request is then answered with a refusal). */
+struct chan *chan_accept(struct sess *ss, ssh_message msg, enum chan_kind kind);
+struct chan *chan_find(struct sess *ss, ssh_channel ch);
+/* After each round: finish channels whose work is done, free closed ones. */
 void chan_housekeeping(struct sess *ss);
-/* A child process changed state. */
 void chan_child_exited(struct sess *ss, pid_t pid, int status);
-/* The connection is ending: hang up every job process. */
 void chan_hangup_all(struct sess *ss);
+void chan_free_all(struct sess *ss);
+
+/* chan_session.c: requests on session channels (pty, env, shell, exec,
+ * subsystem, window-change). Replies to msg. */
+void chan_session_request(struct sess *ss, struct chan *c, ssh_message msg);
+
+/* chan_direct.c: direct-tcpip opens, connected from inside the job. */
+void chan_direct_open(struct sess *ss, ssh_message msg);
+void chan_direct_poll(struct sess *ss, struct pollset *ps);
+void chan_direct_run(struct sess *ss, const struct pollset *ps);
+int chan_direct_timeout(struct sess *ss);
+void chan_direct_reaped(struct sess *ss, pid_t pid);
+void chan_direct_cancel_all(struct sess *ss);
+
+/* relay.c: move bytes between channels and the job's fds. */
+void relay_poll(struct sess *ss, struct pollset *ps);
+void relay_run(struct sess *ss, const struct pollset *ps);
 
 #endif

@@ -2,6 +2,7 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "envbuild.h"
+#include "forward.h"
 #include "procinfo.h"
 #include "pty.h"
 #include "sftp.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -611,4 +613,107 @@ out:
 	close_all(&f);
 	job_close(&jv);
 	return r;
+}
+
+/* ---- job-side tasks: a short-lived process inside the job ---- */
+
+/* The same entry as a shell (cgroups, namespaces, root, the job user's
+ * credentials and capabilities), then connect, hand the socket back and
+ * exit. Name resolution therefore reads the job's /etc/hosts and
+ * resolv.conf, and the socket belongs to the job's network and cgroup. */
+static void __attribute__((noreturn))
+connect_main(const struct execution *e, const struct job_view *jv, const char *host, int port,
+	     int timeout_ms, int sock)
+{
+	struct spawn_req rq = { .exec = e };
+	char err[ERRLEN];
+	struct user_info u;
+	struct creds c;
+	int fd;
+
+	reset_signals();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Job processes of the same uid must not reach into this one. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if ((e->target.type == TARGET_PID && enter_job(jv, err) < 0) || resolve_user(&rq, jv, &u, err) < 0)
+		goto fail;
+	build_creds(&rq, jv, &u, &c);
+	if (caps_apply(&c, err) < 0)
+		goto fail;
+	prctl(PR_SET_DUMPABLE, 0);
+	/* Nothing of the session process (its SSH socket, the job view) stays. */
+	if (dup2(sock, 3) < 0)
+		_exit(126);
+	syscall(SYS_close_range, 4U, ~0U, 0U);
+	sock = 3;
+	fd = forward_connect(host, port, timeout_ms, err);
+	if (fd < 0)
+		goto fail;
+	_exit(fd_send(sock, fd) < 0 ? 1 : 0);
+fail:
+	if (send(sock, err, strlen(err), MSG_NOSIGNAL) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+int spawn_connect(const struct execution *e, const char *host, int port, int timeout_ms, pid_t *pid,
+		  int *sock, char *err)
+{
+	struct job_view jv = { .pidfd = -1, .rootfd = -1, .cwdfd = -1, .setgroups_ok = true };
+	int sp[2] = { -1, -1 }, r = 0;
+
+	if (e->target.type == TARGET_PID && (r = job_open(e, &jv, err)) < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		r = errf(err, -errno, "cannot create a socket pair: %s", strerror(errno));
+		goto out;
+	}
+	*pid = fork();
+	if (*pid < 0) {
+		r = errf(err, -errno, "cannot start a process in the job: %s", strerror(errno));
+		goto out;
+	}
+	if (*pid == 0)
+		connect_main(e, &jv, host, port, timeout_ms, sp[1]);
+	*sock = sp[0];
+	sp[0] = -1;
+	fd_set_nonblock(*sock, true);
+out:
+	close_pair(sp);
+	job_close(&jv);
+	return r;
+}
+
+int spawn_connect_result(int sock, int *fd, char *err)
+{
+	char text[ERRLEN];
+	struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) - 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	*fd = -1;
+	if (n < 0 && errno == EAGAIN)
+		return -EAGAIN;
+	if (n < 0)
+		return errf(err, -errno, "the job-side helper failed: %s", strerror(errno));
+	cm = CMSG_FIRSTHDR(&m);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+		fd_set_nonblock(*fd, true);
+		return 0;
+	}
+	if (n == 0)
+		return errf(err, -EPROTO, "the job-side helper ended without an answer");
+	text[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] < 0x20)
+			text[i] = '?';
+	return errf(err, -ECONNREFUSED, "%s", text);
 }

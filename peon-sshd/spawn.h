@@ -25,6 +25,15 @@ struct spawn_res {
 	char tty[64];
 };
 
+/* Connect to host:port from inside the job, as the job's user, in a
+ * short-lived process (the name is resolved with the job's files). Returns
+ * at once: *sock becomes readable when the answer is there. */
+int spawn_connect(const struct execution *exec, const char *host, int port, int timeout_ms, pid_t *pid,
+		  int *sock, char *err);
+/* The answer: 0 with *fd connected (non-blocking), -EAGAIN not yet, or
+ * -errno with err saying why. */
+int spawn_connect_result(int sock, int *fd, char *err);
+
 /* Once per session process, the session itself joins one namespace of the
  * job: "pid" (CLONE_NEWPID) makes future children members of the job's pid
  * namespace; "net" (CLONE_NEWNET) makes sockets it opens the job's. */

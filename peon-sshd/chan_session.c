@@ -1,0 +1,185 @@
+/* Session channels: the requests that set up and start a shell, a command
+ * or SFTP inside the job (pty-req, env, shell, exec, subsystem) and the
+ * ones that follow (window-change). Signals arrive through channel.c. */
+#include "chan.h"
+#include "envfilter.h"
+#include "spawn.h"
+#include "util.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+/* libssh 0.10 reads pty sizes out of a queued request only through these
+ * accessors, deprecated in favour of callbacks that must answer at once.
+ * Requests are answered from the main loop here (see session_int.h). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void pty_size(ssh_message msg, int *cols, int *rows, int *px, int *py, const char **term)
+{
+	*cols = ssh_message_channel_request_pty_width(msg);
+	*rows = ssh_message_channel_request_pty_height(msg);
+	*px = ssh_message_channel_request_pty_pxwidth(msg);
+	*py = ssh_message_channel_request_pty_pxheight(msg);
+	if (term)
+		*term = ssh_message_channel_request_pty_term(msg);
+}
+#pragma GCC diagnostic pop
+
+static bool size_ok(int cols, int rows)
+{
+	return cols >= 0 && rows >= 0 && cols <= 10000 && rows <= 10000;
+}
+
+static unsigned short pixels(int v)
+{
+	return (unsigned short)(v > 0 && v < 65536 ? v : 0);
+}
+
+static int req_pty(struct chan *c, ssh_message msg)
+{
+	int cols, rows, px, py;
+	const char *term;
+
+	pty_size(msg, &cols, &rows, &px, &py, &term);
+	if (c->started || c->pty || !size_ok(cols, rows))
+		return -1;
+	c->pty = true;
+	snprintf(c->term, sizeof(c->term), "%s", term && *term ? term : "vt100");
+	for (char *p = c->term; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			*p = '?';
+	c->ws = (struct winsize){ .ws_col = (unsigned short)cols, .ws_row = (unsigned short)rows,
+				  .ws_xpixel = pixels(px), .ws_ypixel = pixels(py) };
+	return 0;
+}
+
+static int req_window_change(struct chan *c, ssh_message msg)
+{
+	int cols, rows, px, py;
+
+	pty_size(msg, &cols, &rows, &px, &py, NULL);
+	if (!c->pty || !size_ok(cols, rows))
+		return -1;
+	c->ws = (struct winsize){ .ws_col = (unsigned short)cols, .ws_row = (unsigned short)rows,
+				  .ws_xpixel = pixels(px), .ws_ypixel = pixels(py) };
+	if (c->started && c->st[W_OUT].fd >= 0)
+		ioctl(c->st[W_OUT].fd, TIOCSWINSZ, &c->ws);
+	return 0;
+}
+
+static int req_env(struct chan *c, ssh_message msg)
+{
+	const char *name = ssh_message_channel_request_env_name(msg);
+	const char *value = ssh_message_channel_request_env_value(msg);
+	char *kv;
+	int r;
+
+	if (!name || !value || c->started || c->n_env >= ENV_CLIENT_MAX ||
+	    !envfilter_accept(name, value, c->ss->cfg->accept_env)) {
+		char *shown = str_printable(name ? name : "", 64);
+		log_full(LOG_DEBUG, &c->ss->lctx, "refused env request %s", shown ? shown : "?");
+		free(shown);
+		return -1;
+	}
+	if (asprintf(&kv, "%s=%s", name, value) < 0)
+		return -1;
+	r = strv_push(&c->env, &c->n_env, kv);
+	free(kv);
+	return r < 0 ? -1 : 0;
+}
+
+static void connection_strings(const struct sess *ss, char *conn, size_t cl, char *client, size_t l2)
+{
+	snprintf(conn, cl, "%s %d %s %d", ss->remote_ip, ss->remote_port, ss->local_ip, ss->local_port);
+	snprintf(client, l2, "%s %d %d", ss->remote_ip, ss->remote_port, ss->local_port);
+}
+
+static void log_started(struct sess *ss, const char *command, bool sftp, const struct spawn_res *res)
+{
+	char *shown = command ? str_printable(command, 200) : NULL;
+
+	log_full(LOG_INFO, &ss->lctx, "started %s%s (pid %d%s%s)", sftp ? "sftp" : command ? "command: " : "login shell",
+		 shown ? shown : "", (int)res->pid, *res->tty ? ", " : "", res->tty);
+	free(shown);
+}
+
+/* Start the shell, a command or SFTP. A failure is still a started channel:
+ * the request succeeds, the reason goes to the client's stderr and the
+ * channel ends with status 255, as OpenSSH does when exec fails. */
+static int start(struct chan *c, const char *command, bool sftp)
+{
+	struct sess *ss = c->ss;
+	char err[ERRLEN], conn[256], client[256];
+	struct spawn_res res;
+	struct spawn_req rq = {
+		.exec = ss->exec, .pty = c->pty && !sftp, .term = c->term, .ws = c->ws, .command = command,
+		.sftp = sftp, .client_env = c->env, .ssh_connection = conn, .ssh_client = client,
+	};
+
+	if (c->started)
+		return -1;
+	c->started = true;
+	connection_strings(ss, conn, sizeof(conn), client, sizeof(client));
+	if (!ss->pidns_entered) {
+		if (spawn_enter_ns(ss->exec, "pid", CLONE_NEWPID, err) < 0)
+			goto failed;
+		ss->pidns_entered = true;
+	}
+	if (spawn_start(&rq, &res, err) < 0)
+		goto failed;
+	c->pid = res.pid;
+	c->st[W_IN].fd = res.in_fd;
+	c->st[W_OUT].fd = res.out_fd;
+	c->st[W_ERR].fd = res.err_fd;
+	c->st[W_ERR].eof = res.err_fd < 0;
+	log_started(ss, command, sftp, &res);
+	return 0;
+failed:
+	log_full(LOG_WARNING, &ss->lctx, "cannot start %s: %s", sftp ? "sftp" : command ? "command" : "shell", err);
+	c->start_error = strdup(err);
+	c->exited = true;
+	for (int i = 0; i < W_N; i++)
+		c->st[i].eof = true;
+	c->status = 255 << 8;
+	return 0;
+}
+
+static int req_subsystem(struct chan *c, ssh_message msg)
+{
+	const char *name = ssh_message_channel_request_subsystem(msg);
+	char *shown;
+
+	if (name && strcmp(name, "sftp") == 0)
+		return start(c, NULL, true);
+	shown = str_printable(name ? name : "", 64);
+	log_full(LOG_INFO, &c->ss->lctx, "refused subsystem request '%s': not supported", shown ? shown : "?");
+	free(shown);
+	return -1;
+}
+
+void chan_session_request(struct sess *ss, struct chan *c, ssh_message msg)
+{
+	int type = ssh_message_subtype(msg), r = -1;
+
+	switch (type) {
+	case SSH_CHANNEL_REQUEST_PTY: r = req_pty(c, msg); break;
+	case SSH_CHANNEL_REQUEST_ENV: r = req_env(c, msg); break;
+	case SSH_CHANNEL_REQUEST_SHELL: r = start(c, NULL, false); break;
+	case SSH_CHANNEL_REQUEST_EXEC: r = start(c, ssh_message_channel_request_command(msg), false); break;
+	case SSH_CHANNEL_REQUEST_SUBSYSTEM: r = req_subsystem(c, msg); break;
+	case SSH_CHANNEL_REQUEST_WINDOW_CHANGE: r = req_window_change(c, msg); break;
+	case SSH_CHANNEL_REQUEST_X11:
+		log_full(LOG_INFO, &ss->lctx, "refused X11 forwarding request: not supported");
+		break;
+	default:
+		log_full(LOG_INFO, &ss->lctx, "refused an unknown channel request");
+		break;
+	}
+	if (r == 0)
+		ssh_message_channel_request_reply_success(msg);
+	else
+		ssh_message_reply_default(msg);
+}
