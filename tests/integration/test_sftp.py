@@ -1,8 +1,10 @@
 """The built-in SFTP server, driven by real clients: OpenSSH sftp and scp,
 sshfs, PuTTY psftp, paramiko and asyncssh. Files land in the job, as the job's
 user."""
+import base64
 import hashlib
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -170,3 +172,56 @@ def test_unknown_subsystem_refused(daemon, live):
     assert r.returncode != 0
     assert "refused subsystem request 'netconf'" in daemon.log()
     assert ssh(live, daemon.port, "echo ok").stdout == "ok\n"
+
+
+@pytest.fixture
+def curl_live(daemon, job, keys, jobroot):
+    """A job curl can reach, and OpenSSH's scp inside it (it needs only libc,
+    which the root has), as an image would have it: curl's scp:// runs
+    `scp -f/-t` there. The scp binary is removed afterwards. The client key is
+    ed25519: libssh2 1.10 reads it in OpenSSH format; an RSA key would fail, as
+    libssh2 1.10 signs only ssh-rsa (SHA-1), which algorithms.pubkeys refuses."""
+    k = keys("curl")
+    pid = job(uid=1000, gid=1000, cwd="/work")
+    scp = os.path.join(jobroot, "usr", "bin", "scp")
+    shutil.copy("/usr/bin/scp", scp)
+    daemon.add("exec-curl", "--pid", str(pid), key=k)
+    yield k
+    os.unlink(scp)
+
+
+def host_key_sha256(daemon):
+    """The ed25519 host key's SHA256, base64 without padding, for --hostpubsha256:
+    curl checks the host key instead of skipping the check with -k."""
+    with open(os.path.join(daemon.keydir, "ssh_host_ed25519_key.pub")) as f:
+        blob = base64.b64decode(f.read().split()[1])
+    return base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def curl(daemon, key, url_path, *args, scheme="sftp"):
+    argv = ["curl", "-sS", "--fail", "-m", "60", "-u", "root:", "--key", key.path, "--pubkey", key.pub,
+            "--hostpubsha256", host_key_sha256(daemon), *args,
+            f"{scheme}://127.0.0.1:{daemon.port}{url_path}"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=90)
+
+
+def test_curl_sftp_and_scp(daemon, curl_live, tmp_path, jobroot):
+    """curl (libssh2 1.10: no EtM MACs, no GCM) agrees on hmac-sha2-256/512 and
+    moves files both ways over sftp:// and scp://."""
+    key = curl_live
+    src = tmp_path / "up"
+    src.write_bytes(os.urandom(1 << 20) + b"end")
+    r = curl(daemon, key, "/home/job/curl-up", "-T", str(src))
+    assert r.returncode == 0, r.stderr + daemon.log()[-2000:]
+    assert sha(os.path.join(jobroot, "home", "job", "curl-up")) == sha(src)
+    r = curl(daemon, key, "/home/job/curl-up", "-o", str(tmp_path / "sftp-down"))
+    assert r.returncode == 0, r.stderr
+    assert sha(tmp_path / "sftp-down") == sha(src)
+    r = curl(daemon, key, "/home/job/curl-up", "-o", str(tmp_path / "scp-down"), scheme="scp")
+    assert r.returncode == 0, r.stderr
+    assert sha(tmp_path / "scp-down") == sha(src)
+    r = curl(daemon, key, "/home/job/curl-scp-up", "-T", str(src), scheme="scp")
+    assert r.returncode == 0, r.stderr
+    assert sha(os.path.join(jobroot, "home", "job", "curl-scp-up")) == sha(src)
+    os.unlink(os.path.join(jobroot, "home", "job", "curl-up"))
+    os.unlink(os.path.join(jobroot, "home", "job", "curl-scp-up"))

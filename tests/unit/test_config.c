@@ -35,6 +35,9 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.n_listen, 2);
 	assert_null(strstr(cfg.algo.ciphers, ",,"));
 	assert_true(cfg.algo.kex[strlen(cfg.algo.kex) - 1] != ',');
+	/* EtM preferred; plain SHA-2 HMACs after it for clients without EtM. */
+	assert_string_equal(cfg.algo.macs, "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,"
+					   "hmac-sha2-256,hmac-sha2-512");
 	config_free(&cfg);
 	/* An explicit -f that does not exist is an error. */
 	assert_int_equal(config_load("/nonexistent/peon-sshd.conf", true, &cfg, err), -EIO);
