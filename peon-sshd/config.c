@@ -46,6 +46,7 @@ static const struct int_setting limit_settings[] = {
 	LIM(max_auth_tries, 1, 100),
 	LIM(max_startups, 1, 100000),
 	LIM(max_sessions, 1, 1000),
+	LIM(max_forwards, 1, 4096),
 	LIM(max_connections, 1, 100000),
 	LIM(max_executions, 1, 100000),
 	LIM(max_keys, 1, 100000),
@@ -69,7 +70,7 @@ static void set_defaults(struct peon_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->limits = (struct limits){
 		.login_grace_time = 30, .max_auth_tries = 6, .max_startups = 64,
-		.max_sessions = 16, .max_connections = 64, .max_executions = 1024,
+		.max_sessions = 16, .max_forwards = 64, .max_connections = 64, .max_executions = 1024,
 		.max_keys = 256, .client_alive_interval = 0, .client_alive_count_max = 3,
 	};
 	cfg->control_socket_mode = 0600;
