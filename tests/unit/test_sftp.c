@@ -1,7 +1,11 @@
 #include "test_util.h"
 #include "sftp.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -236,6 +240,240 @@ static void test_write_read_roundtrip(void **state)
 	rmdir(dir);
 }
 
+/* ---- exactly one reply per request ---- */
+
+enum { T_OPEN = 3, T_CLOSE, T_READ, T_WRITE, T_LSTAT, T_FSTAT, T_SETSTAT, T_FSETSTAT, T_OPENDIR,
+       T_READDIR, T_REMOVE, T_MKDIR, T_RMDIR, T_REALPATH, T_STAT, T_RENAME, T_READLINK, T_SYMLINK,
+       T_EXTENDED = 200 };
+
+struct pkt {
+	uint8_t b[512];
+	size_t n;
+};
+
+static void p_u32(struct pkt *p, uint32_t v)
+{
+	assert_true(p->n + 4 <= sizeof(p->b));
+	put32(p->b + p->n, v);
+	p->n += 4;
+}
+
+static void p_str(struct pkt *p, const char *s)
+{
+	p_u32(p, (uint32_t)strlen(s));
+	assert_true(p->n + strlen(s) <= sizeof(p->b));
+	memcpy(p->b + p->n, s, strlen(s));
+	p->n += strlen(s);
+}
+
+/* A request: type, id, then (for EXTENDED) the extension name. */
+static struct pkt req(uint8_t type, uint32_t id, const char *ext)
+{
+	struct pkt p = { .b = { type }, .n = 1 };
+
+	p_u32(&p, id);
+	if (ext)
+		p_str(&p, ext);
+	return p;
+}
+
+/* Read replies until the server closes; count those carrying id. */
+static int replies_for(struct peer *p, uint32_t id, int *total, uint32_t *last_status)
+{
+	uint8_t buf[SFTP_MAX_PACKET];
+	uint32_t len;
+	int n = 0, type;
+
+	*total = 0;
+	while ((type = recv_reply(p, buf, sizeof(buf), &len)) >= 0) {
+		(*total)++;
+		assert_true(len >= 5);
+		if (get32(buf + 1) != id)
+			continue;
+		n++;
+		if (type == 101)
+			*last_status = get32(buf + 5);
+	}
+	return n;
+}
+
+/* Start a server with one open file (handle "0", as the first OPEN gets),
+ * send one request, close our side; the request must be answered exactly
+ * once, with BAD_MESSAGE, and end the session. */
+static void expect_one_bad_message(const char *what, const struct pkt *rq, const char *file)
+{
+	struct peer p = start();
+	struct pkt open_rq = req(T_OPEN, 1, NULL);
+	uint32_t code = 999;
+	int total, n;
+
+	init(&p);
+	p_str(&open_rq, file);
+	p_u32(&open_rq, 1 | 2);
+	p_u32(&open_rq, 0);
+	send_raw(&p, open_rq.b, open_rq.n);
+	assert_int_equal(recv_reply(&p, (uint8_t[4096]){ 0 }, 4096, &(uint32_t){ 0 }), 102);
+	send_raw(&p, rq->b, rq->n);
+	shutdown(p.fd, SHUT_WR);
+	n = replies_for(&p, 77, &total, &code);
+	if (n != 1 || total != 1 || code != 5)
+		fail_msg("%s: %d replies for its id (%d in all), last status %u; want 1, BAD_MESSAGE (5)",
+			 what, n, total, (unsigned)code);
+	assert_int_equal(finish(&p), 2);
+}
+
+static const uint8_t all_types[] = {
+	T_OPEN, T_CLOSE, T_READ, T_WRITE, T_LSTAT, T_FSTAT, T_SETSTAT, T_FSETSTAT, T_OPENDIR, T_READDIR,
+	T_REMOVE, T_MKDIR, T_RMDIR, T_REALPATH, T_STAT, T_RENAME, T_READLINK, T_SYMLINK, T_EXTENDED,
+};
+
+static const char *const extensions[] = {
+	"posix-rename@openssh.com", "statvfs@openssh.com", "fstatvfs@openssh.com", "hardlink@openssh.com",
+	"fsync@openssh.com", "lsetstat@openssh.com", "expand-path@openssh.com",
+};
+
+static const char *const two_args[] = {
+	"posix-rename@openssh.com", "hardlink@openssh.com", "lsetstat@openssh.com",
+};
+
+static void test_malformed_requests_answered_once(void **state)
+{
+	char dir[] = "/tmp/peon-sftp-XXXXXX", file[64], what[96];
+	struct pkt rq;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/f", dir);
+	assert_int_equal(close(creat(file, 0600)), 0);
+	for (size_t i = 0; i < sizeof(all_types); i++) {
+		/* Nothing after the id: every request has a first argument. */
+		rq = req(all_types[i], 77, NULL);
+		snprintf(what, sizeof(what), "type %u, no arguments", all_types[i]);
+		expect_one_bad_message(what, &rq, file);
+		/* The first string claims more bytes than the packet holds. */
+		rq = req(all_types[i], 77, NULL);
+		p_u32(&rq, 1000);
+		p_u32(&rq, 0x30303030);
+		snprintf(what, sizeof(what), "type %u, string past the end", all_types[i]);
+		expect_one_bad_message(what, &rq, file);
+	}
+	/* A valid handle ("0", the open file), then the rest missing. */
+	rq = req(T_READ, 77, NULL);
+	p_str(&rq, "0");
+	p_u32(&rq, 0);
+	expect_one_bad_message("READ, length missing", &rq, file);
+	rq = req(T_WRITE, 77, NULL);
+	p_str(&rq, "0");
+	p_u32(&rq, 0);
+	p_u32(&rq, 0);
+	p_u32(&rq, 10);
+	expect_one_bad_message("WRITE, data short", &rq, file);
+	rq = req(T_FSETSTAT, 77, NULL);
+	p_str(&rq, "0");
+	p_u32(&rq, 1);                          /* ATTR_SIZE, but no size */
+	expect_one_bad_message("FSETSTAT, attrs short", &rq, file);
+	/* A handle that is no handle, then the rest missing. */
+	rq = req(T_READ, 77, NULL);
+	p_str(&rq, "junk");
+	expect_one_bad_message("READ, bad handle, rest missing", &rq, file);
+	/* A valid path, then the rest missing. */
+	rq = req(T_OPEN, 77, NULL);
+	p_str(&rq, file);
+	expect_one_bad_message("OPEN, pflags missing", &rq, file);
+	rq = req(T_OPEN, 77, NULL);
+	p_str(&rq, file);
+	p_u32(&rq, 1);
+	p_u32(&rq, 4);                          /* ATTR_PERMISSIONS, but no mode */
+	expect_one_bad_message("OPEN, attrs short", &rq, file);
+	for (uint8_t t = T_SETSTAT; t <= T_SYMLINK; t++) {
+		if (t != T_SETSTAT && t != T_MKDIR && t != T_RENAME && t != T_SYMLINK)
+			continue;
+		rq = req(t, 77, NULL);
+		p_str(&rq, file);
+		snprintf(what, sizeof(what), "type %u, second argument missing", t);
+		expect_one_bad_message(what, &rq, file);
+	}
+	/* Every extension with arguments: none, or the first past the end. */
+	for (size_t i = 0; i < ARRAY_LEN(extensions); i++) {
+		rq = req(T_EXTENDED, 77, extensions[i]);
+		snprintf(what, sizeof(what), "%s, no arguments", extensions[i]);
+		expect_one_bad_message(what, &rq, file);
+		rq = req(T_EXTENDED, 77, extensions[i]);
+		p_u32(&rq, 1000);
+		snprintf(what, sizeof(what), "%s, string past the end", extensions[i]);
+		expect_one_bad_message(what, &rq, file);
+	}
+	/* Those with a second argument: it is missing. */
+	for (size_t i = 0; i < ARRAY_LEN(two_args); i++) {
+		rq = req(T_EXTENDED, 77, two_args[i]);
+		p_str(&rq, file);
+		snprintf(what, sizeof(what), "%s, second argument missing", two_args[i]);
+		expect_one_bad_message(what, &rq, file);
+	}
+	unlink(file);
+	rmdir(dir);
+}
+
+/* Well-formed requests that fail (bad handles, missing files, unknown
+ * types and extensions) are each answered once and the session goes on. */
+static void test_failing_requests_answered_once(void **state)
+{
+	struct peer p = start();
+	uint32_t id = 100, code;
+	int total;
+	struct pkt rq;
+
+	(void)state;
+	init(&p);
+	for (size_t i = 0; i < sizeof(all_types); i++) {
+		uint8_t t = all_types[i];
+		bool handle = t == T_CLOSE || t == T_READ || t == T_WRITE || t == T_FSTAT || t == T_FSETSTAT ||
+			      t == T_READDIR;
+
+		rq = req(t, id++, t == T_EXTENDED ? "no-such@example.com" : NULL);
+		p_str(&rq, handle ? "511" : "/nonexistent/peon/x");
+		if (t == T_OPEN)
+			p_u32(&rq, 1);
+		if (t == T_READ || t == T_WRITE)
+			p_u32(&rq, 0), p_u32(&rq, 0), p_u32(&rq, 4);
+		if (t == T_WRITE)
+			p_u32(&rq, 0x41414141);
+		if (t == T_OPEN || t == T_FSETSTAT || t == T_MKDIR)
+			p_u32(&rq, 0);
+		if (t == T_SETSTAT)
+			p_u32(&rq, 4), p_u32(&rq, 0644);    /* permissions: fails, no such file */
+		if (t == T_RENAME || t == T_SYMLINK)
+			p_str(&rq, "/nonexistent/peon/y");
+		send_raw(&p, rq.b, rq.n);
+	}
+	rq = req(99, id++, NULL);
+	send_raw(&p, rq.b, rq.n);
+	shutdown(p.fd, SHUT_WR);
+	{
+		uint8_t buf[4096];
+		uint32_t len, seen[64] = { 0 };
+		int type;
+
+		total = 0;
+		while ((type = recv_reply(&p, buf, sizeof(buf), &len)) >= 0) {
+			uint32_t rid = get32(buf + 1);
+			assert_true(rid >= 100 && rid < id);
+			seen[rid - 100]++;
+			total++;
+			if (type == 101) {
+				code = get32(buf + 5);
+				if (code == 0 || code == 5)
+					fail_msg("request id %u: status %u", (unsigned)rid, (unsigned)code);
+			}
+		}
+		for (uint32_t i = 100; i < id; i++)
+			if (seen[i - 100] != 1)
+				fail_msg("request id %u got %u replies", (unsigned)i, (unsigned)seen[i - 100]);
+		assert_int_equal(total, (int)(id - 100));
+	}
+	assert_int_equal(finish(&p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +484,8 @@ int main(void)
 		cmocka_unit_test(test_oversized_packet),
 		cmocka_unit_test(test_truncated_packet),
 		cmocka_unit_test(test_write_read_roundtrip),
+		cmocka_unit_test(test_malformed_requests_answered_once),
+		cmocka_unit_test(test_failing_requests_answered_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
