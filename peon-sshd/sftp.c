@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -832,22 +833,54 @@ static struct answer ext_limits(struct server *s, struct in *m)
 	return built;
 }
 
+/* The home of `user` (len bytes) from /etc/passwd: inside a job that is the
+ * job's file, read as a file, never through NSS modules of its image. */
+static int passwd_home(const char *user, size_t len, char *home, size_t size)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while ((pw = fgetpwent(f)))
+		if (strlen(pw->pw_name) == len && memcmp(pw->pw_name, user, len) == 0) {
+			/* An empty home field means "/", as for the shell. */
+			r = snprintf(home, size, "%s", *pw->pw_dir ? pw->pw_dir : "/") < (int)size ? 0 : -ENAMETOOLONG;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+/* As OpenSSH's sftp-server: `~` and `~/x` are relative to where SFTP started
+ * (the home, see enter_home), the way scp sends `~/x` anyway: as `x`;
+ * `~user/x` is that user's home from the passwd file. */
 static struct answer ext_expand_path(struct server *s, struct in *m)
 {
-	char *path = get_str(m), buf[PATH_MAX * 2];
-	const char *home = getenv("HOME");
+	char *path = get_str(m), home[PATH_MAX], buf[PATH_MAX * 2];
 	struct answer ans = malformed;
+	size_t ulen;
+	int r;
 
 	if (m->bad)
 		goto out;
-	if (path[0] == '~' && (path[1] == '\0' || path[1] == '/')) {
-		snprintf(buf, sizeof(buf), "%s%s", home && *home ? home : "/", path + 1);
-		ans = realpath_answer(s, buf);
-	} else if (path[0] == '~') {
-		ans = (struct answer){ FX_OP_UNSUPPORTED, "~user paths are not supported" };
-	} else {
+	if (path[0] != '~') {
 		ans = realpath_answer(s, path);
+		goto out;
 	}
+	ulen = strcspn(path + 1, "/");
+	if (ulen == 0) {
+		ans = realpath_answer(s, path[1] ? path + 2 : "");
+		goto out;
+	}
+	r = passwd_home(path + 1, ulen, home, sizeof(home));
+	if (r < 0) {
+		ans = r == -ENOENT ? (struct answer){ FX_NO_SUCH_FILE, "no such user" } : answer_errno(-r);
+		goto out;
+	}
+	snprintf(buf, sizeof(buf), "%s%s", home, path + 1 + ulen);
+	ans = realpath_answer(s, buf);
 out:
 	free(path);
 	return ans;
@@ -967,6 +1000,22 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
 	return (ssize_t)got;
 }
 
+/* Start where OpenSSH's sftp-server starts: the user's home, which the spawn
+ * path put in HOME from the job's passwd. scp sends `~/x` as the relative
+ * `x`, so this is what makes it land where the shell's `~` is. Without a
+ * home to enter (missing, or not ours), stay in the job's working directory
+ * where the spawn path left us. "/" counts as no home: a uid the job's
+ * passwd does not name gets it, and the job's directory serves such users
+ * better than the root. Returns whether SFTP starts in the home. */
+static bool enter_home(void)
+{
+	const char *home = getenv("HOME");
+
+	if (!home || home[0] != '/' || strcmp(home, "/") == 0)
+		return false;
+	return chdir(home) == 0;
+}
+
 int sftp_serve(int in_fd, int out_fd)
 {
 	static struct server s;
@@ -975,6 +1024,7 @@ int sftp_serve(int in_fd, int out_fd)
 
 	if (!pkt)
 		return 1;
+	enter_home();
 	s = (struct server){ .out_fd = out_fd };
 	for (int i = 0; i < SFTP_MAX_HANDLES; i++)
 		s.h[i].fd = -1;

@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /* The server runs in a child over a socketpair, as in production over a pipe. */
@@ -474,6 +476,156 @@ static void test_failing_requests_answered_once(void **state)
 	assert_int_equal(finish(&p), 0);
 }
 
+/* ---- where SFTP starts, and ~ ---- */
+
+/* The server as the spawn path leaves it: in cwd, with HOME (NULL: unset). */
+static struct peer start_at(const char *home, const char *cwd)
+{
+	int sv[2];
+	struct peer p;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	p.pid = fork();
+	if (p.pid == 0) {
+		close(sv[0]);
+		if (chdir(cwd) < 0 || (home ? setenv("HOME", home, 1) : unsetenv("HOME")) < 0)
+			_exit(99);
+		_exit(sftp_serve(sv[1], sv[1]));
+	}
+	close(sv[1]);
+	p.fd = sv[0];
+	return p;
+}
+
+/* Send a REALPATH (ext NULL) or expand-path request for path. Returns the
+ * name of a NAME reply in out, or "status N". */
+static void resolve(struct peer *p, const char *ext, const char *path, char *out, size_t size)
+{
+	struct pkt rq = req(ext ? T_EXTENDED : T_REALPATH, 9, ext);
+	uint8_t buf[8192];
+	uint32_t len;
+	int type;
+
+	p_str(&rq, path);
+	send_raw(p, rq.b, rq.n);
+	type = recv_reply(p, buf, sizeof(buf), &len);
+	assert_int_equal(get32(buf + 1), 9);
+	if (type == 101) {
+		snprintf(out, size, "status %u", (unsigned)get32(buf + 5));
+		return;
+	}
+	assert_int_equal(type, 104);
+	assert_int_equal(get32(buf + 5), 1);
+	snprintf(out, size, "%.*s", (int)get32(buf + 9), (const char *)buf + 13);
+}
+
+static void expect_path(struct peer *p, const char *ext, const char *path, const char *want)
+{
+	char got[PATH_MAX + 64];
+
+	resolve(p, ext, path, got, sizeof(got));
+	if (strcmp(got, want) != 0)
+		fail_msg("%s \"%s\": got \"%s\", want \"%s\"", ext ? ext : "realpath", path, got, want);
+}
+
+#define EXPAND "expand-path@openssh.com"
+
+struct dirs {
+	char base[64], home[80], cwd[80];
+};
+
+static void make_dirs(struct dirs *d)
+{
+	snprintf(d->base, sizeof(d->base), "/tmp/peon-sftp-XXXXXX");
+	assert_non_null(mkdtemp(d->base));
+	snprintf(d->home, sizeof(d->home), "%s/home", d->base);
+	snprintf(d->cwd, sizeof(d->cwd), "%s/cwd", d->base);
+	assert_int_equal(mkdir(d->home, 0755), 0);
+	assert_int_equal(mkdir(d->cwd, 0755), 0);
+}
+
+static void drop_dirs(struct dirs *d)
+{
+	rmdir(d->home);
+	rmdir(d->cwd);
+	rmdir(d->base);
+}
+
+/* As OpenSSH's sftp-server: relative paths, `~` and `~/` start in the home
+ * (scp sends `~/x` as the relative `x`; sftp expands `~` with expand-path). */
+static void test_starts_in_home(void **state)
+{
+	struct dirs d;
+	struct peer p;
+	char want[128];
+
+	(void)state;
+	make_dirs(&d);
+	p = start_at(d.home, d.cwd);
+	init(&p);
+	expect_path(&p, NULL, ".", d.home);
+	expect_path(&p, NULL, "", d.home);
+	snprintf(want, sizeof(want), "%s/new-file", d.home);
+	expect_path(&p, NULL, "new-file", want);
+	expect_path(&p, EXPAND, "~", d.home);
+	expect_path(&p, EXPAND, "~/", d.home);
+	expect_path(&p, EXPAND, "~/new-file", want);
+	expect_path(&p, EXPAND, "~/a/../new-file", want);
+	expect_path(&p, EXPAND, "new-file", want);
+	expect_path(&p, EXPAND, "/etc/../etc", "/etc");
+	assert_int_equal(finish(&p), 0);
+	drop_dirs(&d);
+}
+
+/* No usable home: stay where the spawn path left us, the job's working
+ * directory, and `~` means that directory too, so scp's `~/x` (sent as `x`)
+ * and sftp's `~/x` (expanded) still agree. "/" is what a uid without a
+ * passwd entry gets: no home either. */
+static void test_no_home_stays_in_cwd(void **state)
+{
+	const char *homes[] = { "missing", "/", "", "relative/dir", NULL };
+	struct dirs d;
+	char missing[128], want[160];
+
+	(void)state;
+	make_dirs(&d);
+	snprintf(missing, sizeof(missing), "%s/missing", d.base);
+	homes[0] = missing;
+	snprintf(want, sizeof(want), "%s/x", d.cwd);
+	for (size_t i = 0; i < ARRAY_LEN(homes); i++) {
+		struct peer p = start_at(homes[i], d.cwd);
+
+		init(&p);
+		expect_path(&p, NULL, ".", d.cwd);
+		expect_path(&p, EXPAND, "~", d.cwd);
+		expect_path(&p, EXPAND, "~/x", want);
+		assert_int_equal(finish(&p), 0);
+	}
+	drop_dirs(&d);
+}
+
+/* ~user from /etc/passwd (inside a job: the job's, read as a file). */
+static void test_expand_other_user(void **state)
+{
+	struct dirs d;
+	struct peer p;
+
+	(void)state;
+	make_dirs(&d);
+	p = start_at(d.home, d.cwd);
+	init(&p);
+	expect_path(&p, EXPAND, "~root", "/root");
+	expect_path(&p, EXPAND, "~root/", "/root");
+	expect_path(&p, EXPAND, "~root/no/such/../file", "/root/no/file");
+	expect_path(&p, EXPAND, "~daemon", "/usr/sbin");
+	expect_path(&p, EXPAND, "~no-such-user-peon/x", "status 2");    /* NO_SUCH_FILE */
+	expect_path(&p, EXPAND, "~no-such-user-peon", "status 2");
+	/* The session goes on. */
+	expect_path(&p, NULL, ".", d.home);
+	assert_int_equal(finish(&p), 0);
+	drop_dirs(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +638,9 @@ int main(void)
 		cmocka_unit_test(test_write_read_roundtrip),
 		cmocka_unit_test(test_malformed_requests_answered_once),
 		cmocka_unit_test(test_failing_requests_answered_once),
+		cmocka_unit_test(test_starts_in_home),
+		cmocka_unit_test(test_no_home_stays_in_cwd),
+		cmocka_unit_test(test_expand_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
