@@ -846,7 +846,9 @@ static int passwd_home(const char *user, size_t len, char *home, size_t size)
 	while ((pw = fgetpwent(f)))
 		if (strlen(pw->pw_name) == len && memcmp(pw->pw_name, user, len) == 0) {
 			/* An empty home field means "/", as for the shell. */
-			r = snprintf(home, size, "%s", *pw->pw_dir ? pw->pw_dir : "/") < (int)size ? 0 : -ENAMETOOLONG;
+			const char *dir = pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/";
+
+			r = (size_t)snprintf(home, size, "%s", dir) < size ? 0 : -ENAMETOOLONG;
 			break;
 		}
 	fclose(f);

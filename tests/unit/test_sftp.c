@@ -306,7 +306,8 @@ static void expect_one_bad_message(const char *what, const struct pkt *rq, const
 {
 	struct peer p = start();
 	struct pkt open_rq = req(T_OPEN, 1, NULL);
-	uint32_t code = 999;
+	uint8_t buf[4096];
+	uint32_t code = 999, len;
 	int total, n;
 
 	init(&p);
@@ -314,7 +315,9 @@ static void expect_one_bad_message(const char *what, const struct pkt *rq, const
 	p_u32(&open_rq, 1 | 2);
 	p_u32(&open_rq, 0);
 	send_raw(&p, open_rq.b, open_rq.n);
-	assert_int_equal(recv_reply(&p, (uint8_t[4096]){ 0 }, 4096, &(uint32_t){ 0 }), 102);
+	assert_int_equal(recv_reply(&p, buf, sizeof(buf), &len), 102);
+	assert_int_equal(get32(buf + 5), 1);
+	assert_int_equal(buf[9], '0');
 	send_raw(&p, rq->b, rq->n);
 	shutdown(p.fd, SHUT_WR);
 	n = replies_for(&p, 77, &total, &code);
