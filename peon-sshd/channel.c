@@ -24,7 +24,7 @@ static const struct {
 bool chan_room(struct sess *ss, enum chan_kind kind)
 {
 	int n = kind == CHAN_SESSION ? ss->n_session_chans : ss->n_forward_chans;
-	int max = kind == CHAN_SESSION ? ss->cfg->limits.max_sessions : 64; /* MERGE: limits.max_forwards */
+	int max = kind == CHAN_SESSION ? ss->cfg->limits.max_sessions : ss->cfg->limits.max_forwards;
 
 	if (n < max)
 		return true;

@@ -15,13 +15,16 @@
 #define DEFAULT_PORT 2222
 
 /* Explicit lists: libssh's defaults end in a trailing comma and carry
- * algorithms that ssh-audit rates as failures (ssh-rsa, sha1 MACs). */
+ * algorithms that ssh-audit rates as failures (ssh-rsa, sha1 MACs).
+ * MACs: EtM first; the plain SHA-2 HMACs follow, as in OpenSSH's default,
+ * because libssh2 before 1.11 (curl's sftp:// and scp:// on Debian 12) has
+ * no EtM and would find no common MAC. ssh-audit warns about them, no fail. */
 static const struct algorithms default_algo = {
 	.kex = "curve25519-sha256,curve25519-sha256@libssh.org,"
 	       "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512",
 	.ciphers = "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
 		   "aes128-ctr,aes192-ctr,aes256-ctr",
-	.macs = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com",
+	.macs = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512",
 	.host_keys = "ssh-ed25519,rsa-sha2-512,rsa-sha2-256",
 	.pubkeys = "ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
 		   "ecdsa-sha2-nistp521,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha2-256",
@@ -43,6 +46,7 @@ static const struct int_setting limit_settings[] = {
 	LIM(max_auth_tries, 1, 100),
 	LIM(max_startups, 1, 100000),
 	LIM(max_sessions, 1, 1000),
+	LIM(max_forwards, 1, 4096),
 	LIM(max_connections, 1, 100000),
 	LIM(max_executions, 1, 100000),
 	LIM(max_keys, 1, 100000),
@@ -66,7 +70,7 @@ static void set_defaults(struct peon_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->limits = (struct limits){
 		.login_grace_time = 30, .max_auth_tries = 6, .max_startups = 64,
-		.max_sessions = 16, .max_connections = 64, .max_executions = 1024,
+		.max_sessions = 16, .max_forwards = 64, .max_connections = 64, .max_executions = 1024,
 		.max_keys = 256, .client_alive_interval = 0, .client_alive_count_max = 3,
 	};
 	cfg->control_socket_mode = 0600;

@@ -12,7 +12,8 @@ struct limits {
 	int login_grace_time;       /* seconds from accept to authenticated */
 	int max_auth_tries;         /* failed userauth requests per connection */
 	int max_startups;           /* unauthenticated connections at once */
-	int max_sessions;           /* channels per connection */
+	int max_sessions;           /* session channels per connection (OpenSSH's MaxSessions) */
+	int max_forwards;           /* forward channels (direct-tcpip, ...) open at once per connection */
 	int max_connections;        /* authenticated connections per execution */
 	int max_executions;
 	int max_keys;               /* keys per execution */

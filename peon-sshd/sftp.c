@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -126,20 +127,28 @@ struct out {
 	bool oom;
 };
 
-static void put(struct out *o, const void *d, size_t n)
+/* Room for n more bytes; false (and o->oom) when memory ran out. */
+static bool reserve(struct out *o, size_t n)
 {
 	if (o->oom)
-		return;
+		return false;
 	if (o->len + n > o->cap) {
 		size_t cap = (o->len + n) * 2;
 		uint8_t *np = realloc(o->p, cap);
 		if (!np) {
 			o->oom = true;
-			return;
+			return false;
 		}
 		o->p = np;
 		o->cap = cap;
 	}
+	return true;
+}
+
+static void put(struct out *o, const void *d, size_t n)
+{
+	if (!reserve(o, n))
+		return;
 	memcpy(o->p + o->len, d, n);
 	o->len += n;
 }
@@ -200,6 +209,44 @@ struct server {
 	bool failed;    /* output broken: stop */
 };
 
+/* What a handler answers: a STATUS, or REPLY_BUILT when it composed a whole
+ * reply (HANDLE, DATA, NAME, ATTRS, EXTENDED_REPLY, VERSION) in s->o.
+ * Handlers never send; dispatch() alone does, so every request is answered
+ * exactly once whichever path its handler took. */
+struct answer {
+	uint32_t code;          /* FX_*, or REPLY_BUILT */
+	const char *msg;
+};
+#define REPLY_BUILT UINT32_MAX
+
+static const struct answer built = { REPLY_BUILT, NULL };
+static const struct answer success = { FX_OK, "Success" };
+/* Whatever a handler returned, dispatch() answers this when parsing failed;
+ * handlers only have to not act on a malformed request. */
+static const struct answer malformed = { FX_BAD_MESSAGE, "malformed request" };
+static const struct answer invalid_handle = { FX_FAILURE, "invalid handle" };
+
+static struct answer answer_errno(int e)
+{
+	uint32_t code;
+
+	switch (e) {
+	case 0: return success;
+	case ENOENT: case ENOTDIR: case EBADF: case ELOOP: code = FX_NO_SUCH_FILE; break;
+	case EPERM: case EACCES: case EFAULT: code = FX_PERMISSION_DENIED; break;
+	case ENAMETOOLONG: case EINVAL: code = FX_BAD_MESSAGE; break;
+	case ENOSYS: code = FX_OP_UNSUPPORTED; break;
+	default: code = FX_FAILURE; break;
+	}
+	return (struct answer){ code, strerror(e) };
+}
+
+/* The answer to a syscall's return value (errno read at once). */
+static struct answer answer_rc(int r)
+{
+	return answer_errno(r < 0 ? errno : 0);
+}
+
 /* Start a reply: length is patched in send_reply. */
 static void begin(struct server *s, uint8_t type)
 {
@@ -210,6 +257,7 @@ static void begin(struct server *s, uint8_t type)
 		put_u32(&s->o, s->id);
 }
 
+/* Only dispatch() calls this. */
 static void send_reply(struct server *s)
 {
 	uint32_t n = (uint32_t)(s->o.len - 4);
@@ -226,33 +274,12 @@ static void send_reply(struct server *s)
 		s->failed = true;
 }
 
-static void status(struct server *s, uint32_t code, const char *msg)
+static void build_status(struct server *s, struct answer a)
 {
 	begin(s, FXP_STATUS);
-	put_u32(&s->o, code);
-	put_cstr(&s->o, msg);
+	put_u32(&s->o, a.code);
+	put_cstr(&s->o, a.msg);
 	put_cstr(&s->o, "");
-	send_reply(s);
-}
-
-static void errno_status(struct server *s, int e)
-{
-	uint32_t code;
-
-	switch (e) {
-	case 0: code = FX_OK; break;
-	case ENOENT: case ENOTDIR: case EBADF: case ELOOP: code = FX_NO_SUCH_FILE; break;
-	case EPERM: case EACCES: case EFAULT: code = FX_PERMISSION_DENIED; break;
-	case ENAMETOOLONG: case EINVAL: code = FX_BAD_MESSAGE; break;
-	case ENOSYS: code = FX_OP_UNSUPPORTED; break;
-	default: code = FX_FAILURE; break;
-	}
-	status(s, code, e ? strerror(e) : "Success");
-}
-
-static void ok_or_errno(struct server *s, int r)
-{
-	errno_status(s, r < 0 ? errno : 0);
 }
 
 static int handle_new(struct server *s, int fd, DIR *dir, const char *path)
@@ -267,7 +294,7 @@ static int handle_new(struct server *s, int fd, DIR *dir, const char *path)
 
 /* Keep an open file or directory as a handle and answer with it; when the
  * table is full, close it and answer with a failure. */
-static void reply_handle(struct server *s, int fd, DIR *dir, const char *path)
+static struct answer reply_handle(struct server *s, int fd, DIR *dir, const char *path)
 {
 	int idx = handle_new(s, fd, dir, path);
 	char hs[16];
@@ -277,13 +304,12 @@ static void reply_handle(struct server *s, int fd, DIR *dir, const char *path)
 			closedir(dir);
 		else
 			close(fd);
-		status(s, FX_FAILURE, "too many open handles");
-		return;
+		return (struct answer){ FX_FAILURE, "too many open handles" };
 	}
 	snprintf(hs, sizeof(hs), "%d", idx);
 	begin(s, FXP_HANDLE);
 	put_cstr(&s->o, hs);
-	send_reply(s);
+	return built;
 }
 
 /* Handles are decimal indexes of an open slot: anything else is refused. */
@@ -322,14 +348,15 @@ static void handle_close(struct handle *h)
 	*h = (struct handle){ .fd = -1 };
 }
 
-/* ---- requests ---- */
+/* ---- requests: each parses all its arguments, then acts unless m->bad ---- */
 
-static void do_open(struct server *s, struct in *m)
+static struct answer do_open(struct server *s, struct in *m)
 {
 	char *path = get_str(m);
 	uint32_t pf = get_u32(m);
+	struct answer ans = malformed;
 	struct attrs a;
-	int flags = 0, fd;
+	int flags, fd;
 
 	get_attrs(m, &a);
 	if (m->bad)
@@ -344,43 +371,40 @@ static void do_open(struct server *s, struct in *m)
 		 (pf & PF_TRUNC ? O_TRUNC : 0) | (pf & PF_EXCL ? O_EXCL : 0);
 	fd = open(path, flags | O_CLOEXEC | O_NOCTTY,
 		  (a.flags & ATTR_PERMISSIONS) ? (mode_t)(a.perm & 07777) : 0666);
-	if (fd < 0)
-		errno_status(s, errno);
-	else
-		reply_handle(s, fd, NULL, path);
+	ans = fd < 0 ? answer_errno(errno) : reply_handle(s, fd, NULL, path);
 out:
 	free(path);
+	return ans;
 }
 
-static void do_opendir(struct server *s, struct in *m)
+static struct answer do_opendir(struct server *s, struct in *m)
 {
 	char *path = get_str(m);
+	struct answer ans = malformed;
 	DIR *d;
 
 	if (m->bad)
 		goto out;
 	d = opendir(path);
-	if (!d)
-		errno_status(s, errno);
-	else
-		reply_handle(s, -1, d, path);
+	ans = d ? reply_handle(s, -1, d, path) : answer_errno(errno);
 out:
 	free(path);
+	return ans;
 }
 
-static void do_close(struct server *s, struct in *m)
+static struct answer do_close(struct server *s, struct in *m)
 {
 	struct handle *h = handle_arg(s, m);
 
-	if (!h) {
-		status(s, FX_FAILURE, "invalid handle");
-		return;
-	}
+	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
 	handle_close(h);
-	status(s, FX_OK, "Success");
+	return success;
 }
 
-static void do_read(struct server *s, struct in *m)
+static struct answer do_read(struct server *s, struct in *m)
 {
 	struct handle *h = get_handle(s, m, false);
 	uint64_t off = get_u64(m);
@@ -388,45 +412,34 @@ static void do_read(struct server *s, struct in *m)
 	ssize_t n;
 	size_t hdr;
 
-	if (!h || m->bad) {
-		status(s, FX_FAILURE, "invalid handle");
-		return;
-	}
+	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
 	if (len > SFTP_MAX_READ)
 		len = SFTP_MAX_READ;
 	/* Read straight into the reply: DATA header, then the bytes. */
 	begin(s, FXP_DATA);
 	hdr = s->o.len;
 	put_u32(&s->o, 0);
-	if (s->o.cap < hdr + 4 + len) {
-		uint8_t *np = realloc(s->o.p, hdr + 4 + len);
-		if (!np) {
-			s->failed = true;
-			return;
-		}
-		s->o.p = np;
-		s->o.cap = hdr + 4 + len;
-	}
+	if (!reserve(&s->o, len))
+		return built;           /* out of memory: send_reply ends the session */
 	do {
 		n = pread(h->fd, s->o.p + hdr + 4, len, (off_t)off);
 	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		errno_status(s, errno);
-		return;
-	}
-	if (n == 0 && len > 0) {
-		status(s, FX_EOF, "End of file");
-		return;
-	}
+	if (n < 0)
+		return answer_errno(errno);
+	if (n == 0 && len > 0)
+		return (struct answer){ FX_EOF, "End of file" };
 	s->o.p[hdr] = (uint8_t)(n >> 24);
 	s->o.p[hdr + 1] = (uint8_t)(n >> 16);
 	s->o.p[hdr + 2] = (uint8_t)(n >> 8);
 	s->o.p[hdr + 3] = (uint8_t)n;
 	s->o.len = hdr + 4 + (size_t)n;
-	send_reply(s);
+	return built;
 }
 
-static void do_write(struct server *s, struct in *m)
+static struct answer do_write(struct server *s, struct in *m)
 {
 	struct handle *h = get_handle(s, m, false);
 	uint64_t off = get_u64(m);
@@ -434,54 +447,52 @@ static void do_write(struct server *s, struct in *m)
 	const uint8_t *data = get_bytes(m, &len);
 	size_t done = 0;
 
-	if (!h || m->bad) {
-		status(s, FX_FAILURE, "invalid handle");
-		return;
-	}
+	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
 	while (done < len) {
 		ssize_t n = pwrite(h->fd, data + done, len - done, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			errno_status(s, errno);
-			return;
-		}
+		if (n < 0)
+			return answer_errno(errno);
 		done += (size_t)n;
 	}
-	status(s, FX_OK, "Success");
+	return success;
 }
 
-static void send_stat(struct server *s, int r, const struct stat *st)
+static struct answer stat_answer(struct server *s, int r, const struct stat *st)
 {
-	if (r < 0) {
-		errno_status(s, errno);
-		return;
-	}
+	if (r < 0)
+		return answer_errno(errno);
 	begin(s, FXP_ATTRS);
 	put_attrs(&s->o, st);
-	send_reply(s);
+	return built;
 }
 
-static void do_stat(struct server *s, struct in *m, bool follow)
+static struct answer do_stat(struct server *s, struct in *m, bool follow)
 {
 	char *path = get_str(m);
+	struct answer ans = malformed;
 	struct stat st;
 
 	if (!m->bad)
-		send_stat(s, follow ? stat(path, &st) : lstat(path, &st), &st);
+		ans = stat_answer(s, follow ? stat(path, &st) : lstat(path, &st), &st);
 	free(path);
+	return ans;
 }
 
-static void do_fstat(struct server *s, struct in *m)
+static struct answer do_fstat(struct server *s, struct in *m)
 {
 	struct handle *h = get_handle(s, m, false);
 	struct stat st;
 
-	if (!h) {
-		status(s, FX_FAILURE, "invalid handle");
-		return;
-	}
-	send_stat(s, fstat(h->fd, &st), &st);
+	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
+	return stat_answer(s, fstat(h->fd, &st), &st);
 }
 
 /* Apply attributes to a path (fd < 0) or an open file. */
@@ -506,28 +517,30 @@ static int apply_attrs(const char *path, int fd, const struct attrs *a, bool fol
 	return 0;
 }
 
-static void do_setstat(struct server *s, struct in *m, bool follow)
+static struct answer do_setstat(struct in *m, bool follow)
 {
 	char *path = get_str(m);
+	struct answer ans = malformed;
 	struct attrs a;
 
 	get_attrs(m, &a);
 	if (!m->bad)
-		ok_or_errno(s, apply_attrs(path, -1, &a, follow));
+		ans = answer_rc(apply_attrs(path, -1, &a, follow));
 	free(path);
+	return ans;
 }
 
-static void do_fsetstat(struct server *s, struct in *m)
+static struct answer do_fsetstat(struct server *s, struct in *m)
 {
 	struct handle *h = get_handle(s, m, false);
 	struct attrs a;
 
 	get_attrs(m, &a);
-	if (!h || m->bad) {
-		status(s, FX_FAILURE, "invalid handle");
-		return;
-	}
-	ok_or_errno(s, apply_attrs(h->path, h->fd, &a, true));
+	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
+	return answer_rc(apply_attrs(h->path, h->fd, &a, true));
 }
 
 /* "ls -l" style line, as OpenSSH clients show for `ls -l`. */
@@ -555,17 +568,17 @@ static void longname(char *buf, size_t len, const char *name, const struct stat 
 		 (unsigned)st->st_uid, (unsigned)st->st_gid, (long long)st->st_size, date, name);
 }
 
-static void do_readdir(struct server *s, struct in *m)
+static struct answer do_readdir(struct server *s, struct in *m)
 {
 	struct handle *h = get_handle(s, m, true);
 	struct out names = { 0 };
 	uint32_t count = 0;
 	struct dirent *de;
 
-	if (!h) {
-		status(s, FX_FAILURE, "invalid handle");
-		return;
-	}
+	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
 	/* Bounded so a reply stays well below the client's packet limit. */
 	while (count < READDIR_BATCH && names.len < SFTP_MAX_READ / 2 && (de = readdir(h->dir))) {
 		struct stat st;
@@ -580,18 +593,18 @@ static void do_readdir(struct server *s, struct in *m)
 		count++;
 	}
 	if (count == 0) {
-		status(s, FX_EOF, "End of directory");
-	} else {
-		begin(s, FXP_NAME);
-		put_u32(&s->o, count);
-		put(&s->o, names.p, names.len);
-		s->o.oom |= names.oom;
-		send_reply(s);
+		free(names.p);
+		return (struct answer){ FX_EOF, "End of directory" };
 	}
+	begin(s, FXP_NAME);
+	put_u32(&s->o, count);
+	put(&s->o, names.p, names.len);
+	s->o.oom |= names.oom;
 	free(names.p);
+	return built;
 }
 
-static void send_name(struct server *s, const char *path)
+static struct answer name_answer(struct server *s, const char *path)
 {
 	struct stat st = { 0 };
 
@@ -603,7 +616,7 @@ static void send_name(struct server *s, const char *path)
 		put_attrs(&s->o, &st);
 	else
 		put_u32(&s->o, 0);
-	send_reply(s);
+	return built;
 }
 
 /* Lexical clean-up for paths that do not exist (yet): no symlinks resolved. */
@@ -632,14 +645,12 @@ static void normalize(char *p)
 	*out = '\0';
 }
 
-static void realpath_reply(struct server *s, const char *path)
+static struct answer realpath_answer(struct server *s, const char *path)
 {
 	char resolved[PATH_MAX], joined[PATH_MAX * 2];
 
-	if (realpath(*path ? path : ".", resolved)) {
-		send_name(s, resolved);
-		return;
-	}
+	if (realpath(*path ? path : ".", resolved))
+		return name_answer(s, resolved);
 	if (path[0] == '/') {
 		snprintf(joined, sizeof(joined), "%s", path);
 	} else {
@@ -649,28 +660,31 @@ static void realpath_reply(struct server *s, const char *path)
 		snprintf(joined, sizeof(joined), "%s/%s", cwd, path);
 	}
 	normalize(joined);
-	send_name(s, joined);
+	return name_answer(s, joined);
 }
 
-static void do_realpath(struct server *s, struct in *m)
+static struct answer do_realpath(struct server *s, struct in *m)
 {
 	char *path = get_str(m);
+	struct answer ans = malformed;
 
 	if (!m->bad)
-		realpath_reply(s, path);
+		ans = realpath_answer(s, path);
 	free(path);
+	return ans;
 }
 
-static void do_readlink(struct server *s, struct in *m)
+static struct answer do_readlink(struct server *s, struct in *m)
 {
 	char *path = get_str(m), target[PATH_MAX];
+	struct answer ans = malformed;
 	ssize_t n;
 
 	if (m->bad)
 		goto out;
 	n = readlink(path, target, sizeof(target) - 1);
 	if (n < 0) {
-		errno_status(s, errno);
+		ans = answer_errno(errno);
 		goto out;
 	}
 	target[n] = '\0';
@@ -679,32 +693,37 @@ static void do_readlink(struct server *s, struct in *m)
 	put_cstr(&s->o, target);
 	put_cstr(&s->o, target);
 	put_u32(&s->o, 0);
-	send_reply(s);
+	ans = built;
 out:
 	free(path);
+	return ans;
 }
 
 /* One or two path arguments, one syscall. */
 typedef int (*path1_fn)(const char *);
 typedef int (*path2_fn)(const char *, const char *);
 
-static void do_path1(struct server *s, struct in *m, path1_fn fn)
+static struct answer do_path1(struct in *m, path1_fn fn)
 {
 	char *path = get_str(m);
+	struct answer ans = malformed;
 
 	if (!m->bad)
-		ok_or_errno(s, fn(path));
+		ans = answer_rc(fn(path));
 	free(path);
+	return ans;
 }
 
-static void do_path2(struct server *s, struct in *m, path2_fn fn)
+static struct answer do_path2(struct in *m, path2_fn fn)
 {
 	char *a = get_str(m), *b = get_str(m);
+	struct answer ans = malformed;
 
 	if (!m->bad)
-		ok_or_errno(s, fn(a, b));
+		ans = answer_rc(fn(a, b));
 	free(a);
 	free(b);
+	return ans;
 }
 
 static int rmdir_fn(const char *p) { return rmdir(p); }
@@ -716,23 +735,25 @@ static int rename_noreplace(const char *a, const char *b) { return renameat2(AT_
 /* OpenSSH's order, which its clients and paramiko send: target, then link. */
 static int symlink_fn(const char *target, const char *linkpath) { return symlink(target, linkpath); }
 
-static void do_mkdir(struct server *s, struct in *m)
+static struct answer do_mkdir(struct in *m)
 {
 	char *path = get_str(m);
+	struct answer ans = malformed;
 	struct attrs a;
 
 	get_attrs(m, &a);
 	if (!m->bad)
-		ok_or_errno(s, mkdir(path, (a.flags & ATTR_PERMISSIONS) ? (mode_t)(a.perm & 07777) : 0777));
+		ans = answer_rc(mkdir(path, (a.flags & ATTR_PERMISSIONS) ? (mode_t)(a.perm & 07777) : 0777));
 	free(path);
+	return ans;
 }
 
-static void do_statvfs(struct server *s, int r, const struct statvfs *v)
+/* ---- extensions ---- */
+
+static struct answer statvfs_answer(struct server *s, int r, const struct statvfs *v)
 {
-	if (r < 0) {
-		errno_status(s, errno);
-		return;
-	}
+	if (r < 0)
+		return answer_errno(errno);
 	begin(s, FXP_EXTENDED_REPLY);
 	put_u64(&s->o, v->f_bsize);
 	put_u64(&s->o, v->f_frsize);
@@ -745,127 +766,224 @@ static void do_statvfs(struct server *s, int r, const struct statvfs *v)
 	put_u64(&s->o, v->f_fsid);
 	put_u64(&s->o, (v->f_flag & ST_RDONLY ? 1 : 0) | (v->f_flag & ST_NOSUID ? 2 : 0));
 	put_u64(&s->o, v->f_namemax);
-	send_reply(s);
+	return built;
 }
 
-static void expand_path(struct server *s, struct in *m)
+static struct answer ext_posix_rename(struct server *s, struct in *m)
 {
-	char *path = get_str(m), buf[PATH_MAX * 2];
-	const char *home = getenv("HOME");
+	(void)s;
+	return do_path2(m, rename_posix);
+}
 
-	if (m->bad)
-		goto out;
-	if (path[0] == '~' && (path[1] == '\0' || path[1] == '/')) {
-		snprintf(buf, sizeof(buf), "%s%s", home && *home ? home : "/", path + 1);
-		realpath_reply(s, buf);
-	} else if (path[0] == '~') {
-		status(s, FX_OP_UNSUPPORTED, "~user paths are not supported");
-	} else {
-		realpath_reply(s, path);
-	}
-out:
+static struct answer ext_hardlink(struct server *s, struct in *m)
+{
+	(void)s;
+	return do_path2(m, link_fn);
+}
+
+static struct answer ext_statvfs(struct server *s, struct in *m)
+{
+	char *path = get_str(m);
+	struct answer ans = malformed;
+	struct statvfs v;
+
+	if (!m->bad)
+		ans = statvfs_answer(s, statvfs(path, &v), &v);
 	free(path);
+	return ans;
 }
 
-static void do_extended(struct server *s, struct in *m)
+static struct answer ext_fstatvfs(struct server *s, struct in *m)
 {
-	char *name = get_str(m);
+	struct handle *h = get_handle(s, m, false);
 	struct statvfs v;
 
 	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
+	return statvfs_answer(s, fstatvfs(h->fd, &v), &v);
+}
+
+static struct answer ext_fsync(struct server *s, struct in *m)
+{
+	struct handle *h = get_handle(s, m, false);
+
+	if (m->bad)
+		return malformed;
+	if (!h)
+		return invalid_handle;
+	return answer_rc(fsync(h->fd));
+}
+
+static struct answer ext_lsetstat(struct server *s, struct in *m)
+{
+	(void)s;
+	return do_setstat(m, false);
+}
+
+static struct answer ext_limits(struct server *s, struct in *m)
+{
+	(void)m;
+	begin(s, FXP_EXTENDED_REPLY);
+	put_u64(&s->o, SFTP_MAX_PACKET);
+	put_u64(&s->o, SFTP_MAX_READ);
+	put_u64(&s->o, SFTP_MAX_READ);
+	put_u64(&s->o, SFTP_MAX_HANDLES);
+	return built;
+}
+
+/* The home of `user` (len bytes) from /etc/passwd: inside a job that is the
+ * job's file, read as a file, never through NSS modules of its image. */
+static int passwd_home(const char *user, size_t len, char *home, size_t size)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while ((pw = fgetpwent(f)))
+		if (strlen(pw->pw_name) == len && memcmp(pw->pw_name, user, len) == 0) {
+			/* An empty home field means "/", as for the shell. */
+			const char *dir = pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/";
+
+			r = (size_t)snprintf(home, size, "%s", dir) < size ? 0 : -ENAMETOOLONG;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+/* As OpenSSH's sftp-server: `~` and `~/x` are relative to where SFTP started
+ * (the home, see enter_home), the way scp sends `~/x` anyway: as `x`;
+ * `~user/x` is that user's home from the passwd file. */
+static struct answer ext_expand_path(struct server *s, struct in *m)
+{
+	char *path = get_str(m), home[PATH_MAX], buf[PATH_MAX * 2];
+	struct answer ans = malformed;
+	size_t ulen;
+	int r;
+
+	if (m->bad)
 		goto out;
-	if (strcmp(name, "posix-rename@openssh.com") == 0) {
-		do_path2(s, m, rename_posix);
-	} else if (strcmp(name, "hardlink@openssh.com") == 0) {
-		do_path2(s, m, link_fn);
-	} else if (strcmp(name, "statvfs@openssh.com") == 0) {
-		char *path = get_str(m);
-		if (!m->bad)
-			do_statvfs(s, statvfs(path, &v), &v);
-		free(path);
-	} else if (strcmp(name, "fstatvfs@openssh.com") == 0) {
-		struct handle *h = get_handle(s, m, false);
-		if (h)
-			do_statvfs(s, fstatvfs(h->fd, &v), &v);
-		else
-			status(s, FX_FAILURE, "invalid handle");
-	} else if (strcmp(name, "fsync@openssh.com") == 0) {
-		struct handle *h = get_handle(s, m, false);
-		if (h)
-			ok_or_errno(s, fsync(h->fd));
-		else
-			status(s, FX_FAILURE, "invalid handle");
-	} else if (strcmp(name, "lsetstat@openssh.com") == 0) {
-		do_setstat(s, m, false);
-	} else if (strcmp(name, "limits@openssh.com") == 0) {
-		begin(s, FXP_EXTENDED_REPLY);
-		put_u64(&s->o, SFTP_MAX_PACKET);
-		put_u64(&s->o, SFTP_MAX_READ);
-		put_u64(&s->o, SFTP_MAX_READ);
-		put_u64(&s->o, SFTP_MAX_HANDLES);
-		send_reply(s);
-	} else if (strcmp(name, "expand-path@openssh.com") == 0) {
-		expand_path(s, m);
-	} else {
-		status(s, FX_OP_UNSUPPORTED, "unsupported extension");
+	if (path[0] != '~') {
+		ans = realpath_answer(s, path);
+		goto out;
 	}
+	ulen = strcspn(path + 1, "/");
+	if (ulen == 0) {
+		ans = realpath_answer(s, path[1] ? path + 2 : "");
+		goto out;
+	}
+	r = passwd_home(path + 1, ulen, home, sizeof(home));
+	if (r < 0) {
+		ans = r == -ENOENT ? (struct answer){ FX_NO_SUCH_FILE, "no such user" } : answer_errno(-r);
+		goto out;
+	}
+	snprintf(buf, sizeof(buf), "%s%s", home, path + 1 + ulen);
+	ans = realpath_answer(s, buf);
+out:
+	free(path);
+	return ans;
+}
+
+typedef struct answer (*handler_fn)(struct server *, struct in *);
+
+/* Offered in VERSION and served by do_extended, from this one list. */
+static const struct extension {
+	const char *name, *version;
+	handler_fn fn;
+} extensions[] = {
+	{ "posix-rename@openssh.com", "1", ext_posix_rename },
+	{ "statvfs@openssh.com", "2", ext_statvfs },
+	{ "fstatvfs@openssh.com", "2", ext_fstatvfs },
+	{ "hardlink@openssh.com", "1", ext_hardlink },
+	{ "fsync@openssh.com", "1", ext_fsync },
+	{ "lsetstat@openssh.com", "1", ext_lsetstat },
+	{ "limits@openssh.com", "1", ext_limits },
+	{ "expand-path@openssh.com", "1", ext_expand_path },
+};
+
+static struct answer do_extended(struct server *s, struct in *m)
+{
+	char *name = get_str(m);
+	struct answer ans = malformed;
+
+	if (m->bad)
+		goto out;
+	ans = (struct answer){ FX_OP_UNSUPPORTED, "unsupported extension" };
+	for (size_t i = 0; i < ARRAY_SIZE(extensions); i++)
+		if (strcmp(name, extensions[i].name) == 0) {
+			ans = extensions[i].fn(s, m);
+			break;
+		}
 out:
 	free(name);
+	return ans;
 }
 
-static void send_version(struct server *s)
+static struct answer version_answer(struct server *s)
 {
-	static const char *const ext[][2] = {
-		{ "posix-rename@openssh.com", "1" }, { "statvfs@openssh.com", "2" },
-		{ "fstatvfs@openssh.com", "2" },     { "hardlink@openssh.com", "1" },
-		{ "fsync@openssh.com", "1" },        { "lsetstat@openssh.com", "1" },
-		{ "limits@openssh.com", "1" },       { "expand-path@openssh.com", "1" },
-	};
-
 	begin(s, FXP_VERSION);
 	put_u32(&s->o, 3);
-	for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
-		put_cstr(&s->o, ext[i][0]);
-		put_cstr(&s->o, ext[i][1]);
+	for (size_t i = 0; i < ARRAY_SIZE(extensions); i++) {
+		put_cstr(&s->o, extensions[i].name);
+		put_cstr(&s->o, extensions[i].version);
 	}
-	send_reply(s);
+	return built;
 }
 
-/* One packet: returns false when the session must end (malformed input). */
+static struct answer handle_request(struct server *s, uint8_t type, struct in *m)
+{
+	switch (type) {
+	case FXP_OPEN: return do_open(s, m);
+	case FXP_CLOSE: return do_close(s, m);
+	case FXP_READ: return do_read(s, m);
+	case FXP_WRITE: return do_write(s, m);
+	case FXP_LSTAT: return do_stat(s, m, false);
+	case FXP_STAT: return do_stat(s, m, true);
+	case FXP_FSTAT: return do_fstat(s, m);
+	case FXP_SETSTAT: return do_setstat(m, true);
+	case FXP_FSETSTAT: return do_fsetstat(s, m);
+	case FXP_OPENDIR: return do_opendir(s, m);
+	case FXP_READDIR: return do_readdir(s, m);
+	case FXP_REMOVE: return do_path1(m, unlink_fn);
+	case FXP_MKDIR: return do_mkdir(m);
+	case FXP_RMDIR: return do_path1(m, rmdir_fn);
+	case FXP_REALPATH: return do_realpath(s, m);
+	case FXP_RENAME: return do_path2(m, rename_noreplace);
+	case FXP_READLINK: return do_readlink(s, m);
+	case FXP_SYMLINK: return do_path2(m, symlink_fn);
+	case FXP_EXTENDED: return do_extended(s, m);
+	default: return (struct answer){ FX_OP_UNSUPPORTED, "unsupported request" };
+	}
+}
+
+/* One packet, one reply: handlers compose, only this sends. Returns false
+ * when the session must end (malformed input). */
 static bool dispatch(struct server *s, uint8_t type, struct in *m)
 {
+	struct answer a;
+
+	s->o.len = 0;
 	if (type == FXP_INIT) {
 		get_u32(m);
-		send_version(s);
-		return !m->bad;
+		a = version_answer(s);
+	} else {
+		s->id = get_u32(m);
+		if (m->bad)
+			return false;   /* not even an id to answer */
+		a = handle_request(s, type, m);
+		if (m->bad)
+			a = malformed;
 	}
-	s->id = get_u32(m);
-	if (m->bad)
-		return false;
-	switch (type) {
-	case FXP_OPEN: do_open(s, m); break;
-	case FXP_CLOSE: do_close(s, m); break;
-	case FXP_READ: do_read(s, m); break;
-	case FXP_WRITE: do_write(s, m); break;
-	case FXP_LSTAT: do_stat(s, m, false); break;
-	case FXP_STAT: do_stat(s, m, true); break;
-	case FXP_FSTAT: do_fstat(s, m); break;
-	case FXP_SETSTAT: do_setstat(s, m, true); break;
-	case FXP_FSETSTAT: do_fsetstat(s, m); break;
-	case FXP_OPENDIR: do_opendir(s, m); break;
-	case FXP_READDIR: do_readdir(s, m); break;
-	case FXP_REMOVE: do_path1(s, m, unlink_fn); break;
-	case FXP_MKDIR: do_mkdir(s, m); break;
-	case FXP_RMDIR: do_path1(s, m, rmdir_fn); break;
-	case FXP_REALPATH: do_realpath(s, m); break;
-	case FXP_RENAME: do_path2(s, m, rename_noreplace); break;
-	case FXP_READLINK: do_readlink(s, m); break;
-	case FXP_SYMLINK: do_path2(s, m, symlink_fn); break;
-	case FXP_EXTENDED: do_extended(s, m); break;
-	default: status(s, FX_OP_UNSUPPORTED, "unsupported request"); break;
-	}
-	if (m->bad)
-		status(s, FX_BAD_MESSAGE, "malformed request");
+	/* A handler that claims a reply it never began would resend the last one. */
+	if (a.code == REPLY_BUILT && s->o.len == 0)
+		a = (struct answer){ FX_FAILURE, "internal error: no reply" };
+	if (a.code != REPLY_BUILT)
+		build_status(s, a);
+	send_reply(s);
 	return !m->bad;
 }
 
@@ -884,6 +1002,22 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
 	return (ssize_t)got;
 }
 
+/* Start where OpenSSH's sftp-server starts: the user's home, which the spawn
+ * path put in HOME from the job's passwd. scp sends `~/x` as the relative
+ * `x`, so this is what makes it land where the shell's `~` is. Without a
+ * home to enter (missing, or not ours), stay in the job's working directory
+ * where the spawn path left us. "/" counts as no home: a uid the job's
+ * passwd does not name gets it, and the job's directory serves such users
+ * better than the root. Returns whether SFTP starts in the home. */
+static bool enter_home(void)
+{
+	const char *home = getenv("HOME");
+
+	if (!home || home[0] != '/' || strcmp(home, "/") == 0)
+		return false;
+	return chdir(home) == 0;
+}
+
 int sftp_serve(int in_fd, int out_fd)
 {
 	static struct server s;
@@ -892,6 +1026,7 @@ int sftp_serve(int in_fd, int out_fd)
 
 	if (!pkt)
 		return 1;
+	enter_home();
 	s = (struct server){ .out_fd = out_fd };
 	for (int i = 0; i < SFTP_MAX_HANDLES; i++)
 		s.h[i].fd = -1;

@@ -9,7 +9,8 @@
 #define SFTP_MAX_HANDLES 512
 
 /* Serve requests from in_fd, replies to out_fd, until EOF or a malformed
- * packet. Returns the process exit code. */
+ * packet, starting in $HOME when it can be entered (else where we are).
+ * Returns the process exit code. */
 int sftp_serve(int in_fd, int out_fd);
 
 #endif

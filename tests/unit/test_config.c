@@ -32,9 +32,14 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.control_socket, "/run/peon-sshd/control.sock");
 	assert_int_equal(cfg.limits.login_grace_time, 30);
 	assert_int_equal(cfg.limits.max_auth_tries, 6);
+	assert_int_equal(cfg.limits.max_sessions, 16);
+	assert_int_equal(cfg.limits.max_forwards, 64);
 	assert_int_equal(cfg.n_listen, 2);
 	assert_null(strstr(cfg.algo.ciphers, ",,"));
 	assert_true(cfg.algo.kex[strlen(cfg.algo.kex) - 1] != ',');
+	/* EtM preferred; plain SHA-2 HMACs after it for clients without EtM. */
+	assert_string_equal(cfg.algo.macs, "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,"
+					   "hmac-sha2-256,hmac-sha2-512");
 	config_free(&cfg);
 	/* An explicit -f that does not exist is an error. */
 	assert_int_equal(config_load("/nonexistent/peon-sshd.conf", true, &cfg, err), -EIO);
@@ -49,7 +54,7 @@ static void test_full_file(void **state)
 	(void)state;
 	assert_int_equal(load_text("listen_address = [\"127.0.0.1\", \"::1\"];\n"
 				   "runtime_dir = \"/tmp/r\";\n"
-				   "limits = { login_grace_time = 5; max_auth_tries = 3; };\n"
+				   "limits = { login_grace_time = 5; max_auth_tries = 3; max_forwards = 4096; };\n"
 				   "algorithms = { ciphers = \"aes128-ctr\"; };\n"
 				   "accept_env = \"LANG\";\n",
 				   &cfg, err), 0);
@@ -60,6 +65,8 @@ static void test_full_file(void **state)
 	assert_int_equal(cfg.limits.login_grace_time, 5);
 	assert_int_equal(cfg.limits.max_auth_tries, 3);
 	assert_int_equal(cfg.limits.max_startups, 64);
+	assert_int_equal(cfg.limits.max_forwards, 4096);
+	assert_int_equal(cfg.limits.max_sessions, 16);    /* separate from max_forwards */
 	assert_string_equal(cfg.algo.ciphers, "aes128-ctr");
 	assert_int_equal(cfg.n_accept_env, 1);
 	config_free(&cfg);
@@ -84,6 +91,9 @@ static void test_errors(void **state)
 	expect_error("limits = { max_auth_tries = 0; };\n", ":2: max_auth_tries: 0 is outside 1-100");
 	expect_error("limits = { max_auth_tries = \"6\"; };\n", "max_auth_tries: must be an integer");
 	expect_error("limits = { bogus = 1; };\n", "bogus: unknown setting in limits");
+	expect_error("limits = { max_forwards = 0; };\n", ":2: max_forwards: 0 is outside 1-4096");
+	expect_error("\nlimits = {\n  max_forwards = 4097;\n};\n", ":4: max_forwards: 4097 is outside 1-4096");
+	expect_error("limits = { max_forwards = \"64\"; };\n", ":2: max_forwards: must be an integer");
 	expect_error("algorithms = { kex = \"curve25519-sha256,\"; };\n", "kex: must be a non-empty comma-separated list");
 	expect_error("runtime_dir = \"relative\";\n", "runtime_dir: \"relative\" must be an absolute path");
 	expect_error("log_level = \"loud\";\n", "log_level: \"loud\" is not one of");
@@ -118,6 +128,7 @@ static void test_print(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "debug_port = 2345;"));
 	assert_non_null(strstr(buf, "login_grace_time = 30;"));
+	assert_non_null(strstr(buf, "  max_forwards = 64;\n"));
 	assert_non_null(strstr(buf, "control_socket_mode = \"0600\";"));
 	free(buf);
 	config_free(&cfg);

@@ -1,8 +1,14 @@
 #include "test_util.h"
 #include "sftp.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /* The server runs in a child over a socketpair, as in production over a pipe. */
@@ -236,6 +242,393 @@ static void test_write_read_roundtrip(void **state)
 	rmdir(dir);
 }
 
+/* ---- exactly one reply per request ---- */
+
+enum { T_OPEN = 3, T_CLOSE, T_READ, T_WRITE, T_LSTAT, T_FSTAT, T_SETSTAT, T_FSETSTAT, T_OPENDIR,
+       T_READDIR, T_REMOVE, T_MKDIR, T_RMDIR, T_REALPATH, T_STAT, T_RENAME, T_READLINK, T_SYMLINK,
+       T_EXTENDED = 200 };
+
+struct pkt {
+	uint8_t b[512];
+	size_t n;
+};
+
+static void p_u32(struct pkt *p, uint32_t v)
+{
+	assert_true(p->n + 4 <= sizeof(p->b));
+	put32(p->b + p->n, v);
+	p->n += 4;
+}
+
+static void p_str(struct pkt *p, const char *s)
+{
+	p_u32(p, (uint32_t)strlen(s));
+	assert_true(p->n + strlen(s) <= sizeof(p->b));
+	memcpy(p->b + p->n, s, strlen(s));
+	p->n += strlen(s);
+}
+
+/* A request: type, id, then (for EXTENDED) the extension name. */
+static struct pkt req(uint8_t type, uint32_t id, const char *ext)
+{
+	struct pkt p = { .b = { type }, .n = 1 };
+
+	p_u32(&p, id);
+	if (ext)
+		p_str(&p, ext);
+	return p;
+}
+
+/* Read replies until the server closes; count those carrying id. */
+static int replies_for(struct peer *p, uint32_t id, int *total, uint32_t *last_status)
+{
+	uint8_t buf[SFTP_MAX_PACKET];
+	uint32_t len;
+	int n = 0, type;
+
+	*total = 0;
+	while ((type = recv_reply(p, buf, sizeof(buf), &len)) >= 0) {
+		(*total)++;
+		assert_true(len >= 5);
+		if (get32(buf + 1) != id)
+			continue;
+		n++;
+		if (type == 101)
+			*last_status = get32(buf + 5);
+	}
+	return n;
+}
+
+/* Start a server with one open file (handle "0", as the first OPEN gets),
+ * send one request, close our side; the request must be answered exactly
+ * once, with BAD_MESSAGE, and end the session. */
+static void expect_one_bad_message(const char *what, const struct pkt *rq, const char *file)
+{
+	struct peer p = start();
+	struct pkt open_rq = req(T_OPEN, 1, NULL);
+	uint8_t buf[4096];
+	uint32_t code = 999, len;
+	int total, n;
+
+	init(&p);
+	p_str(&open_rq, file);
+	p_u32(&open_rq, 1 | 2);
+	p_u32(&open_rq, 0);
+	send_raw(&p, open_rq.b, open_rq.n);
+	assert_int_equal(recv_reply(&p, buf, sizeof(buf), &len), 102);
+	assert_int_equal(get32(buf + 5), 1);
+	assert_int_equal(buf[9], '0');
+	send_raw(&p, rq->b, rq->n);
+	shutdown(p.fd, SHUT_WR);
+	n = replies_for(&p, 77, &total, &code);
+	if (n != 1 || total != 1 || code != 5)
+		fail_msg("%s: %d replies for its id (%d in all), last status %u; want 1, BAD_MESSAGE (5)",
+			 what, n, total, (unsigned)code);
+	assert_int_equal(finish(&p), 2);
+}
+
+static const uint8_t all_types[] = {
+	T_OPEN, T_CLOSE, T_READ, T_WRITE, T_LSTAT, T_FSTAT, T_SETSTAT, T_FSETSTAT, T_OPENDIR, T_READDIR,
+	T_REMOVE, T_MKDIR, T_RMDIR, T_REALPATH, T_STAT, T_RENAME, T_READLINK, T_SYMLINK, T_EXTENDED,
+};
+
+static const char *const extensions[] = {
+	"posix-rename@openssh.com", "statvfs@openssh.com", "fstatvfs@openssh.com", "hardlink@openssh.com",
+	"fsync@openssh.com", "lsetstat@openssh.com", "expand-path@openssh.com",
+};
+
+static const char *const two_args[] = {
+	"posix-rename@openssh.com", "hardlink@openssh.com", "lsetstat@openssh.com",
+};
+
+static void test_malformed_requests_answered_once(void **state)
+{
+	char dir[] = "/tmp/peon-sftp-XXXXXX", file[64], what[96];
+	struct pkt rq;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/f", dir);
+	assert_int_equal(close(creat(file, 0600)), 0);
+	for (size_t i = 0; i < sizeof(all_types); i++) {
+		/* Nothing after the id: every request has a first argument. */
+		rq = req(all_types[i], 77, NULL);
+		snprintf(what, sizeof(what), "type %u, no arguments", all_types[i]);
+		expect_one_bad_message(what, &rq, file);
+		/* The first string claims more bytes than the packet holds. */
+		rq = req(all_types[i], 77, NULL);
+		p_u32(&rq, 1000);
+		p_u32(&rq, 0x30303030);
+		snprintf(what, sizeof(what), "type %u, string past the end", all_types[i]);
+		expect_one_bad_message(what, &rq, file);
+	}
+	/* A valid handle ("0", the open file), then the rest missing. */
+	rq = req(T_READ, 77, NULL);
+	p_str(&rq, "0");
+	p_u32(&rq, 0);
+	expect_one_bad_message("READ, length missing", &rq, file);
+	rq = req(T_WRITE, 77, NULL);
+	p_str(&rq, "0");
+	p_u32(&rq, 0);
+	p_u32(&rq, 0);
+	p_u32(&rq, 10);
+	expect_one_bad_message("WRITE, data short", &rq, file);
+	rq = req(T_FSETSTAT, 77, NULL);
+	p_str(&rq, "0");
+	p_u32(&rq, 1);                          /* ATTR_SIZE, but no size */
+	expect_one_bad_message("FSETSTAT, attrs short", &rq, file);
+	/* A handle that is no handle, then the rest missing. */
+	rq = req(T_READ, 77, NULL);
+	p_str(&rq, "junk");
+	expect_one_bad_message("READ, bad handle, rest missing", &rq, file);
+	/* A valid path, then the rest missing. */
+	rq = req(T_OPEN, 77, NULL);
+	p_str(&rq, file);
+	expect_one_bad_message("OPEN, pflags missing", &rq, file);
+	rq = req(T_OPEN, 77, NULL);
+	p_str(&rq, file);
+	p_u32(&rq, 1);
+	p_u32(&rq, 4);                          /* ATTR_PERMISSIONS, but no mode */
+	expect_one_bad_message("OPEN, attrs short", &rq, file);
+	for (uint8_t t = T_SETSTAT; t <= T_SYMLINK; t++) {
+		if (t != T_SETSTAT && t != T_MKDIR && t != T_RENAME && t != T_SYMLINK)
+			continue;
+		rq = req(t, 77, NULL);
+		p_str(&rq, file);
+		snprintf(what, sizeof(what), "type %u, second argument missing", t);
+		expect_one_bad_message(what, &rq, file);
+	}
+	/* Every extension with arguments: none, or the first past the end. */
+	for (size_t i = 0; i < ARRAY_LEN(extensions); i++) {
+		rq = req(T_EXTENDED, 77, extensions[i]);
+		snprintf(what, sizeof(what), "%s, no arguments", extensions[i]);
+		expect_one_bad_message(what, &rq, file);
+		rq = req(T_EXTENDED, 77, extensions[i]);
+		p_u32(&rq, 1000);
+		snprintf(what, sizeof(what), "%s, string past the end", extensions[i]);
+		expect_one_bad_message(what, &rq, file);
+	}
+	/* Those with a second argument: it is missing. */
+	for (size_t i = 0; i < ARRAY_LEN(two_args); i++) {
+		rq = req(T_EXTENDED, 77, two_args[i]);
+		p_str(&rq, file);
+		snprintf(what, sizeof(what), "%s, second argument missing", two_args[i]);
+		expect_one_bad_message(what, &rq, file);
+	}
+	unlink(file);
+	rmdir(dir);
+}
+
+/* Well-formed requests that fail (bad handles, missing files, unknown
+ * types and extensions) are each answered once and the session goes on. */
+static void test_failing_requests_answered_once(void **state)
+{
+	struct peer p = start();
+	uint32_t id = 100, code;
+	int total;
+	struct pkt rq;
+
+	(void)state;
+	init(&p);
+	for (size_t i = 0; i < sizeof(all_types); i++) {
+		uint8_t t = all_types[i];
+		bool handle = t == T_CLOSE || t == T_READ || t == T_WRITE || t == T_FSTAT || t == T_FSETSTAT ||
+			      t == T_READDIR;
+
+		rq = req(t, id++, t == T_EXTENDED ? "no-such@example.com" : NULL);
+		p_str(&rq, handle ? "511" : "/nonexistent/peon/x");
+		if (t == T_OPEN)
+			p_u32(&rq, 1);
+		if (t == T_READ || t == T_WRITE)
+			p_u32(&rq, 0), p_u32(&rq, 0), p_u32(&rq, 4);
+		if (t == T_WRITE)
+			p_u32(&rq, 0x41414141);
+		if (t == T_OPEN || t == T_FSETSTAT || t == T_MKDIR)
+			p_u32(&rq, 0);
+		if (t == T_SETSTAT)
+			p_u32(&rq, 4), p_u32(&rq, 0644);    /* permissions: fails, no such file */
+		if (t == T_RENAME || t == T_SYMLINK)
+			p_str(&rq, "/nonexistent/peon/y");
+		send_raw(&p, rq.b, rq.n);
+	}
+	rq = req(99, id++, NULL);
+	send_raw(&p, rq.b, rq.n);
+	shutdown(p.fd, SHUT_WR);
+	{
+		uint8_t buf[4096];
+		uint32_t len, seen[64] = { 0 };
+		int type;
+
+		total = 0;
+		while ((type = recv_reply(&p, buf, sizeof(buf), &len)) >= 0) {
+			uint32_t rid = get32(buf + 1);
+			assert_true(rid >= 100 && rid < id);
+			seen[rid - 100]++;
+			total++;
+			if (type == 101) {
+				code = get32(buf + 5);
+				if (code == 0 || code == 5)
+					fail_msg("request id %u: status %u", (unsigned)rid, (unsigned)code);
+			}
+		}
+		for (uint32_t i = 100; i < id; i++)
+			if (seen[i - 100] != 1)
+				fail_msg("request id %u got %u replies", (unsigned)i, (unsigned)seen[i - 100]);
+		assert_int_equal(total, (int)(id - 100));
+	}
+	assert_int_equal(finish(&p), 0);
+}
+
+/* ---- where SFTP starts, and ~ ---- */
+
+/* The server as the spawn path leaves it: in cwd, with HOME (NULL: unset). */
+static struct peer start_at(const char *home, const char *cwd)
+{
+	int sv[2];
+	struct peer p;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	p.pid = fork();
+	if (p.pid == 0) {
+		close(sv[0]);
+		if (chdir(cwd) < 0 || (home ? setenv("HOME", home, 1) : unsetenv("HOME")) < 0)
+			_exit(99);
+		_exit(sftp_serve(sv[1], sv[1]));
+	}
+	close(sv[1]);
+	p.fd = sv[0];
+	return p;
+}
+
+/* Send a REALPATH (ext NULL) or expand-path request for path. Returns the
+ * name of a NAME reply in out, or "status N". */
+static void resolve(struct peer *p, const char *ext, const char *path, char *out, size_t size)
+{
+	struct pkt rq = req(ext ? T_EXTENDED : T_REALPATH, 9, ext);
+	uint8_t buf[8192];
+	uint32_t len;
+	int type;
+
+	p_str(&rq, path);
+	send_raw(p, rq.b, rq.n);
+	type = recv_reply(p, buf, sizeof(buf), &len);
+	assert_int_equal(get32(buf + 1), 9);
+	if (type == 101) {
+		snprintf(out, size, "status %u", (unsigned)get32(buf + 5));
+		return;
+	}
+	assert_int_equal(type, 104);
+	assert_int_equal(get32(buf + 5), 1);
+	snprintf(out, size, "%.*s", (int)get32(buf + 9), (const char *)buf + 13);
+}
+
+static void expect_path(struct peer *p, const char *ext, const char *path, const char *want)
+{
+	char got[PATH_MAX + 64];
+
+	resolve(p, ext, path, got, sizeof(got));
+	if (strcmp(got, want) != 0)
+		fail_msg("%s \"%s\": got \"%s\", want \"%s\"", ext ? ext : "realpath", path, got, want);
+}
+
+#define EXPAND "expand-path@openssh.com"
+
+struct dirs {
+	char base[64], home[80], cwd[80];
+};
+
+static void make_dirs(struct dirs *d)
+{
+	snprintf(d->base, sizeof(d->base), "/tmp/peon-sftp-XXXXXX");
+	assert_non_null(mkdtemp(d->base));
+	snprintf(d->home, sizeof(d->home), "%s/home", d->base);
+	snprintf(d->cwd, sizeof(d->cwd), "%s/cwd", d->base);
+	assert_int_equal(mkdir(d->home, 0755), 0);
+	assert_int_equal(mkdir(d->cwd, 0755), 0);
+}
+
+static void drop_dirs(struct dirs *d)
+{
+	rmdir(d->home);
+	rmdir(d->cwd);
+	rmdir(d->base);
+}
+
+/* As OpenSSH's sftp-server: relative paths, `~` and `~/` start in the home
+ * (scp sends `~/x` as the relative `x`; sftp expands `~` with expand-path). */
+static void test_starts_in_home(void **state)
+{
+	struct dirs d;
+	struct peer p;
+	char want[128];
+
+	(void)state;
+	make_dirs(&d);
+	p = start_at(d.home, d.cwd);
+	init(&p);
+	expect_path(&p, NULL, ".", d.home);
+	expect_path(&p, NULL, "", d.home);
+	snprintf(want, sizeof(want), "%s/new-file", d.home);
+	expect_path(&p, NULL, "new-file", want);
+	expect_path(&p, EXPAND, "~", d.home);
+	expect_path(&p, EXPAND, "~/", d.home);
+	expect_path(&p, EXPAND, "~/new-file", want);
+	expect_path(&p, EXPAND, "~/a/../new-file", want);
+	expect_path(&p, EXPAND, "new-file", want);
+	expect_path(&p, EXPAND, "/etc/../etc", "/etc");
+	assert_int_equal(finish(&p), 0);
+	drop_dirs(&d);
+}
+
+/* No usable home: stay where the spawn path left us, the job's working
+ * directory, and `~` means that directory too, so scp's `~/x` (sent as `x`)
+ * and sftp's `~/x` (expanded) still agree. "/" is what a uid without a
+ * passwd entry gets: no home either. */
+static void test_no_home_stays_in_cwd(void **state)
+{
+	const char *homes[] = { "missing", "/", "", "relative/dir", NULL };
+	struct dirs d;
+	char missing[128], want[160];
+
+	(void)state;
+	make_dirs(&d);
+	snprintf(missing, sizeof(missing), "%s/missing", d.base);
+	homes[0] = missing;
+	snprintf(want, sizeof(want), "%s/x", d.cwd);
+	for (size_t i = 0; i < ARRAY_LEN(homes); i++) {
+		struct peer p = start_at(homes[i], d.cwd);
+
+		init(&p);
+		expect_path(&p, NULL, ".", d.cwd);
+		expect_path(&p, EXPAND, "~", d.cwd);
+		expect_path(&p, EXPAND, "~/x", want);
+		assert_int_equal(finish(&p), 0);
+	}
+	drop_dirs(&d);
+}
+
+/* ~user from /etc/passwd (inside a job: the job's, read as a file). */
+static void test_expand_other_user(void **state)
+{
+	struct dirs d;
+	struct peer p;
+
+	(void)state;
+	make_dirs(&d);
+	p = start_at(d.home, d.cwd);
+	init(&p);
+	expect_path(&p, EXPAND, "~root", "/root");
+	expect_path(&p, EXPAND, "~root/", "/root");
+	expect_path(&p, EXPAND, "~root/no/such/../file", "/root/no/file");
+	expect_path(&p, EXPAND, "~daemon", "/usr/sbin");
+	expect_path(&p, EXPAND, "~no-such-user-peon/x", "status 2");    /* NO_SUCH_FILE */
+	expect_path(&p, EXPAND, "~no-such-user-peon", "status 2");
+	/* The session goes on. */
+	expect_path(&p, NULL, ".", d.home);
+	assert_int_equal(finish(&p), 0);
+	drop_dirs(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +639,11 @@ int main(void)
 		cmocka_unit_test(test_oversized_packet),
 		cmocka_unit_test(test_truncated_packet),
 		cmocka_unit_test(test_write_read_roundtrip),
+		cmocka_unit_test(test_malformed_requests_answered_once),
+		cmocka_unit_test(test_failing_requests_answered_once),
+		cmocka_unit_test(test_starts_in_home),
+		cmocka_unit_test(test_no_home_stays_in_cwd),
+		cmocka_unit_test(test_expand_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
