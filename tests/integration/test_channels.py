@@ -181,3 +181,36 @@ def test_refused_requests_are_logged(daemon, job, keys, tmp_path):
     finally:
         c.close()
     wait_for(lambda: "refused channel open of an unknown type" in daemon.log(), what="unknown type logged")
+
+
+def test_max_forwards_bounds_forward_channels(tmp_path, hostkeys, job, keys):
+    d = Daemon(str(tmp_path), hostkeys, "limits = { max_forwards = 3; max_sessions = 2; };\n").start()
+    try:
+        k = live(d, job, keys, "exec-bound")
+        echo_server(d, k, 7010)
+        c = connect(d, k)
+        try:
+            t = c.get_transport()
+            held = [t.open_channel("direct-tcpip", ("127.0.0.1", 7010), ("127.0.0.1", 1), timeout=10)
+                    for _ in range(3)]
+            with pytest.raises(paramiko.ChannelException):
+                t.open_channel("direct-tcpip", ("127.0.0.1", 7010), ("127.0.0.1", 1), timeout=10)
+            # Forwards and sessions are counted apart.
+            s = t.open_session(timeout=10)
+            s.exec_command("echo session-ok")
+            assert s.makefile().read() == b"session-ok\n"
+            held[0].close()
+            wait_for(lambda: _opens(t), what="a forward slot to free up")
+        finally:
+            c.close()
+        assert "refused forward channel: limit of 3 per connection reached (limits.max_forwards)" in d.log()
+    finally:
+        d.stop()
+
+
+def _opens(t):
+    try:
+        t.open_channel("direct-tcpip", ("127.0.0.1", 7010), ("127.0.0.1", 1), timeout=10).close()
+        return True
+    except paramiko.ChannelException:
+        return False
