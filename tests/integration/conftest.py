@@ -146,6 +146,16 @@ def ssh(key, port, *cmd, input=None, timeout=60, text=True, **kw):
                           text=text, timeout=timeout)
 
 
+def paramiko_client(daemon, key, user="root"):
+    """A connected paramiko client (host key not checked)."""
+    import paramiko
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect("127.0.0.1", daemon.port, username=user, key_filename=key.path, look_for_keys=False,
+              allow_agent=False, timeout=10)
+    return c
+
+
 @pytest.fixture(scope="session")
 def hostkeys(tmp_path_factory):
     """Generate host keys once; each daemon gets a copy."""

@@ -10,15 +10,7 @@ import time
 import paramiko
 import pytest
 
-from conftest import Daemon, ssh, wait_for
-
-
-def connect(daemon, key, user="root"):
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    c.connect("127.0.0.1", daemon.port, username=user, key_filename=key.path, look_for_keys=False,
-              allow_agent=False, timeout=10)
-    return c
+from conftest import Daemon, paramiko_client, ssh, wait_for
 
 
 def echo_server(daemon, key, port):
@@ -38,7 +30,7 @@ def test_forwards_do_not_count_against_max_sessions(daemon, job, keys):
     """A browser behind ssh -D opens dozens of connections at once."""
     k = live(daemon, job, keys, "exec-many")
     echo_server(daemon, k, 7007)
-    c = connect(daemon, k)
+    c = paramiko_client(daemon, k)
     try:
         t = c.get_transport()
         chans = [t.open_channel("direct-tcpip", ("127.0.0.1", 7007), ("127.0.0.1", 40000 + i), timeout=10)
@@ -63,7 +55,7 @@ def test_open_close_loop_without_waiting(daemon, job, keys):
     channels must never pile up against the limit."""
     k = live(daemon, job, keys, "exec-churn")
     echo_server(daemon, k, 7008)
-    c = connect(daemon, k)
+    c = paramiko_client(daemon, k)
     try:
         t = c.get_transport()
         for i in range(300):
@@ -92,7 +84,7 @@ def test_blackholed_forward_does_not_freeze_the_connection(daemon, job, keys):
     for cmd in (["ip", "link", "add", "sink0", "type", "veth", "peer", "name", "sink1"],
                 ["ip", "addr", "add", "192.0.2.1/24", "dev", "sink0"], ["ip", "link", "set", "sink0", "up"]):
         subprocess.run(netns + cmd, check=True)
-    c = connect(daemon, k)
+    c = paramiko_client(daemon, k)
     try:
         t = c.get_transport()
         sh = t.open_session(timeout=10)
@@ -135,7 +127,7 @@ def test_forward_resolves_names_with_the_jobs_hosts_file(daemon, job, keys):
     echo_server(daemon, k, 7009)
     with pytest.raises(socket.gaierror):
         socket.getaddrinfo("only-the-job-knows", 80)    # the host does not know it
-    c = connect(daemon, k)
+    c = paramiko_client(daemon, k)
     try:
         ch = c.get_transport().open_channel("direct-tcpip", ("only-the-job-knows", 7009), ("127.0.0.1", 1),
                                             timeout=10)
@@ -173,7 +165,7 @@ def test_refused_requests_are_logged(daemon, job, keys, tmp_path):
     wait_for(lambda: "refused agent forwarding request" in daemon.log(), what="agent request logged")
     wait_for(lambda: "refused X11 forwarding request" in daemon.log(), what="x11 request logged")
     # A channel type libssh does not know (ssh -W to a unix socket path).
-    c = connect(daemon, k)
+    c = paramiko_client(daemon, k)
     try:
         with pytest.raises(paramiko.ChannelException):
             c.get_transport().open_channel("direct-streamlocal@openssh.com", ("/tmp/sock", 0), ("", 0),
@@ -188,7 +180,7 @@ def test_max_forwards_bounds_forward_channels(tmp_path, hostkeys, job, keys):
     try:
         k = live(d, job, keys, "exec-bound")
         echo_server(d, k, 7010)
-        c = connect(d, k)
+        c = paramiko_client(d, k)
         try:
             t = c.get_transport()
             held = [t.open_channel("direct-tcpip", ("127.0.0.1", 7010), ("127.0.0.1", 1), timeout=10)

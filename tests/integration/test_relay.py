@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ssh, ssh_argv
+from conftest import paramiko_client, ssh, ssh_argv
 
 SIZE = 64 << 20
 REKEY = ["RekeyLimit=1M"]
@@ -88,13 +88,8 @@ def test_both_directions_at_once_with_rekeys(daemon, job, keys, cpu_load, tmp_pa
 def test_channel_open_close_loop_never_refused(daemon, job, keys):
     """Closed channels are freed at once: 300 rounds of open/exec/close on one
     connection never hit the per-connection channel limit."""
-    import paramiko
-
     k = live(daemon, job, keys, "exec-loop")
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    c.connect("127.0.0.1", daemon.port, username="root", key_filename=k.path, look_for_keys=False,
-              allow_agent=False)
+    c = paramiko_client(daemon, k)
     try:
         t0 = time.monotonic()
         for i in range(300):

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ssh, ssh_argv
+from conftest import paramiko_client, ssh, ssh_argv
 
 
 def opts(key, port):
@@ -112,11 +112,7 @@ def test_sshfs_mount(daemon, live, tmp_path, jobroot):
 
 
 def test_paramiko_sftp(daemon, live):
-    import paramiko
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    c.connect("127.0.0.1", daemon.port, username="root", key_filename=live.path, look_for_keys=False,
-              allow_agent=False)
+    c = paramiko_client(daemon, live)
     try:
         sf = c.open_sftp()
         with sf.open("pm.txt", "w") as f:
