@@ -5,6 +5,7 @@ that lets that re-enter a half-done write corrupts streams or sends memory
 to the client (issue 7, item 1)."""
 import hashlib
 import os
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +20,13 @@ REKEY = ["RekeyLimit=1M"]
 
 @pytest.fixture
 def cpu_load():
-    """Two busy loops on this 2-core machine, bounded to 10 minutes."""
-    procs = [subprocess.Popen(["timeout", "600", "sh", "-c", "while :; do :; done"]) for _ in range(2)]
+    """Two busy loops on this 2-core machine, bounded to 10 minutes, each in
+    its own process group so that nothing outlives the test."""
+    procs = [subprocess.Popen(["timeout", "600", "sh", "-c", "while :; do :; done"], start_new_session=True)
+             for _ in range(2)]
     yield
     for p in procs:
-        p.kill()
+        os.killpg(p.pid, signal.SIGKILL)
         p.wait()
 
 
