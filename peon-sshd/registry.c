@@ -51,40 +51,103 @@ const char *target_describe(const struct target *t, char *buf, size_t len)
 	return buf;
 }
 
+/* Index of the first execution whose id is >= id. */
+static size_t id_lower_bound(const struct registry *r, const char *id)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(r->v[mid]->id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Index of the first key entry >= (fingerprint, id); "" sorts before every id. */
+static size_t key_lower_bound(const struct registry *r, const char *fp, const char *id)
+{
+	size_t lo = 0, hi = r->n_by_key;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct keyref *k = &r->by_key[mid];
+		int c = strcmp(k->fingerprint, fp);
+
+		if (c < 0 || (c == 0 && strcmp(k->e->id, id) < 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct execution *registry_find(const struct registry *r, const char *id)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->v[i]->id, id) == 0)
-			return r->v[i];
-	return NULL;
+	size_t i = id_lower_bound(r, id);
+
+	return i < r->n && strcmp(r->v[i]->id, id) == 0 ? r->v[i] : NULL;
+}
+
+size_t registry_with_key(const struct registry *r, const char *fingerprint, const struct keyref **first)
+{
+	size_t i = key_lower_bound(r, fingerprint, ""), j = i;
+
+	while (j < r->n_by_key && strcmp(r->by_key[j].fingerprint, fingerprint) == 0)
+		j++;
+	*first = r->by_key + i;
+	return j - i;
 }
 
 int registry_add(struct registry *r, struct execution *e)
 {
+	size_t at = id_lower_bound(r, e->id);
 	struct execution **nv;
+	struct keyref *nk;
 
-	if (registry_find(r, e->id))
+	if (at < r->n && strcmp(r->v[at]->id, e->id) == 0)
 		return -EEXIST;
+	/* Both arrays grow first, so a failure leaves the registry as it was. */
 	nv = realloc(r->v, (r->n + 1) * sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
 	r->v = nv;
-	r->v[r->n++] = e;
+	nk = realloc(r->by_key, (r->n_by_key + e->n_keys + 1) * sizeof(*nk));
+	if (!nk)
+		return -ENOMEM;
+	r->by_key = nk;
+	memmove(&r->v[at + 1], &r->v[at], (r->n - at) * sizeof(*r->v));
+	r->v[at] = e;
+	r->n++;
+	/* Keys of one execution are distinct (parse_key folds duplicates). */
+	for (size_t i = 0; i < e->n_keys; i++) {
+		size_t k = key_lower_bound(r, e->keys[i].fingerprint, e->id);
+
+		memmove(&r->by_key[k + 1], &r->by_key[k], (r->n_by_key - k) * sizeof(*r->by_key));
+		r->by_key[k] = (struct keyref){ .fingerprint = e->keys[i].fingerprint, .e = e };
+		r->n_by_key++;
+	}
 	return 0;
 }
 
 struct execution *registry_take(struct registry *r, const char *id)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		struct execution *e = r->v[i];
+	size_t i = id_lower_bound(r, id), kept = 0;
+	struct execution *e;
 
-		if (strcmp(e->id, id) != 0)
-			continue;
-		memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(*r->v));
-		r->n--;
-		return e;
-	}
-	return NULL;
+	if (i >= r->n || strcmp(r->v[i]->id, id) != 0)
+		return NULL;
+	e = r->v[i];
+	memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(*r->v));
+	r->n--;
+	for (size_t k = 0; k < r->n_by_key; k++)
+		if (r->by_key[k].e != e)
+			r->by_key[kept++] = r->by_key[k];
+	r->n_by_key = kept;
+	return e;
 }
 
 void registry_clear(struct registry *r)
@@ -92,8 +155,8 @@ void registry_clear(struct registry *r)
 	for (size_t i = 0; i < r->n; i++)
 		execution_free(r->v[i]);
 	free(r->v);
-	r->v = NULL;
-	r->n = 0;
+	free(r->by_key);
+	*r = (struct registry){ 0 };
 }
 
 size_t registry_count_port(const struct registry *r, int port)

@@ -33,9 +33,20 @@ struct execution {
 	int pidfd;                     /* daemon-only: readable when the job exits */
 };
 
+/* One key of one execution, in the registry's key index. */
+struct keyref {
+	const char *fingerprint;       /* points into e->keys[] */
+	struct execution *e;
+};
+
+/* Routing asks "which executions hold this key?" and "which execution has
+ * this id?" on every authentication attempt: both are binary searches, so
+ * their cost does not grow with the registry. */
 struct registry {
-	struct execution **v;
+	struct execution **v;          /* sorted by id */
 	size_t n;
+	struct keyref *by_key;         /* every key of every execution, sorted by (fingerprint, id) */
+	size_t n_by_key;
 };
 
 struct execution *execution_new(void);
@@ -45,7 +56,11 @@ bool execution_has_key(const struct execution *e, const char *fingerprint);
 const char *target_describe(const struct target *t, char *buf, size_t len);
 
 struct execution *registry_find(const struct registry *r, const char *id);
+/* Takes ownership of e on success; -EEXIST (id taken) or -ENOMEM change nothing. */
 int registry_add(struct registry *r, struct execution *e);
+/* The executions holding the key with this fingerprint, in id order: a
+ * slice of r->by_key starting at *first, of the returned length. */
+size_t registry_with_key(const struct registry *r, const char *fingerprint, const struct keyref **first);
 /* Detach and return the execution, or NULL. */
 struct execution *registry_take(struct registry *r, const char *id);
 void registry_clear(struct registry *r);
