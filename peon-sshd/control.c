@@ -109,18 +109,19 @@ static json_object *add_reply(struct daemon *d, const struct execution *e)
 	report_connect_command(d->addr.addr, e->port, line, sizeof(line));
 	json_object_object_add(o, "message", json_object_new_string("execution registered and reachable"));
 	json_object_object_add(o, "connect", json_object_new_string(line));
-	json_object_object_add(o, "execution", execution_to_json(e, false));
+	json_object_object_add(o, "execution", execution_to_json(e));
 	return o;
 }
 
 static json_object *do_add(struct daemon *d, json_object *req)
 {
 	struct execution *e = NULL;
-	json_object *reply, *ttl;
+	json_object *reply;
 	char err[ERRLEN];
+	long long ttl_ms;
 	bool port_new;
 
-	if (execution_from_json(req, &e, err) < 0)
+	if (execution_from_request(req, &e, &ttl_ms, err) < 0)
 		return ctl_error("%s", err);
 	if (registry_find(&d->reg, e->id)) {
 		reply = ctl_error("execution %s is already registered; remove it first", e->id);
@@ -138,9 +139,10 @@ static json_object *do_add(struct daemon *d, json_object *req)
 		goto fail;
 	if (!e->port)
 		e->port = d->cfg.debug_port;
-	e->created = time(NULL);
-	if (json_object_object_get_ex(req, "ttl", &ttl) && json_object_get_int64(ttl) > 0)
-		e->expires = e->created + json_object_get_int64(ttl);
+	/* Milliseconds: `--ttl 2s` means two seconds from now, not from the start of this second. */
+	e->created_ms = now_ms();
+	if (ttl_ms)
+		e->expires_ms = e->created_ms + ttl_ms;
 	port_new = registry_count_port(&d->reg, e->port) == 0;
 	if (daemon_ensure_port(d, e->port, err) < 0) {
 		reply = ctl_error("%s", err);
@@ -167,34 +169,43 @@ fail:
 	return reply;
 }
 
-static const char *req_id(json_object *req)
+/* The request's "id": NULL when absent; -EINVAL with err when not a string. */
+static int req_id(json_object *req, const char **id, char *err)
 {
 	json_object *v;
 
-	if (!json_object_object_get_ex(req, "id", &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	*id = NULL;
+	if (!json_object_object_get_ex(req, "id", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return errf(err, -EINVAL, "execution id must be a string");
+	*id = json_object_get_string(v);
+	return 0;
 }
 
 static json_object *do_remove(struct daemon *d, json_object *req)
 {
-	const char *id = req_id(req);
+	const char *id;
+	char err[ERRLEN];
 	json_object *o;
 
+	if (req_id(req, &id, err) < 0)
+		return ctl_error("%s", err);
 	if (!id || !registry_find(&d->reg, id))
-		return ctl_error("no execution '%s' is registered", id ? id : "");
+		return ctl_error("no execution '%.200s' is registered", id ? id : "");
 	daemon_end_execution(d, id, "removed");
 	o = ok_reply();
 	json_object_object_add(o, "message", json_object_new_string("execution removed"));
 	return o;
 }
 
-static json_object *do_list(struct daemon *d)
+static json_object *do_list(struct daemon *d, json_object *req)
 {
 	json_object *o = ok_reply(), *arr = json_object_new_array();
 
+	(void)req;
 	for (size_t i = 0; i < d->reg.n; i++) {
-		json_object *e = execution_to_json(d->reg.v[i], false);
+		json_object *e = execution_to_json(d->reg.v[i]);
 		json_object_object_add(e, "sessions",
 				       json_object_new_int(sessfile_count(d->cfg.runtime_dir, d->reg.v[i]->id)));
 		json_object_array_add(arr, e);
@@ -205,20 +216,24 @@ static json_object *do_list(struct daemon *d)
 
 static json_object *do_sessions(struct daemon *d, json_object *req)
 {
-	const char *id = req_id(req);
+	const char *id;
+	char err[ERRLEN];
 	json_object *o;
 
+	if (req_id(req, &id, err) < 0)
+		return ctl_error("%s", err);
 	if (id && !registry_find(&d->reg, id))
-		return ctl_error("no execution '%s' is registered", id);
+		return ctl_error("no execution '%.200s' is registered", id);
 	o = ok_reply();
 	json_object_object_add(o, "sessions", sessfile_list(d->cfg.runtime_dir, id));
 	return o;
 }
 
-static json_object *do_status(struct daemon *d)
+static json_object *do_status(struct daemon *d, json_object *req)
 {
 	json_object *o = ok_reply(), *ports = json_object_new_array();
 
+	(void)req;
 	for (size_t i = 0; i < d->n_ls; i++)
 		json_object_array_add(ports, json_object_new_int(d->ls[i].port));
 	json_object_object_add(o, "version", json_object_new_string(PEON_VERSION));
@@ -239,22 +254,37 @@ static json_object *do_status(struct daemon *d)
 	return o;
 }
 
+static const char *const f_cmd[] = { "cmd", NULL };
+static const char *const f_cmd_id[] = { "cmd", "id", NULL };
+
+static const struct command {
+	const char *name;
+	const char *const *fields;   /* NULL: the handler checks them */
+	json_object *(*run)(struct daemon *d, json_object *req);
+} commands[] = {
+	{ "add", NULL, do_add },
+	{ "remove", f_cmd_id, do_remove },
+	{ "list", f_cmd, do_list },
+	{ "sessions", f_cmd_id, do_sessions },
+	{ "status", f_cmd, do_status },
+};
+
 json_object *control_handle(struct daemon *d, json_object *req)
 {
+	char err[ERRLEN], what[64];
 	json_object *v;
 	const char *cmd;
 
-	if (!json_object_object_get_ex(req, "cmd", &v) || !(cmd = json_object_get_string(v)))
+	if (!json_object_object_get_ex(req, "cmd", &v) || !json_object_is_type(v, json_type_string))
 		return ctl_error("request has no \"cmd\"");
-	if (strcmp(cmd, "add") == 0)
-		return do_add(d, req);
-	if (strcmp(cmd, "remove") == 0)
-		return do_remove(d, req);
-	if (strcmp(cmd, "list") == 0)
-		return do_list(d);
-	if (strcmp(cmd, "sessions") == 0)
-		return do_sessions(d, req);
-	if (strcmp(cmd, "status") == 0)
-		return do_status(d);
+	cmd = json_object_get_string(v);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		snprintf(what, sizeof(what), "%s request", cmd);
+		if (commands[i].fields && ctl_check_fields(req, commands[i].fields, what, err) < 0)
+			return ctl_error("%s", err);
+		return commands[i].run(d, req);
+	}
 	return ctl_error("unknown command '%.64s'", cmd);
 }

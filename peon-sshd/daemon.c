@@ -591,25 +591,24 @@ static void build_pollset(struct daemon *d, struct pollset *ps)
 
 static int next_timeout(struct daemon *d)
 {
-	time_t now = time(NULL);
-	long long soonest = 0;
+	long long now = now_ms(), soonest = 0;
 
 	for (size_t i = 0; i < d->reg.n; i++) {
-		long long ex = d->reg.v[i]->expires;
+		long long ex = d->reg.v[i]->expires_ms;
 		if (ex && (!soonest || ex < soonest))
 			soonest = ex;
 	}
 	if (!soonest)
 		return -1;
-	return soonest <= now ? 0 : (int)((soonest - now) > 3600 ? 3600000 : (soonest - now) * 1000);
+	return soonest <= now ? 0 : (int)(soonest - now > 3600000 ? 3600000 : soonest - now);
 }
 
 static void expire(struct daemon *d)
 {
-	time_t now = time(NULL);
+	long long now = now_ms();
 
 	for (size_t i = 0; i < d->reg.n; i++)
-		if (d->reg.v[i]->expires && d->reg.v[i]->expires <= now) {
+		if (d->reg.v[i]->expires_ms && d->reg.v[i]->expires_ms <= now) {
 			char id[256];
 			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
 			daemon_end_execution(d, id, "expired");

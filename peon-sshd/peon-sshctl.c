@@ -285,7 +285,7 @@ static void print_list(json_object *reply)
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
 		char tgt[32], exp[32] = "never";
-		time_t ex = (time_t)num(e, "expires");
+		time_t ex = (time_t)(num(e, "expires_ms") / 1000);
 
 		json_object_object_get_ex(e, "target", &t);
 		json_object_object_get_ex(e, "keys", &keys);

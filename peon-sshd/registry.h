@@ -28,8 +28,8 @@ struct execution {
 	size_t n_keys;
 	char *log_file;                /* report sinks, used by the reporter */
 	char *log_url;
-	long long created;             /* unix seconds */
-	long long expires;             /* unix seconds, 0 = never */
+	long long created_ms;          /* unix time in milliseconds: a --ttl keeps sub-second precision */
+	long long expires_ms;          /* unix time in milliseconds, 0 = never */
 	int pidfd;                     /* daemon-only: readable when the job exits */
 };
 
@@ -66,9 +66,22 @@ struct execution *registry_take(struct registry *r, const char *id);
 void registry_clear(struct registry *r);
 size_t registry_count_port(const struct registry *r, int port);
 
-/* JSON forms: one execution, and the whole file. */
-json_object *execution_to_json(const struct execution *e, bool with_keys);
-int execution_from_json(json_object *o, struct execution **out, char *err);
+/* Highest pid the kernel hands out (PID_MAX_LIMIT). */
+#define PID_MAX 4194304
+#define REGISTRY_RECORD_VERSION 2
+
+/* JSON forms. For people and tools (`list`): keys as {fingerprint, type,
+ * comment}, times as created/expires (seconds) and created_ms/expires_ms. */
+json_object *execution_to_json(const struct execution *e);
+/* The daemon's own record (its files, routeq answers): keys as lines. */
+json_object *execution_to_record(const struct execution *e);
+/* An add request from the control socket: untrusted. Every field is type-
+ * and range-checked before use, fields that are not part of a request are
+ * refused by name. Sets no times; *ttl_ms is 0 or the requested ttl. */
+int execution_from_request(json_object *req, struct execution **out, long long *ttl_ms, char *err);
+/* A record the daemon wrote: validated, but may carry what requests may not
+ * (start time, created/expires); version-1 entries hold times in seconds. */
+int execution_from_record(json_object *o, struct execution **out, char *err);
 int registry_save(const struct registry *r, const char *path);
 int registry_load(struct registry *r, const char *path, char *err);
 
