@@ -248,7 +248,7 @@ static json_object *do_status(struct daemon *d, json_object *req)
 	json_object_object_add(o, "ports", ports);
 	json_object_object_add(o, "executions", json_object_new_int((int)d->reg.n));
 	json_object_object_add(o, "sessions", json_object_new_int(sessfile_count(d->cfg.runtime_dir, NULL)));
-	json_object_object_add(o, "unauthenticated", json_object_new_int((int)d->n_pre));
+	json_object_object_add(o, "unauthenticated", json_object_new_int((int)daemon_unauthenticated(d)));
 	json_object_object_add(o, "connections_accepted", json_object_new_int64((int64_t)d->accepted));
 	json_object_object_add(o, "connections_dropped", json_object_new_int64((int64_t)d->dropped));
 	return o;

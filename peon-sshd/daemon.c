@@ -4,6 +4,8 @@
 #include "log.h"
 #include "procinfo.h"
 #include "reporter.h"
+#include "route.h"
+#include "routeq.h"
 #include "session.h"
 #include "sessfile.h"
 #include "util.h"
@@ -13,6 +15,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,8 +209,9 @@ static void close_inherited(void *arg)
 
 	for (size_t i = 0; i < d->n_ls; i++)
 		listener_close(&d->ls[i]);
-	for (size_t i = 0; i < d->n_pre; i++)
-		close(d->pre[i].notify_fd);
+	for (size_t i = 0; i < d->n_conns; i++)
+		if (d->conns[i].fd >= 0)
+			close(d->conns[i].fd);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (d->clients[i].fd >= 0)
 			close(d->clients[i].fd);
@@ -266,61 +270,203 @@ static void restore_registry(struct daemon *d)
 
 /* ---- connections ---- */
 
-static void fork_session(struct daemon *d, int fd)
+size_t daemon_unauthenticated(const struct daemon *d)
 {
-	struct preauth *nv;
-	int p[2];
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_conns; i++)
+		n += !d->conns[i].claimed;
+	return n;
+}
+
+static struct conn *find_conn(struct daemon *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->n_conns; i++)
+		if (d->conns[i].pid == pid)
+			return &d->conns[i];
+	return NULL;
+}
+
+static void fork_session(struct daemon *d, int fd, int port, const struct sockaddr_storage *sa)
+{
+	struct conn *nv = realloc(d->conns, (d->n_conns + 1) * sizeof(*nv));
+	int sp[2];
 	pid_t pid;
 
-	nv = realloc(d->pre, (d->n_pre + 1) * sizeof(*nv));
-	if (!nv || pipe2(p, O_CLOEXEC) < 0) {
-		if (nv)
-			d->pre = nv;
+	if (nv)
+		d->conns = nv;
+	/* SEQPACKET: each question and answer is one record, never split or merged. */
+	if (!nv || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_err("cannot set up a connection: %s", nv ? strerror(errno) : "out of memory");
 		close(fd);
 		return;
 	}
-	d->pre = nv;
 	pid = fork();
 	if (pid == 0) {
-		struct session_args a = { .cfg = &d->cfg, .bind = d->bind, .fd = fd, .notify_fd = p[1] };
-		close(p[0]);
+		struct session_args a = { .cfg = &d->cfg, .bind = d->bind, .fd = fd, .daemon_fd = sp[1] };
+		close(sp[0]);
 		close_inherited(d);
 		_exit(session_run(&a));
 	}
 	close(fd);
-	close(p[1]);
+	close(sp[1]);
 	if (pid < 0) {
 		log_err("cannot fork a session: %s", strerror(errno));
-		close(p[0]);
+		close(sp[0]);
 		return;
 	}
-	d->pre[d->n_pre++] = (struct preauth){ .pid = pid, .notify_fd = p[0] };
+	/* The daemon never blocks on a session's socket. */
+	fd_set_nonblock(sp[0], true);
+	d->conns[d->n_conns] = (struct conn){ .pid = pid, .fd = sp[0], .port = port };
+	sockaddr_format(sa, d->conns[d->n_conns].remote, sizeof(d->conns[d->n_conns].remote));
+	d->n_conns++;
 	d->accepted++;
 }
 
-static void on_listen_ready(struct daemon *d, int lfd)
+static void on_listen_ready(struct daemon *d, int lfd, int port)
 {
 	for (int burst = 0; burst < 32; burst++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+		size_t unauth;
 
 		if (fd < 0)
 			return;
-		if (d->n_pre >= (size_t)d->cfg.limits.max_startups) {
+		if ((unauth = daemon_unauthenticated(d)) >= (size_t)d->cfg.limits.max_startups) {
 			/* As sshd's MaxStartups: refuse new unauthenticated work. */
 			if (d->dropped++ % 100 == 0)
 				log_warn("dropping connection: %zu unauthenticated connections (limits.max_startups)",
-					 d->n_pre);
+					 unauth);
 			close(fd);
 			continue;
 		}
-		fork_session(d, fd);
+		fork_session(d, fd, port, &sa);
 	}
 }
 
-static void drop_preauth(struct daemon *d, size_t i)
+static void conn_close_socket(struct conn *c)
 {
-	close(d->pre[i].notify_fd);
-	d->pre[i] = d->pre[--d->n_pre];
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* The process is gone: its record (if it was let in) goes with it, even if
+ * it died without removing it. */
+static void drop_conn(struct daemon *d, struct conn *c)
+{
+	if (c->claimed)
+		sessfile_remove_pid(d->cfg.runtime_dir, c->pid);
+	conn_close_socket(c);
+	*c = d->conns[--d->n_conns];
+}
+
+static char *printf_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *printf_alloc(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
+}
+
+static const char *key_comment(const struct execution *e, const char *fp)
+{
+	for (size_t i = 0; i < e->n_keys; i++)
+		if (strcmp(e->keys[i].fingerprint, fp) == 0)
+			return e->keys[i].comment;
+	return "";
+}
+
+/* The signature is verified: enforce the connection limit and record the
+ * session before the connection is let in. A login that cannot be recorded
+ * would be invisible to `sessions` and out of reach of `remove`: refused. */
+static enum route_result claim(struct daemon *d, struct conn *c, const struct routeq_question *q,
+			       const struct execution *e, char **msg, char **reason)
+{
+	struct log_ctx ctx = { .execution_id = e->id, .remote_addr = c->remote, .key_fp = q->fingerprint };
+	char *user = str_printable(q->user, ROUTEQ_USER_MAX);
+	struct sessinfo si = { .execution = e->id, .remote = c->remote, .user = user ? user : "",
+			       .key_fp = q->fingerprint, .key_comment = key_comment(e, q->fingerprint) };
+	int max = d->cfg.limits.max_connections, r;
+
+	if (sessfile_count(d->cfg.runtime_dir, e->id) >= max) {
+		*msg = printf_alloc("peon-sshd: execution %s already has %d connections; close one first\n", e->id, max);
+		*reason = printf_alloc("connection limit of execution %s reached", e->id);
+		free(user);
+		return ROUTE_REFUSED;
+	}
+	r = sessfile_write(d->cfg.runtime_dir, c->pid, &si);
+	free(user);
+	if (r < 0) {
+		log_full(LOG_ERR, &ctx, "cannot record the session in %s/sessions: %s; login refused",
+			 d->cfg.runtime_dir, strerror(-r));
+		*msg = printf_alloc("peon-sshd: cannot record this session on the server (%s); access refused\n",
+				    strerror(-r));
+		*reason = printf_alloc("cannot record the session: %s", strerror(-r));
+		return ROUTE_REFUSED;
+	}
+	c->claimed = true;
+	return ROUTE_OK;
+}
+
+static void expire(struct daemon *d);
+
+static void answer(struct daemon *d, struct conn *c, const struct routeq_question *q)
+{
+	const struct execution *e = NULL;
+	char *msg = NULL, *reason = NULL, err[ERRLEN];
+	enum route_result rr;
+
+	/* A lapsed ttl never routes, even if its timer has not fired yet. */
+	expire(d);
+	rr = route_pick(&d->reg, c->port, q->user, q->fingerprint, &e);
+	if (rr == ROUTE_AMBIGUOUS)
+		msg = route_ambiguous_message(&d->reg, c->port, q->fingerprint);
+	if (rr == ROUTE_OK && q->kind == ROUTEQ_CLAIM)
+		rr = claim(d, c, q, e, &msg, &reason);
+	if (routeq_send_answer(c->fd, rr, e, q->fingerprint, msg, reason, err) < 0) {
+		/* The session refuses without an answer; it must not stay recorded. */
+		log_full(LOG_WARNING, &(struct log_ctx){ .remote_addr = c->remote },
+			 "cannot answer the session process: %s; closing its socket", err);
+		if (c->claimed)
+			sessfile_remove_pid(d->cfg.runtime_dir, c->pid);
+		c->claimed = false;
+		conn_close_socket(c);
+	}
+	free(msg);
+	free(reason);
+}
+
+static void on_question(struct daemon *d, pid_t pid)
+{
+	struct conn *c = find_conn(d, pid);
+	struct routeq_question q;
+	char err[ERRLEN];
+
+	/* A few per round: one connection cannot monopolise the loop. */
+	for (int i = 0; c && c->fd >= 0 && i < 4; i++) {
+		int r = routeq_read_question(c->fd, &q, err);
+
+		if (r == 0)
+			return;
+		if (r == 1 && c->claimed)
+			r = errf(err, -EPROTO, "a question after the connection was let in");
+		if (r < 0) {
+			/* EOF: the process is ending; anything else is a protocol violation. */
+			if (r != -EPIPE)
+				log_full(LOG_WARNING, &(struct log_ctx){ .remote_addr = c->remote },
+					 "session process %d: %s; closing its socket", (int)c->pid, err);
+			conn_close_socket(c);
+			return;
+		}
+		answer(d, c, &q);
+	}
 }
 
 /* ---- control socket ---- */
@@ -445,11 +591,9 @@ static void reap(struct daemon *d)
 			}
 			continue;
 		}
-		for (size_t i = 0; i < d->n_pre; i++)
-			if (d->pre[i].pid == pid) {
-				drop_preauth(d, i);
-				break;
-			}
+		struct conn *c = find_conn(d, pid);
+		if (c)
+			drop_conn(d, c);
 	}
 }
 
@@ -555,7 +699,7 @@ static void on_signal(struct daemon *d)
 
 /* ---- the loop ---- */
 
-enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_PRE, SRC_JOB };
+enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB };
 
 struct pollset {
 	struct pollfd p[MAX_POLL];
@@ -583,8 +727,8 @@ static void build_pollset(struct daemon *d, struct pollset *ps)
 	for (size_t i = 0; i < d->n_ls; i++)
 		for (int k = 0; k < d->ls[i].nfds; k++)
 			add(ps, d->ls[i].fds[k], SRC_LISTEN, i);
-	for (size_t i = 0; i < d->n_pre; i++)
-		add(ps, d->pre[i].notify_fd, SRC_PRE, (size_t)d->pre[i].pid);
+	for (size_t i = 0; i < d->n_conns; i++)
+		add(ps, d->conns[i].fd, SRC_CONN, (size_t)d->conns[i].pid);
 	for (size_t i = 0; i < d->reg.n; i++)
 		add(ps, d->reg.v[i]->pidfd, SRC_JOB, i);
 }
@@ -616,16 +760,6 @@ static void expire(struct daemon *d)
 		}
 }
 
-static void on_preauth(struct daemon *d, pid_t pid)
-{
-	for (size_t i = 0; i < d->n_pre; i++)
-		if (d->pre[i].pid == pid) {
-			/* "A" (authenticated) or EOF (gone): either way no longer preauth. */
-			drop_preauth(d, i);
-			return;
-		}
-}
-
 static void on_job_ended(struct daemon *d, int pidfd)
 {
 	for (size_t i = 0; i < d->reg.n; i++)
@@ -646,8 +780,8 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 		case SRC_SIG: on_signal(d); break;
 		case SRC_CTL: on_ctl_accept(d); break;
 		case SRC_CLIENT: on_ctl_data(d, &d->clients[ps->idx[i]]); break;
-		case SRC_LISTEN: on_listen_ready(d, ps->p[i].fd); break;
-		case SRC_PRE: on_preauth(d, (pid_t)ps->idx[i]); break;
+		case SRC_LISTEN: on_listen_ready(d, ps->p[i].fd, d->ls[ps->idx[i]].port); break;
+		case SRC_CONN: on_question(d, (pid_t)ps->idx[i]); break;
 		case SRC_JOB: on_job_ended(d, ps->p[i].fd); break;
 		}
 		/* Handlers may change what the set refers to: rebuild. */
@@ -702,8 +836,9 @@ static void teardown(struct daemon *d)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (d->clients[i].fd >= 0)
 			client_close(&d->clients[i]);
-	while (d->n_pre)
-		drop_preauth(d, 0);
+	/* Connections not yet let in lose their authority: they refuse. */
+	for (size_t i = 0; i < d->n_conns; i++)
+		conn_close_socket(&d->conns[i]);
 	if (d->ctl_fd >= 0) {
 		close(d->ctl_fd);
 		unlink(d->cfg.control_socket);
@@ -717,7 +852,7 @@ static void teardown(struct daemon *d)
 		ssh_string_free_char(d->hki.b64);
 	registry_clear(&d->reg);
 	free(d->ls);
-	free(d->pre);
+	free(d->conns);
 }
 
 int daemon_run(struct daemon *d)

@@ -25,9 +25,13 @@ struct ctl_client {
 	size_t len;
 };
 
-struct preauth {
+/* One connection's session process, from accept until it is reaped. */
+struct conn {
 	pid_t pid;
-	int notify_fd;   /* closed by the child on authentication or exit */
+	int fd;             /* our end of its routeq socket (routeq.h); -1 once closed */
+	int port;           /* of the listener that accepted it: routing uses this, never the session's word */
+	char remote[96];    /* "ip:port" from accept() */
+	bool claimed;       /* let in (routeq CLAIM): no longer counts against max_startups */
 };
 
 struct daemon {
@@ -41,8 +45,8 @@ struct daemon {
 	size_t n_ls;
 	int ctl_fd, sig_fd;
 	struct ctl_client clients[CTL_MAX_CLIENTS];
-	struct preauth *pre;
-	size_t n_pre;
+	struct conn *conns;
+	size_t n_conns;
 	time_t started;
 	bool stopping;
 	struct address addr;        /* discovered at start and on reload */
@@ -61,6 +65,8 @@ void daemon_release_port(struct daemon *d, int port);
 int daemon_save(struct daemon *d, char *err);
 void daemon_end_execution(struct daemon *d, const char *id, const char *reason);
 void daemon_notify_status(struct daemon *d);
+/* Connections not yet let in (limits.max_startups). */
+size_t daemon_unauthenticated(const struct daemon *d);
 /* Write the activation lines of a newly registered execution. */
 void daemon_report_activation(struct daemon *d, const struct execution *e);
 json_object *control_handle(struct daemon *d, json_object *req);

@@ -18,21 +18,22 @@ static void path_for(const char *dir, pid_t pid, char *out, size_t len)
 	snprintf(out, len, "%s/sessions/%d.json", dir, (int)pid);
 }
 
-int sessfile_write(const char *runtime_dir, const struct sessinfo *si)
+int sessfile_write(const char *runtime_dir, pid_t pid, const struct sessinfo *si)
 {
 	char path[PATH_MAX], sdir[PATH_MAX];
 	unsigned long long st = 0;
-	json_object *o = json_object_new_object();
+	json_object *o;
 	const char *text;
 	int r;
 
 	snprintf(sdir, sizeof(sdir), "%s/sessions", runtime_dir);
-	if (mkdir(sdir, 0700) < 0 && errno != EEXIST) {
-		json_object_put(o);
+	if (mkdir(sdir, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	}
-	procinfo_read_starttime(getpid(), &st);
-	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	/* Without its start time the record could later name another process. */
+	if ((r = procinfo_read_starttime(pid, &st)) < 0)
+		return r;
+	o = json_object_new_object();
+	json_object_object_add(o, "pid", json_object_new_int(pid));
 	json_object_object_add(o, "starttime", json_object_new_uint64(st));
 	json_object_object_add(o, "execution", json_object_new_string(si->execution));
 	json_object_object_add(o, "remote", json_object_new_string(si->remote));
@@ -41,18 +42,23 @@ int sessfile_write(const char *runtime_dir, const struct sessinfo *si)
 	json_object_object_add(o, "key_comment", json_object_new_string(si->key_comment));
 	json_object_object_add(o, "since", json_object_new_int64((int64_t)time(NULL)));
 	text = json_object_to_json_string(o);
-	path_for(runtime_dir, getpid(), path, sizeof(path));
+	path_for(runtime_dir, pid, path, sizeof(path));
 	r = write_file_atomic(path, text, strlen(text), 0600);
 	json_object_put(o);
 	return r;
 }
 
-void sessfile_remove(const char *runtime_dir)
+void sessfile_remove_pid(const char *runtime_dir, pid_t pid)
 {
 	char path[PATH_MAX];
 
-	path_for(runtime_dir, getpid(), path, sizeof(path));
+	path_for(runtime_dir, pid, path, sizeof(path));
 	unlink(path);
+}
+
+void sessfile_remove(const char *runtime_dir)
+{
+	sessfile_remove_pid(runtime_dir, getpid());
 }
 
 /* Load one record; NULL (and the file removed) when its process is gone. */

@@ -1,7 +1,7 @@
 #include "session.h"
 #include "authkeys.h"
 #include "report.h"
-#include "route.h"
+#include "routeq.h"
 #include "sessfile.h"
 #include "session_int.h"
 #include "util.h"
@@ -69,18 +69,17 @@ static const char *key_comment(const struct execution *e, const char *fp)
 	return "";
 }
 
-/* The registry as the daemon last saved it: a connection that waited in
- * key exchange must not get into an execution removed meanwhile. */
-static int fresh_registry(struct sess *ss)
+/* Only the daemon knows the executions (routeq.h): a connection that waited
+ * in key exchange can never get into an execution removed meanwhile, and a
+ * daemon that does not answer means no. */
+static int ask_daemon(struct sess *ss, enum routeq_kind kind, const char *user, const char *fp,
+		      struct route_answer *ans)
 {
-	char path[4096], err[ERRLEN];
-	int r;
+	char err[ERRLEN];
+	int r = routeq_ask(ss->daemon_fd, kind, user, fp, ans, err);
 
-	registry_clear(&ss->reg);
-	snprintf(path, sizeof(path), "%s/executions.json", ss->cfg->runtime_dir);
-	r = registry_load(&ss->reg, path, err);
 	if (r < 0)
-		log_full(LOG_ERR, &ss->lctx, "cannot read the registry: %s", err);
+		log_full(LOG_ERR, &ss->lctx, "cannot ask the daemon: %s", err);
 	return r;
 }
 
@@ -93,36 +92,18 @@ static void session_report(struct sess *ss, const char *what)
 	report_line(ss->cfg, ss->exec, line, NULL);
 }
 
-static int accept_key(struct sess *ss, const char *user, const struct execution *e, char *fp)
+/* The daemon has recorded the session (routeq CLAIM): take its copy of the execution. */
+static int accept_key(struct sess *ss, const char *user, struct route_answer *ans, char *fp)
 {
-	struct sessinfo si;
-
-	if (sessfile_count(ss->cfg->runtime_dir, e->id) >= ss->cfg->limits.max_connections) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "peon-sshd: execution %s already has %d connections; close one first\n",
-			 e->id, ss->cfg->limits.max_connections);
-		send_banner(ss, msg);
-		log_full(LOG_WARNING, &ss->lctx, "refused: connection limit of execution %s reached", e->id);
-		return SSH_AUTH_DENIED;
-	}
 	alarm(0);
 	ss->authenticated = true;
-	ss->exec = e;
+	ss->exec = ans->exec;
+	ans->exec = NULL;
 	ss->fp = fp;
 	ss->user = str_printable(user, 256);
-	ss->key_comment = strdup(key_comment(e, fp));
-	ss->lctx.execution_id = e->id;
+	ss->key_comment = strdup(key_comment(ss->exec, fp));
+	ss->lctx.execution_id = ss->exec->id;
 	ss->lctx.key_fp = ss->fp;
-	si = (struct sessinfo){ .execution = e->id, .remote = ss->remote, .user = ss->user ? ss->user : "",
-				.key_fp = fp, .key_comment = ss->key_comment ? ss->key_comment : "" };
-	if (sessfile_write(ss->cfg->runtime_dir, &si) < 0)
-		log_full(LOG_WARNING, &ss->lctx, "cannot record the session in %s", ss->cfg->runtime_dir);
-	if (ss->notify_fd >= 0) {
-		if (write(ss->notify_fd, "A\n", 2) < 0)
-			log_debug("cannot notify the daemon: %s", strerror(errno));
-		close(ss->notify_fd);
-		ss->notify_fd = -1;
-	}
 	log_full(LOG_INFO, &ss->lctx, "accepted key %s (%s) for user %s", fp, ss->key_comment ? ss->key_comment : "",
 		 ss->user ? ss->user : "?");
 	session_report(ss, "opened");
@@ -147,8 +128,8 @@ static int on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct
 			  char state, void *u)
 {
 	struct sess *ss = u;
-	const struct execution *e = NULL;
-	enum route_result rr;
+	struct route_answer ans = { .result = ROUTE_NONE };
+	bool probe = state == SSH_PUBLICKEY_STATE_NONE;
 	char *fp;
 	int ret;
 
@@ -158,33 +139,42 @@ static int on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct
 	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID)
 		return deny(ss, user, NULL, "bad signature");
 	fp = authkey_fingerprint(pubkey);
-	if (!fp || fresh_registry(ss) < 0) {
+	if (!fp || ask_daemon(ss, probe ? ROUTEQ_PROBE : ROUTEQ_CLAIM, user, fp, &ans) < 0) {
 		ret = deny(ss, user, fp, "internal error");
 		goto out;
 	}
-	rr = route_pick(&ss->reg, ss->local_port, user, fp, &e);
-	if (rr == ROUTE_NONE) {
+	switch (ans.result) {
+	case ROUTE_NONE:
 		ret = deny(ss, user, fp, "no execution on this port accepts it");
-		goto out;
-	}
-	if (state == SSH_PUBLICKEY_STATE_NONE) {
-		/* A probe: say yes so the client proves possession with a signature. */
-		ret = SSH_AUTH_SUCCESS;
-		goto out;
-	}
-	if (rr == ROUTE_AMBIGUOUS) {
-		char *msg = route_ambiguous_message(&ss->reg, ss->local_port, fp);
-		if (msg)
-			send_banner(ss, msg);
-		free(msg);
+		break;
+	case ROUTE_OK:
+	case ROUTE_AMBIGUOUS:
+		if (probe) {
+			/* Say yes so the client proves possession with a signature. */
+			ret = SSH_AUTH_SUCCESS;
+			break;
+		}
+		if (ans.result == ROUTE_OK) {
+			ret = accept_key(ss, user, &ans, fp);
+			fp = NULL;  /* now owned by ss */
+			break;
+		}
+		if (ans.message)
+			send_banner(ss, ans.message);
 		ret = deny(ss, user, fp, "several executions accept it; the user must name one");
-		goto out;
+		break;
+	case ROUTE_REFUSED:
+	default:
+		/* A limit, or the daemon could not record the session: say why. */
+		if (ans.message)
+			send_banner(ss, ans.message);
+		log_full(LOG_WARNING, &ss->lctx, "refused key %s: %s", fp, ans.reason ? ans.reason : "refused");
+		ss->auth_failures++;
+		ret = SSH_AUTH_DENIED;
+		break;
 	}
-	ret = accept_key(ss, user, e, fp);
-	if (ret == SSH_AUTH_SUCCESS)
-		return ret;  /* fp now owned by ss */
-	ss->auth_failures++;
 out:
+	route_answer_clear(&ans);
 	if (fp)
 		ssh_string_free_char(fp);
 	return ret;
@@ -280,7 +270,7 @@ static void serve(struct sess *ss)
 
 int session_run(const struct session_args *a)
 {
-	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .notify_fd = a->notify_fd, .sigfd = -1 };
+	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .daemon_fd = a->daemon_fd, .sigfd = -1 };
 	int one = 1;
 
 	if (setup_signals(&ss) < 0)
@@ -321,7 +311,7 @@ out:
 		ssh_event_free(ss.ev);
 	ssh_disconnect(ss.s);
 	ssh_free(ss.s);
-	registry_clear(&ss.reg);
+	execution_free(ss.exec);
 	if (ss.fp)
 		ssh_string_free_char(ss.fp);
 	free(ss.user);

@@ -17,15 +17,14 @@ struct sess {
 	const struct peon_config *cfg;
 	ssh_session s;
 	ssh_event ev;
-	int fd, notify_fd, sigfd;
+	int fd, daemon_fd, sigfd;        /* daemon_fd: routeq.h */
 	char remote_ip[64], local_ip[64];
 	int remote_port, local_port;
 	char remote[96];                 /* "ip:port" for logs */
 	struct ssh_server_callbacks_struct scb;
 	bool authenticated, quit;
 	int auth_failures;
-	struct registry reg;             /* fresh copy taken at authentication */
-	const struct execution *exec;
+	struct execution *exec;          /* the daemon's copy, from the routeq CLAIM answer; owned */
 	char *user, *fp, *key_comment;
 	struct log_ctx lctx;
 	bool pidns_entered, netns_entered;
