@@ -4,12 +4,14 @@
 #include "daemon.h"
 #include "log.h"
 #include "procinfo.h"
+#include "regstore.h"
 #include "report.h"
 #include "sessfile.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -117,7 +119,7 @@ static json_object *do_add(struct daemon *d, json_object *req)
 {
 	struct execution *e = NULL;
 	json_object *reply;
-	char err[ERRLEN];
+	char err[ERRLEN], dir[PATH_MAX];
 	long long ttl_ms;
 	bool port_new;
 
@@ -148,12 +150,17 @@ static json_object *do_add(struct daemon *d, json_object *req)
 		reply = ctl_error("%s", err);
 		goto fail;
 	}
-	if (registry_add(&d->reg, e) < 0 || daemon_save(d, err) < 0) {
-		registry_take(&d->reg, e->id);
-		if (port_new)
-			daemon_release_port(d, e->port);
-		reply = ctl_error("%s", *err ? err : "out of memory");
-		goto fail;
+	/* On disk before it is live: an execution a restart would not restore
+	 * is never reported registered. A record that cannot be written fails
+	 * the add and changes nothing. */
+	if (regstore_write(daemon_records_dir(d, dir, sizeof(dir)), e, err) < 0) {
+		reply = ctl_error("%s", err);
+		goto unport;
+	}
+	if (registry_add(&d->reg, e) < 0) {
+		regstore_remove(dir, e->id, NULL);
+		reply = ctl_error("out of memory");
+		goto unport;
 	}
 	{
 		struct log_ctx ctx = { .execution_id = e->id };
@@ -164,6 +171,9 @@ static json_object *do_add(struct daemon *d, json_object *req)
 	daemon_notify_status(d);
 	daemon_report_activation(d, e);
 	return add_reply(d, e);
+unport:
+	if (port_new)
+		daemon_release_port(d, e->port);
 fail:
 	execution_free(e);
 	return reply;
@@ -193,9 +203,11 @@ static json_object *do_remove(struct daemon *d, json_object *req)
 		return ctl_error("%s", err);
 	if (!id || !registry_find(&d->reg, id))
 		return ctl_error("no execution '%.200s' is registered", id ? id : "");
-	daemon_end_execution(d, id, "removed");
 	o = ok_reply();
 	json_object_object_add(o, "message", json_object_new_string("execution removed"));
+	/* Access has ended either way; a record left behind is said, not hidden. */
+	if (daemon_end_execution(d, id, "removed", err) < 0)
+		json_object_object_add(o, "warning", json_object_new_string(err));
 	return o;
 }
 

@@ -3,6 +3,7 @@
 #include "ctlproto.h"
 #include "log.h"
 #include "procinfo.h"
+#include "regstore.h"
 #include "reporter.h"
 #include "route.h"
 #include "routeq.h"
@@ -129,16 +130,10 @@ void daemon_release_port(struct daemon *d, int port)
 
 /* ---- registry and executions ---- */
 
-int daemon_save(struct daemon *d, char *err)
+const char *daemon_records_dir(const struct daemon *d, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	int r;
-
-	snprintf(path, sizeof(path), "%s/executions.json", d->cfg.runtime_dir);
-	r = registry_save(&d->reg, path);
-	if (r < 0)
-		return errf(err, r, "cannot save the registry %s: %s", path, strerror(-r));
-	return 0;
+	snprintf(buf, len, "%s/executions", d->cfg.runtime_dir);
+	return buf;
 }
 
 void daemon_notify_status(struct daemon *d)
@@ -148,29 +143,33 @@ void daemon_notify_status(struct daemon *d)
 	sd_notifyf(0, "STATUS=%zu executions, %d sessions, %zu ports", d->reg.n, sessions, d->n_ls);
 }
 
-void daemon_end_execution(struct daemon *d, const char *id, const char *reason)
+int daemon_end_execution(struct daemon *d, const char *id, const char *reason, char *err)
 {
 	struct execution *e = registry_take(&d->reg, id);
 	struct log_ctx ctx = { .execution_id = id };
-	char err[ERRLEN];
-	int n;
+	char dir[PATH_MAX], line[256];
+	int n, r;
 
 	if (!e)
-		return;
-	/* Save first: a connection authenticating right now reads the saved
-	 * registry and must no longer find the execution. */
-	if (daemon_save(d, err) < 0)
-		log_err("%s", err);
+		return errf(err, -ENOENT, "no execution '%s' is registered", id);
+	/* Memory first: from here no probe or claim reaches it, whatever the
+	 * disk does. Then its sessions; then its record, whose unlink needs no
+	 * free space. */
 	n = sessfile_signal(d->cfg.runtime_dir, e->id, SIGTERM);
+	r = regstore_remove(daemon_records_dir(d, dir, sizeof(dir)), e->id, err);
 	log_full(LOG_INFO, &ctx, "access ended (%s); closing %d session%s", reason, n, n == 1 ? "" : "s");
-	{
-		char line[256];
-		snprintf(line, sizeof(line), "SSH debug access ended (%s).", reason);
-		report_line(&d->cfg, e, line, NULL);
+	if (r < 0) {
+		log_full(LOG_ERR, &ctx, "%s: access has ended, but a restart of peon-sshd would restore the execution",
+			 err);
+		snprintf(err + strlen(err), ERRLEN - strlen(err),
+			 "; access has ended, but a restart of peon-sshd would restore it: delete the file");
 	}
+	snprintf(line, sizeof(line), "SSH debug access ended (%s).", reason);
+	report_line(&d->cfg, e, line, NULL);
 	daemon_release_port(d, e->port);
 	execution_free(e);
 	daemon_notify_status(d);
+	return r;
 }
 
 void daemon_report_activation(struct daemon *d, const struct execution *e)
@@ -233,39 +232,50 @@ static void reporter_restart(struct daemon *d)
 		log_err("cannot start the log URL reporter: %s", strerror(errno));
 }
 
+static void on_bad_record(const char *what, const char *why, void *arg)
+{
+	(void)arg;
+	log_err("%s: %s", what, why);
+}
+
+/* Drop what cannot be served any more: its job ended while we were stopped. */
+static bool restore_one(struct daemon *d, struct execution *e)
+{
+	struct log_ctx ctx = { .execution_id = e->id };
+	char err[ERRLEN], dir[PATH_MAX];
+
+	if (e->target.type == TARGET_PID && !procinfo_same_process(e->target.pid, e->target.starttime)) {
+		log_full(LOG_INFO, &ctx, "access ended (the job ended while peon-sshd was stopped)");
+		if (regstore_remove(daemon_records_dir(d, dir, sizeof(dir)), e->id, err) < 0)
+			log_full(LOG_ERR, &ctx, "%s", err);
+		return false;
+	}
+	if (e->target.type == TARGET_PID)
+		e->pidfd = (int)syscall(SYS_pidfd_open, e->target.pid, 0);
+	if (daemon_ensure_port(d, e->port, err) < 0)
+		log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
+	else
+		log_full(LOG_INFO, &ctx, "restored on port %d", e->port);
+	return true;
+}
+
 static void restore_registry(struct daemon *d)
 {
-	char path[PATH_MAX], err[ERRLEN], bad[PATH_MAX + 16];
+	char dir[PATH_MAX], old[PATH_MAX], err[ERRLEN];
 	size_t i = 0;
 
-	snprintf(path, sizeof(path), "%s/executions.json", d->cfg.runtime_dir);
-	if (registry_load(&d->reg, path, err) < 0) {
-		/* Keep the evidence rather than overwrite it with an empty registry. */
-		snprintf(bad, sizeof(bad), "%s.corrupt", path);
-		rename(path, bad);
-		log_err("%s; moved aside to %s, starting with no executions", err, bad);
-		registry_clear(&d->reg);
-		return;
-	}
-	while (i < d->reg.n) {
-		struct execution *e = d->reg.v[i];
-		struct log_ctx ctx = { .execution_id = e->id };
-
-		if (e->target.type == TARGET_PID && !procinfo_same_process(e->target.pid, e->target.starttime)) {
-			log_full(LOG_INFO, &ctx, "access ended (the job ended while peon-sshd was stopped)");
-			execution_free(registry_take(&d->reg, e->id));
-			continue;
-		}
-		if (e->target.type == TARGET_PID)
-			e->pidfd = (int)syscall(SYS_pidfd_open, e->target.pid, 0);
-		if (daemon_ensure_port(d, e->port, err) < 0)
-			log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
-		else
-			log_full(LOG_INFO, &ctx, "restored on port %d", e->port);
-		i++;
-	}
-	if (daemon_save(d, err) < 0)
+	daemon_records_dir(d, dir, sizeof(dir));
+	if (regstore_load(&d->reg, dir, on_bad_record, d, err) < 0)
 		log_err("%s", err);
+	snprintf(old, sizeof(old), "%s/executions.json", d->cfg.runtime_dir);
+	if (regstore_migrate(&d->reg, old, dir, on_bad_record, d, err) < 0)
+		log_err("%s", err);
+	while (i < d->reg.n) {
+		if (restore_one(d, d->reg.v[i]))
+			i++;
+		else
+			execution_free(registry_take(&d->reg, d->reg.v[i]->id));
+	}
 }
 
 /* ---- connections ---- */
@@ -750,23 +760,26 @@ static int next_timeout(struct daemon *d)
 static void expire(struct daemon *d)
 {
 	long long now = now_ms();
+	char err[ERRLEN];
 
 	for (size_t i = 0; i < d->reg.n; i++)
 		if (d->reg.v[i]->expires_ms && d->reg.v[i]->expires_ms <= now) {
 			char id[256];
 			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
-			daemon_end_execution(d, id, "expired");
+			daemon_end_execution(d, id, "expired", err);
 			i = (size_t)-1;
 		}
 }
 
 static void on_job_ended(struct daemon *d, int pidfd)
 {
+	char err[ERRLEN];
+
 	for (size_t i = 0; i < d->reg.n; i++)
 		if (d->reg.v[i]->pidfd == pidfd) {
 			char id[256];
 			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
-			daemon_end_execution(d, id, "the job ended");
+			daemon_end_execution(d, id, "the job ended", err);
 			return;
 		}
 }
@@ -790,16 +803,25 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 	}
 }
 
+static int make_dir(const char *path, mode_t mode, char *err)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return errf(err, -errno, "cannot create directory %s: %s", path, strerror(errno));
+	return 0;
+}
+
 static int setup(struct daemon *d, char *err)
 {
+	char dir[PATH_MAX];
 	sigset_t set;
 	int r;
 
 	d->ctl_fd = d->sig_fd = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		d->clients[i].fd = -1;
-	if (mkdir(d->cfg.runtime_dir, 0755) < 0 && errno != EEXIST)
-		return errf(err, -errno, "cannot create runtime directory %s: %s", d->cfg.runtime_dir, strerror(errno));
+	if ((r = make_dir(d->cfg.runtime_dir, 0755, err)) < 0 ||
+	    (r = make_dir(daemon_records_dir(d, dir, sizeof(dir)), 0700, err)) < 0)
+		return r;
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
 	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = ctl_listen(d, err)) < 0)
 		return r;
@@ -823,14 +845,10 @@ static int setup(struct daemon *d, char *err)
 
 static void teardown(struct daemon *d)
 {
-	char err[ERRLEN];
-
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping; running sessions are left alone");
 	if (d->reporter > 0)
 		kill(d->reporter, SIGTERM);
-	if (daemon_save(d, err) < 0)
-		log_err("%s", err);
 	for (size_t i = 0; i < d->n_ls; i++)
 		listener_close(&d->ls[i]);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)

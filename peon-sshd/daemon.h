@@ -62,8 +62,13 @@ int daemon_check_config(const struct peon_config *cfg, char *err);
 /* Used by control.c. */
 int daemon_ensure_port(struct daemon *d, int port, char *err);
 void daemon_release_port(struct daemon *d, int port);
-int daemon_save(struct daemon *d, char *err);
-void daemon_end_execution(struct daemon *d, const char *id, const char *reason);
+/* <runtime_dir>/executions: one record per execution (regstore.h). */
+const char *daemon_records_dir(const struct daemon *d, char *buf, size_t len);
+/* End access to id: dropped from memory first (no login can succeed from
+ * then on, whatever the disk does), its sessions signalled, its record
+ * deleted. -errno with err when the record could not be deleted: access has
+ * ended all the same, but a restart would restore it. */
+int daemon_end_execution(struct daemon *d, const char *id, const char *reason, char *err);
 void daemon_notify_status(struct daemon *d);
 /* Connections not yet let in (limits.max_startups). */
 size_t daemon_unauthenticated(const struct daemon *d);

@@ -315,6 +315,14 @@ static void print_sessions(json_object *reply)
 	}
 }
 
+static void print_removed(json_object *reply, const char *id)
+{
+	printf("execution %s removed\n", id);
+	/* Access has ended; what did not go as planned is still said. */
+	if (*str(reply, "warning"))
+		fprintf(stderr, "%s: warning: %s\n", prog, str(reply, "warning"));
+}
+
 static void print_status(json_object *reply)
 {
 	json_object_object_foreach(reply, k, v) {
@@ -412,7 +420,7 @@ int main(int argc, char **argv)
 		printf("execution %s is live on port %lld\nConnect with: %s\n", argv[argc - 1],
 		       num(json_object_object_get(reply, "execution"), "port"), str(reply, "connect"));
 	else if (strcmp(cmd, "remove") == 0)
-		printf("execution %s removed\n", argv[1]);
+		print_removed(reply, argv[1]);
 	else if (strcmp(cmd, "list") == 0)
 		print_list(reply);
 	else if (strcmp(cmd, "sessions") == 0)

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define REGISTRY_MAX_BYTES (64 * 1024 * 1024)
-
 struct execution *execution_new(void)
 {
 	struct execution *e = calloc(1, sizeof(*e));
@@ -445,55 +443,4 @@ int execution_from_record(json_object *o, struct execution **out, char *err)
 	e->expires_ms = record_time(o, "expires_ms", "expires");
 	*out = e;
 	return 0;
-}
-
-int registry_save(const struct registry *r, const char *path)
-{
-	json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	const char *text;
-	int ret;
-
-	for (size_t i = 0; i < r->n; i++)
-		json_object_array_add(arr, execution_to_record(r->v[i]));
-	json_object_object_add(root, "version", json_object_new_int(1));
-	json_object_object_add(root, "executions", arr);
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-	ret = write_file_atomic(path, text, strlen(text), 0600);
-	json_object_put(root);
-	return ret;
-}
-
-int registry_load(struct registry *r, const char *path, char *err)
-{
-	char *text = NULL;
-	json_object *root = NULL, *arr;
-	int ret = read_file(path, REGISTRY_MAX_BYTES, &text, NULL);
-
-	if (ret == -ENOENT)
-		return 0;
-	if (ret < 0)
-		return errf(err, ret, "%s: cannot read: %s", path, strerror(-ret));
-	root = json_tokener_parse(text);
-	if (!root || !json_object_object_get_ex(root, "executions", &arr) ||
-	    !json_object_is_type(arr, json_type_array)) {
-		ret = errf(err, -EINVAL, "%s: not a peon-sshd registry file", path);
-		goto out;
-	}
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct execution *e = NULL;
-		char eerr[ERRLEN];
-
-		ret = execution_from_record(json_object_array_get_idx(arr, i), &e, eerr);
-		if (ret == 0)
-			ret = registry_add(r, e);
-		if (ret < 0) {
-			execution_free(e);
-			errf(err, ret, "%s: entry %zu: %s", path, i + 1, ret == -EEXIST ? "duplicate id" : eerr);
-			goto out;
-		}
-	}
-out:
-	json_object_put(root);
-	free(text);
-	return ret;
 }

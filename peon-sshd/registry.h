@@ -1,6 +1,6 @@
 /* The registry of executions: what the job controller registered, kept in
- * memory by the daemon and persisted in <runtime_dir>/executions.json so a
- * daemon restart restores it. */
+ * the daemon's memory, the only authority for routing. Persisted one record
+ * per execution (regstore.h) so a daemon restart restores it. */
 #ifndef PEON_REGISTRY_H
 #define PEON_REGISTRY_H
 
@@ -82,7 +82,5 @@ int execution_from_request(json_object *req, struct execution **out, long long *
 /* A record the daemon wrote: validated, but may carry what requests may not
  * (start time, created/expires); version-1 entries hold times in seconds. */
 int execution_from_record(json_object *o, struct execution **out, char *err);
-int registry_save(const struct registry *r, const char *path);
-int registry_load(struct registry *r, const char *path, char *err);
 
 #endif

@@ -331,9 +331,15 @@ def test_raw_requests_of_other_commands_checked(daemon):
 
 
 def test_routing_cost_independent_of_registry_size(tmp_path, hostkeys, job, keys):
-    """Issue 7 item 3: 1,024 executions x 8 keys must not make a login slower.
+    """Issue 7 item 3: 1,024 executions x 8 keys must not make a login slower
+    (it cost ~140 ms when each key probe re-read the registry file).
+
     Two daemons, one with 1 execution and one with 1,024, logged into in
-    turn, so the machine's load drifts alike for both."""
+    turn (alternating which goes first), so load from anything else on the
+    machine falls on both alike; the statistic is the median of the paired
+    differences. This machine is shared and noisy: a trial can be off by
+    several ms, so up to three trials are run and one must stay within
+    5 ms. A real per-execution cost shows in every trial."""
     k = keys("k")
     pid = job()        # a job, not --host: the host's root may have a slow .bashrc
     daemons = []
@@ -341,20 +347,31 @@ def test_routing_cost_independent_of_registry_size(tmp_path, hostkeys, job, keys
         os.mkdir(tmp_path / name)
         daemons.append(Daemon(str(tmp_path / name), hostkeys).start())
     small, big = daemons
+
+    def login(d):
+        t0 = time.monotonic()
+        assert ssh(k, d.port, "true").returncode == 0
+        return time.monotonic() - t0
     try:
         for d in daemons:
             d.add("exec-0", "--pid", str(pid), key=k)
         bulk_add(big, 1023, 8)
-        times = {d.port: [] for d in daemons}
-        for i in range(25):
-            for d in daemons:
-                t0 = time.monotonic()
-                assert ssh(k, d.port, "true").returncode == 0
-                if i >= 4:                   # the first rounds warm up
-                    times[d.port].append(time.monotonic() - t0)
-        m_small, m_big = (statistics.median(times[d.port]) for d in daemons)
-        print(f"ssh true median: {m_small * 1000:.1f} ms with 1 execution, {m_big * 1000:.1f} ms with 1024")
-        assert m_big - m_small < 0.005, (m_small, m_big)
+        for d in daemons:
+            login(d)                         # warm up
+        trials = []
+        for _ in range(3):
+            diffs = []
+            for i in range(20):
+                if i % 2:
+                    b, s = login(big), login(small)
+                else:
+                    s, b = login(small), login(big)
+                diffs.append(b - s)
+            trials.append(statistics.median(diffs))
+            print(f"1,024 vs 1 execution: median paired difference {trials[-1] * 1000:+.1f} ms")
+            if trials[-1] < 0.005:
+                break
+        assert min(trials) < 0.005, trials
     finally:
         for d in daemons:
             d.stop()

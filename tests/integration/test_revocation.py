@@ -61,6 +61,15 @@ def keep_port(d, keys):
     return kb
 
 
+def crash_and_restart(d):
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(timeout=10)
+    d.proc = None
+    d.start()
+    # The killed daemon's socket file is still there: wait for the new one.
+    wait_for(lambda: d.ctl("status").returncode == 0, what="restarted daemon answering")
+
+
 def test_remove_on_full_disk_ends_access_and_survives_crash(small, job, keys):
     d = small
     k = keys("k")
@@ -78,10 +87,7 @@ def test_remove_on_full_disk_ends_access_and_survives_crash(small, job, keys):
     assert r.returncode == 255 and DENIED in r.stderr, r.stderr
     assert ssh(kb, d.port, "echo in").stdout == "in\n"
     # A crash right after the remove, on the still-full disk: it stays gone.
-    d.proc.send_signal(signal.SIGKILL)
-    d.proc.wait(timeout=10)
-    d.proc = None
-    d.start()
+    crash_and_restart(d)
     assert listed(d) == ["exec-other"]
     r = ssh(k, d.port, "echo in")
     assert r.returncode == 255 and DENIED in r.stderr, r.stderr
@@ -111,10 +117,7 @@ def test_job_end_on_full_disk_denies_logins(small, job, keys):
     wait_for(lambda: "access ended (the job ended)" in d.log(), timeout=10, what="job end noticed")
     r = ssh(k, d.port, "echo in")
     assert r.returncode == 255 and DENIED in r.stderr, r.stderr
-    d.proc.send_signal(signal.SIGKILL)
-    d.proc.wait(timeout=10)
-    d.proc = None
-    d.start()
+    crash_and_restart(d)
     assert listed(d) == ["exec-other"]
 
 

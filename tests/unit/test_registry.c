@@ -5,7 +5,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 
 static long long last_ttl_ms;
 
@@ -156,40 +155,31 @@ static void test_record(void **state)
 	assert_null(e);
 }
 
-static void test_save_load(void **state)
+static void test_add_find_take(void **state)
 {
-	struct registry r = { 0 }, back = { 0 };
-	struct execution *e = NULL;
-	char err[ERRLEN], path[] = "/tmp/peon-unit-reg-XXXXXX";
-	int fd = mkstemp(path);
+	struct registry r = { 0 };
+	struct execution *e = NULL, *e2 = NULL;
+	char err[ERRLEN];
 
 	(void)state;
-	close(fd);
 	assert_int_equal(from_record("{\"id\":\"x\",\"port\":2222,\"user\":\"job\",\"target\":{\"type\":\"pid\",\"pid\":7,"
 				     "\"starttime\":99},\"expires_ms\":1234,\"keys\":[\"" KEY_ED "\"]}", &e, err), 0);
+	assert_int_equal(from_record("{\"id\":\"a\",\"port\":2222,\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]}",
+				     &e2, err), 0);
 	assert_int_equal(registry_add(&r, e), 0);
 	assert_int_equal(registry_add(&r, e), -EEXIST);
-	assert_int_equal(registry_save(&r, path), 0);
-	assert_int_equal(registry_load(&back, path, err), 0);
-	assert_int_equal(back.n, 1);
-	assert_string_equal(back.v[0]->user, "job");
-	assert_int_equal(back.v[0]->target.starttime, 99);
-	assert_int_equal(back.v[0]->expires_ms, 1234);
-	assert_true(execution_has_key(back.v[0], FP_ED));
-	assert_int_equal(registry_count_port(&back, 2222), 1);
-	execution_free(registry_take(&back, "x"));
-	assert_null(registry_take(&back, "x"));
-	registry_clear(&back);
+	assert_int_equal(registry_add(&r, e2), 0);
+	/* Kept in id order. */
+	assert_string_equal(r.v[0]->id, "a");
+	assert_ptr_equal(registry_find(&r, "x"), e);
+	assert_null(registry_find(&r, "y"));
+	assert_int_equal(registry_count_port(&r, 2222), 2);
+	assert_ptr_equal(registry_take(&r, "x"), e);
+	assert_null(registry_take(&r, "x"));
+	assert_int_equal(registry_count_port(&r, 2222), 1);
+	execution_free(e);
 	registry_clear(&r);
-	/* A corrupt file is reported, not half-loaded. */
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_int_equal(write(fd, "{\"executions\": 3}", 17), 17);
-	close(fd);
-	assert_true(registry_load(&back, path, err) < 0);
-	assert_non_null(strstr(err, "not a peon-sshd registry file"));
-	unlink(path);
-	assert_int_equal(registry_load(&back, path, err), 0);
-	assert_int_equal(back.n, 0);
+	assert_int_equal(r.n, 0);
 }
 
 static void test_duration(void **state)
@@ -247,7 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),    cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_request_fields_checked), cmocka_unit_test(test_record),
-		cmocka_unit_test(test_save_load), cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_add_find_take), cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_ids),     cmocka_unit_test(test_printable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
