@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,28 @@ static int req_id(json_object *req, const char **id, char *err)
 	return 0;
 }
 
+/* The registry no longer knows id (a bad record, a failed earlier remove)
+ * but sessions recorded for it may still run: end them, and clear a record
+ * left behind, if any. */
+static json_object *remove_unknown(struct daemon *d, const char *id)
+{
+	struct log_ctx ctx = { .execution_id = id };
+	char dir[PATH_MAX], msg[512];
+	json_object *o;
+	int n;
+
+	if (!execution_id_valid(id) || (n = sessfile_signal(d->cfg.runtime_dir, id, SIGTERM)) == 0)
+		return ctl_error("no execution '%.200s' is registered", id);
+	regstore_remove(daemon_records_dir(d, dir, sizeof(dir)), id, NULL);
+	snprintf(msg, sizeof(msg), "no execution '%s' is registered; ended %d live session%s", id, n, n == 1 ? "" : "s");
+	log_full(LOG_INFO, &ctx, "remove: %s", msg);
+	o = ok_reply();
+	json_object_object_add(o, "registered", json_object_new_boolean(0));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_object_add(o, "sessions_ended", json_object_new_int(n));
+	return o;
+}
+
 static json_object *do_remove(struct daemon *d, json_object *req)
 {
 	const char *id;
@@ -201,8 +224,10 @@ static json_object *do_remove(struct daemon *d, json_object *req)
 
 	if (req_id(req, &id, err) < 0)
 		return ctl_error("%s", err);
-	if (!id || !registry_find(&d->reg, id))
-		return ctl_error("no execution '%.200s' is registered", id ? id : "");
+	if (!id)
+		return ctl_error("no execution '' is registered");
+	if (!registry_find(&d->reg, id))
+		return remove_unknown(d, id);
 	o = ok_reply();
 	json_object_object_add(o, "message", json_object_new_string("execution removed"));
 	/* Access has ended either way; a record left behind is said, not hidden. */
@@ -234,7 +259,8 @@ static json_object *do_sessions(struct daemon *d, json_object *req)
 
 	if (req_id(req, &id, err) < 0)
 		return ctl_error("%s", err);
-	if (id && !registry_find(&d->reg, id))
+	/* Sessions of an id the registry no longer knows are still listed. */
+	if (id && !registry_find(&d->reg, id) && sessfile_count(d->cfg.runtime_dir, id) == 0)
 		return ctl_error("no execution '%.200s' is registered", id);
 	o = ok_reply();
 	json_object_object_add(o, "sessions", sessfile_list(d->cfg.runtime_dir, id));
@@ -266,7 +292,29 @@ static json_object *do_status(struct daemon *d, json_object *req)
 	return o;
 }
 
+/* End one recorded session: only a live process recorded in sessions/. */
+static json_object *do_kill(struct daemon *d, json_object *req)
+{
+	struct log_ctx ctx = { 0 };
+	char exec_id[256], msg[400];
+	json_object *o;
+	int64_t pid;
+
+	if (json_int_in(req, "pid", 1, PID_MAX, &pid) < 0)
+		return ctl_error("pid must be a process id between 1 and %d", PID_MAX);
+	if (sessfile_signal_pid(d->cfg.runtime_dir, (pid_t)pid, SIGTERM, exec_id, sizeof(exec_id)) <= 0)
+		return ctl_error("no live session with pid %d (see peon-sshctl sessions)", (int)pid);
+	ctx.execution_id = exec_id;
+	snprintf(msg, sizeof(msg), "session %d of execution %s ended", (int)pid, exec_id);
+	log_full(LOG_INFO, &ctx, "kill: %s", msg);
+	o = ok_reply();
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_object_add(o, "execution", json_object_new_string(exec_id));
+	return o;
+}
+
 static const char *const f_cmd[] = { "cmd", NULL };
+static const char *const f_cmd_pid[] = { "cmd", "pid", NULL };
 static const char *const f_cmd_id[] = { "cmd", "id", NULL };
 
 static const struct command {
@@ -279,6 +327,7 @@ static const struct command {
 	{ "list", f_cmd, do_list },
 	{ "sessions", f_cmd_id, do_sessions },
 	{ "status", f_cmd, do_status },
+	{ "kill", f_cmd_pid, do_kill },
 };
 
 json_object *control_handle(struct daemon *d, json_object *req)

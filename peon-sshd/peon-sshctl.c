@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"         [--log-file FILE] [--log-url URL]\n"
 		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
 		"  remove ID\n"
+		"  kill SESSION_PID\n"
 		"  list [--json]\n"
 		"  sessions [ID] [--json]\n"
 		"  status [--json]\n");
@@ -317,7 +318,13 @@ static void print_sessions(json_object *reply)
 
 static void print_removed(json_object *reply, const char *id)
 {
-	printf("execution %s removed\n", id);
+	json_object *reg;
+
+	/* An id the registry no longer knows, whose live sessions were ended. */
+	if (json_object_object_get_ex(reply, "registered", &reg) && !json_object_get_boolean(reg))
+		printf("%s\n", str(reply, "message"));
+	else
+		printf("execution %s removed\n", id);
 	/* Access has ended; what did not go as planned is still said. */
 	if (*str(reply, "warning"))
 		fprintf(stderr, "%s: warning: %s\n", prog, str(reply, "warning"));
@@ -351,6 +358,20 @@ static json_object *simple(const char *cmd, int argc, char **argv, bool id_requi
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	if (argc == 2)
 		json_object_object_add(req, "id", json_object_new_string(argv[1]));
+	return req;
+}
+
+static json_object *build_kill(int argc, char **argv)
+{
+	json_object *req = json_object_new_object();
+	unsigned long pid;
+
+	if (argc != 2)
+		die(2, "usage: peon-sshctl kill SESSION_PID (see peon-sshctl sessions)");
+	if (parse_ulong(argv[1], 4194304, &pid) < 0 || pid < 1)
+		die(1, "kill %s: not a process id", argv[1]);
+	json_object_object_add(req, "cmd", json_object_new_string("kill"));
+	json_object_object_add(req, "pid", json_object_new_int((int)pid));
 	return req;
 }
 
@@ -399,6 +420,8 @@ int main(int argc, char **argv)
 		req = build_add(argc, argv);
 	} else if (strcmp(cmd, "remove") == 0) {
 		req = simple(cmd, argc, argv, true);
+	} else if (strcmp(cmd, "kill") == 0) {
+		req = build_kill(argc, argv);
 	} else if (strcmp(cmd, "sessions") == 0) {
 		req = simple(cmd, argc, argv, false);
 	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "status") == 0) {
@@ -421,6 +444,8 @@ int main(int argc, char **argv)
 		       num(json_object_object_get(reply, "execution"), "port"), str(reply, "connect"));
 	else if (strcmp(cmd, "remove") == 0)
 		print_removed(reply, argv[1]);
+	else if (strcmp(cmd, "kill") == 0)
+		printf("%s\n", str(reply, "message"));
 	else if (strcmp(cmd, "list") == 0)
 		print_list(reply);
 	else if (strcmp(cmd, "sessions") == 0)

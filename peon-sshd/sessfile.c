@@ -146,3 +146,22 @@ int sessfile_count(const char *runtime_dir, const char *execution)
 {
 	return each_session(runtime_dir, execution, NULL, NULL);
 }
+
+int sessfile_signal_pid(const char *runtime_dir, pid_t pid, int sig, char *execution, size_t len)
+{
+	char sdir[PATH_MAX], name[32];
+	json_object *o, *v, *ex;
+	int found = 0;
+
+	snprintf(sdir, sizeof(sdir), "%s/sessions", runtime_dir);
+	snprintf(name, sizeof(name), "%d.json", (int)pid);
+	/* load_live checks the recorded start time: a reused pid is not it. */
+	o = load_live(sdir, name);
+	if (o && json_object_object_get_ex(o, "pid", &v) && json_object_get_int(v) == pid &&
+	    json_object_object_get_ex(o, "execution", &ex)) {
+		snprintf(execution, len, "%s", json_object_get_string(ex));
+		found = kill(pid, sig) == 0;
+	}
+	json_object_put(o);
+	return found;
+}
