@@ -1,5 +1,6 @@
-/* Control requests from peon-sshctl: add, remove, list, sessions, status.
- * A failed request changes nothing. */
+/* The control socket and its requests from peon-sshctl: add, remove, list,
+ * sessions, status, kill. A failed request changes nothing. The daemon
+ * never blocks on a control client. */
 #include "ctlproto.h"
 #include "daemon.h"
 #include "log.h"
@@ -13,12 +14,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,14 +244,18 @@ static json_object *do_remove(struct daemon *d, json_object *req)
 static json_object *do_list(struct daemon *d, json_object *req)
 {
 	json_object *o = ok_reply(), *arr = json_object_new_array();
+	/* One pass over the session records, not one per execution. */
+	json_object *counts = sessfile_counts(d->cfg.runtime_dir), *n;
 
 	(void)req;
 	for (size_t i = 0; i < d->reg.n; i++) {
 		json_object *e = execution_to_json(d->reg.v[i]);
-		json_object_object_add(e, "sessions",
-				       json_object_new_int(sessfile_count(d->cfg.runtime_dir, d->reg.v[i]->id)));
+		int sessions = json_object_object_get_ex(counts, d->reg.v[i]->id, &n) ? json_object_get_int(n) : 0;
+
+		json_object_object_add(e, "sessions", json_object_new_int(sessions));
 		json_object_array_add(arr, e);
 	}
+	json_object_put(counts);
 	json_object_object_add(o, "executions", arr);
 	return o;
 }
@@ -348,4 +357,207 @@ json_object *control_handle(struct daemon *d, json_object *req)
 		return commands[i].run(d, req);
 	}
 	return ctl_error("unknown command '%.64s'", cmd);
+}
+
+/* ---- the socket: one request, one reply, never blocking the daemon ---- */
+
+int control_listen(struct daemon *d, char *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.control_socket;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return errf(err, -ENAMETOOLONG, "control socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		return errf(err, -EADDRINUSE, "another peon-sshd is already running on %s", path);
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, (mode_t)d->cfg.control_socket_mode) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return errf(err, -e, "cannot create control socket %s: %s", path, strerror(e));
+	}
+	d->ctl_fd = fd;
+	return 0;
+}
+
+void control_client_close(struct ctl_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->out);
+	*c = (struct ctl_client){ .fd = -1 };
+}
+
+/* A free slot, or the one of the longest-idle client: one that has not sent
+ * a complete request yet if there is any, else the oldest reply not taken. */
+static struct ctl_client *slot_for_new_client(struct daemon *d)
+{
+	struct ctl_client *victim = NULL;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *c = &d->clients[i];
+
+		if (c->fd < 0)
+			return c;
+		if (!victim || (!c->out && victim->out) || (!c->out == !victim->out && c->since < victim->since))
+			victim = c;
+	}
+	log_notice("control socket: all %d client slots busy; closing the longest-idle client (%s)",
+		   CTL_MAX_CLIENTS, victim->out ? "its reply not taken" : "no complete request");
+	control_client_close(victim);
+	return victim;
+}
+
+void control_accept(struct daemon *d)
+{
+	for (int burst = 0; burst < 32; burst++) {
+		int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred;
+		socklen_t l = sizeof(cred);
+		long long now = mono_ms();
+
+		if (fd < 0)
+			return;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 ||
+		    (cred.uid != 0 && cred.uid != geteuid())) {
+			/* A short line into an empty socket buffer: the write cannot block. */
+			json_object *e = ctl_error("permission denied: only root may control peon-sshd");
+			ctl_send(fd, e);
+			json_object_put(e);
+			close(fd);
+			continue;
+		}
+		*slot_for_new_client(d) = (struct ctl_client){
+			.fd = fd, .uid = cred.uid, .since = now, .deadline = now + CTL_REQUEST_TIMEOUT_MS,
+		};
+	}
+}
+
+short control_client_events(const struct ctl_client *c)
+{
+	return c->out ? POLLOUT : POLLIN;
+}
+
+/* Write what the socket takes now; close once all is out or on error. */
+static void flush_reply(struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0)
+			break;
+		c->out_off += (size_t)n;
+	}
+	control_client_close(c);
+}
+
+static void queue_reply(struct ctl_client *c, json_object *reply)
+{
+	const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text);
+	json_object *too_big = NULL;
+
+	/* peon-sshctl reads at most CTL_MAX_MSG: a longer reply would be lost anyway. */
+	if (len + 1 > CTL_MAX_MSG) {
+		too_big = ctl_error("the reply would exceed %d bytes", CTL_MAX_MSG);
+		text = json_object_to_json_string_ext(too_big, JSON_C_TO_STRING_PLAIN);
+		len = strlen(text);
+	}
+	free(c->in);
+	c->in = NULL;
+	c->in_len = 0;
+	c->out = malloc(len + 1);
+	if (c->out) {
+		memcpy(c->out, text, len);
+		c->out[len] = '\n';
+		c->out_len = len + 1;
+		c->out_off = 0;
+		c->deadline = mono_ms() + CTL_REPLY_TIMEOUT_MS;
+	}
+	json_object_put(too_big);
+	json_object_put(reply);
+	if (!c->out)
+		control_client_close(c);
+	else
+		flush_reply(c);
+}
+
+static void read_request(struct daemon *d, struct ctl_client *c)
+{
+	char chunk[16384], *nl, *nb;
+	ssize_t n = read(c->fd, chunk, sizeof(chunk));
+	json_object *req;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || c->in_len + (size_t)n > CTL_MAX_MSG) {
+		control_client_close(c);
+		return;
+	}
+	nb = realloc(c->in, c->in_len + (size_t)n + 1);
+	if (!nb) {
+		control_client_close(c);
+		return;
+	}
+	c->in = nb;
+	memcpy(c->in + c->in_len, chunk, (size_t)n);
+	c->in_len += (size_t)n;
+	nl = memchr(c->in, '\n', c->in_len);
+	if (!nl)
+		return;
+	req = ctl_parse(c->in, (size_t)(nl - c->in));
+	if (!req) {
+		queue_reply(c, ctl_error("malformed request: expected one JSON object per line"));
+		return;
+	}
+	queue_reply(c, control_handle(d, req));
+	json_object_put(req);
+}
+
+void control_client_io(struct daemon *d, struct ctl_client *c, short revents)
+{
+	if (c->out) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			flush_reply(c);
+		return;
+	}
+	if (revents & (POLLIN | POLLERR | POLLHUP))
+		read_request(d, c);
+}
+
+int control_timeouts(struct daemon *d)
+{
+	long long now = mono_ms(), next = -1;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *c = &d->clients[i];
+
+		if (c->fd < 0)
+			continue;
+		if (c->deadline <= now) {
+			log_notice("control socket: closing a client: %s within %d ms",
+				   c->out ? "its reply was not taken" : "no complete request",
+				   c->out ? CTL_REPLY_TIMEOUT_MS : CTL_REQUEST_TIMEOUT_MS);
+			control_client_close(c);
+			continue;
+		}
+		if (next < 0 || c->deadline - now < next)
+			next = c->deadline - now;
+	}
+	return (int)next;
 }

@@ -479,112 +479,6 @@ static void on_question(struct daemon *d, pid_t pid)
 	}
 }
 
-/* ---- control socket ---- */
-
-static int ctl_listen(struct daemon *d, char *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = d->cfg.control_socket;
-	int fd, probe;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return errf(err, -ENAMETOOLONG, "control socket path %s is too long", path);
-	strcpy(sa.sun_path, path);
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		return errf(err, -EADDRINUSE, "another peon-sshd is already running on %s", path);
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, (mode_t)d->cfg.control_socket_mode) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return errf(err, -e, "cannot create control socket %s: %s", path, strerror(e));
-	}
-	d->ctl_fd = fd;
-	return 0;
-}
-
-static void client_close(struct ctl_client *c)
-{
-	close(c->fd);
-	free(c->buf);
-	*c = (struct ctl_client){ .fd = -1 };
-}
-
-static void on_ctl_accept(struct daemon *d)
-{
-	int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	struct ucred cred;
-	socklen_t l = sizeof(cred);
-
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		json_object *e = ctl_error("permission denied: only root may control peon-sshd");
-		ctl_send(fd, e);
-		json_object_put(e);
-		close(fd);
-		return;
-	}
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (d->clients[i].fd < 0) {
-			d->clients[i] = (struct ctl_client){ .fd = fd, .uid = cred.uid };
-			return;
-		}
-	close(fd);
-}
-
-static void ctl_reply(struct ctl_client *c, json_object *reply)
-{
-	struct timeval tv = { .tv_sec = 5 };
-
-	/* Replies are small, but the peer may be slow: bounded blocking write. */
-	fd_set_nonblock(c->fd, false);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	ctl_send(c->fd, reply);
-	json_object_put(reply);
-	client_close(c);
-}
-
-static void on_ctl_data(struct daemon *d, struct ctl_client *c)
-{
-	char chunk[16384], *nl, *nb;
-	ssize_t n = read(c->fd, chunk, sizeof(chunk));
-	json_object *req;
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0 || c->len + (size_t)n > CTL_MAX_MSG) {
-		client_close(c);
-		return;
-	}
-	nb = realloc(c->buf, c->len + (size_t)n + 1);
-	if (!nb) {
-		client_close(c);
-		return;
-	}
-	c->buf = nb;
-	memcpy(c->buf + c->len, chunk, (size_t)n);
-	c->len += (size_t)n;
-	nl = memchr(c->buf, '\n', c->len);
-	if (!nl)
-		return;
-	req = ctl_parse(c->buf, (size_t)(nl - c->buf));
-	if (!req) {
-		ctl_reply(c, ctl_error("malformed request: expected one JSON object per line"));
-		return;
-	}
-	ctl_reply(c, control_handle(d, req));
-	json_object_put(req);
-}
-
 /* ---- signals, reload ---- */
 
 static void reap(struct daemon *d)
@@ -718,13 +612,18 @@ struct pollset {
 	nfds_t n;
 };
 
-static void add(struct pollset *ps, int fd, enum src k, size_t idx)
+static void add_events(struct pollset *ps, int fd, short events, enum src k, size_t idx)
 {
 	if (fd < 0 || ps->n >= MAX_POLL)
 		return;
-	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = events };
 	ps->kind[ps->n] = k;
 	ps->idx[ps->n++] = idx;
+}
+
+static void add(struct pollset *ps, int fd, enum src k, size_t idx)
+{
+	add_events(ps, fd, POLLIN, k, idx);
 }
 
 static void build_pollset(struct daemon *d, struct pollset *ps)
@@ -733,7 +632,7 @@ static void build_pollset(struct daemon *d, struct pollset *ps)
 	add(ps, d->sig_fd, SRC_SIG, 0);
 	add(ps, d->ctl_fd, SRC_CTL, 0);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		add(ps, d->clients[i].fd, SRC_CLIENT, (size_t)i);
+		add_events(ps, d->clients[i].fd, control_client_events(&d->clients[i]), SRC_CLIENT, (size_t)i);
 	for (size_t i = 0; i < d->n_ls; i++)
 		for (int k = 0; k < d->ls[i].nfds; k++)
 			add(ps, d->ls[i].fds[k], SRC_LISTEN, i);
@@ -755,6 +654,14 @@ static int next_timeout(struct daemon *d)
 	if (!soonest)
 		return -1;
 	return soonest <= now ? 0 : (int)(soonest - now > 3600000 ? 3600000 : soonest - now);
+}
+
+/* Of two poll timeouts (-1: none), the sooner. */
+static int sooner(int a, int b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
 }
 
 static void expire(struct daemon *d)
@@ -791,8 +698,8 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 			continue;
 		switch (ps->kind[i]) {
 		case SRC_SIG: on_signal(d); break;
-		case SRC_CTL: on_ctl_accept(d); break;
-		case SRC_CLIENT: on_ctl_data(d, &d->clients[ps->idx[i]]); break;
+		case SRC_CTL: control_accept(d); break;
+		case SRC_CLIENT: control_client_io(d, &d->clients[ps->idx[i]], ps->p[i].revents); break;
 		case SRC_LISTEN: on_listen_ready(d, ps->p[i].fd, d->ls[ps->idx[i]].port); break;
 		case SRC_CONN: on_question(d, (pid_t)ps->idx[i]); break;
 		case SRC_JOB: on_job_ended(d, ps->p[i].fd); break;
@@ -823,7 +730,7 @@ static int setup(struct daemon *d, char *err)
 	    (r = make_dir(daemon_records_dir(d, dir, sizeof(dir)), 0700, err)) < 0)
 		return r;
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
-	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = ctl_listen(d, err)) < 0)
+	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = control_listen(d, err)) < 0)
 		return r;
 	/* Once, before any add: a slow metadata service delays start, never add. */
 	address_discover(&d->cfg, &d->addr);
@@ -853,7 +760,7 @@ static void teardown(struct daemon *d)
 		listener_close(&d->ls[i]);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (d->clients[i].fd >= 0)
-			client_close(&d->clients[i]);
+			control_client_close(&d->clients[i]);
 	/* Connections not yet let in lose their authority: they refuse. */
 	for (size_t i = 0; i < d->n_conns; i++)
 		conn_close_socket(&d->conns[i]);
@@ -890,7 +797,7 @@ int daemon_run(struct daemon *d)
 	daemon_notify_status(d);
 	while (!d->stopping) {
 		build_pollset(d, &ps);
-		r = poll(ps.p, ps.n, next_timeout(d));
+		r = poll(ps.p, ps.n, sooner(next_timeout(d), control_timeouts(d)));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
@@ -898,6 +805,7 @@ int daemon_run(struct daemon *d)
 		if (r > 0)
 			dispatch(d, &ps);
 		expire(d);
+		control_timeouts(d);
 	}
 	teardown(d);
 	return 0;

@@ -16,13 +16,26 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* Control clients (peon-sshctl) at once. When all slots are taken a new
+ * client evicts the longest-idle one (control.c): idle clients never lock
+ * others out. */
 #define CTL_MAX_CLIENTS 16
+/* A client must send its whole request (one line) within this... */
+#define CTL_REQUEST_TIMEOUT_MS 5000
+/* ...and take its whole reply within this; then it is closed. */
+#define CTL_REPLY_TIMEOUT_MS 10000
 
+/* One control connection: reads one request, then writes one reply without
+ * ever blocking the daemon (the reply is queued, at most CTL_MAX_MSG). */
 struct ctl_client {
 	int fd;
 	uid_t uid;
-	char *buf;
-	size_t len;
+	char *in;                /* the request so far */
+	size_t in_len;
+	char *out;               /* the queued reply; NULL while reading */
+	size_t out_len, out_off;
+	long long since;         /* mono ms: accepted */
+	long long deadline;      /* mono ms: for the request, then for the reply */
 };
 
 /* One connection's session process, from accept until it is reaped. */
@@ -75,5 +88,14 @@ size_t daemon_unauthenticated(const struct daemon *d);
 /* Write the activation lines of a newly registered execution. */
 void daemon_report_activation(struct daemon *d, const struct execution *e);
 json_object *control_handle(struct daemon *d, json_object *req);
+
+/* The control socket (control.c). */
+int control_listen(struct daemon *d, char *err);
+void control_accept(struct daemon *d);
+short control_client_events(const struct ctl_client *c);
+void control_client_io(struct daemon *d, struct ctl_client *c, short revents);
+void control_client_close(struct ctl_client *c);
+/* Close clients past their deadline; ms until the next deadline, or -1. */
+int control_timeouts(struct daemon *d);
 
 #endif

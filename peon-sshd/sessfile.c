@@ -142,6 +142,27 @@ int sessfile_signal(const char *runtime_dir, const char *execution, int sig)
 	return each_session(runtime_dir, execution, signal_one, &sig);
 }
 
+static void count_one(json_object *rec, void *arg)
+{
+	json_object *ex, *n;
+	const char *id;
+
+	if (!json_object_object_get_ex(rec, "execution", &ex) || !(id = json_object_get_string(ex)))
+		return;
+	if (json_object_object_get_ex(arg, id, &n))
+		json_object_int_inc(n, 1);
+	else
+		json_object_object_add(arg, id, json_object_new_int(1));
+}
+
+json_object *sessfile_counts(const char *runtime_dir)
+{
+	json_object *counts = json_object_new_object();
+
+	each_session(runtime_dir, NULL, count_one, counts);
+	return counts;
+}
+
 int sessfile_count(const char *runtime_dir, const char *execution)
 {
 	return each_session(runtime_dir, execution, NULL, NULL);
