@@ -130,6 +130,24 @@ def test_add_on_full_disk_fails_and_changes_nothing(small, keys):
     assert listed(d) == []
 
 
+def test_remove_says_when_the_record_cannot_be_deleted(daemon, keys):
+    """Access ends all the same; the reply and the log say what is left."""
+    k = keys("k")
+    daemon.add("exec-d", "--host", "--user", "root", key=k)
+    keep_port(daemon, keys)
+    rec = os.path.join(daemon.run, "executions", "exec-d.json")
+    os.unlink(rec)
+    os.makedirs(os.path.join(rec, "in-the-way"))     # unlink() now fails: EISDIR
+    r = daemon.ctl("remove", "exec-d")
+    assert r.returncode == 0, r.stderr
+    assert "execution exec-d removed" in r.stdout
+    assert "warning: cannot delete" in r.stderr and "Is a directory" in r.stderr
+    assert "a restart of peon-sshd would restore it" in r.stderr
+    assert "a restart of peon-sshd would restore the execution" in daemon.log()
+    r = ssh(k, daemon.port, "echo in")
+    assert r.returncode == 255 and DENIED in r.stderr, r.stderr
+
+
 def test_unrecordable_login_refused_on_full_disk(small, keys):
     d = small
     k = keys("k")
