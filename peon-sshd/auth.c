@@ -1,8 +1,9 @@
-/* Public-key authentication: which execution (if any) the offered key
- * opens on this port for this user name, probe answers, failure counting. */
+/* Public-key authentication: the daemon says which execution (if any) the
+ * offered key opens on this port for this user name (routeq.h); probe
+ * answers, failure counting, the session's open/closed lines. */
 #include "authkeys.h"
 #include "report.h"
-#include "route.h"
+#include "routeq.h"
 #include "sessfile.h"
 #include "session_int.h"
 #include "util.h"
@@ -43,18 +44,17 @@ static const char *key_comment(const struct execution *e, const char *fp)
 	return "";
 }
 
-/* The registry as the daemon last saved it: a connection that waited in
- * key exchange must not get into an execution removed meanwhile. */
-static int fresh_registry(struct sess *ss)
+/* Only the daemon knows the executions (routeq.h): a connection that waited
+ * in key exchange can never get into an execution removed meanwhile, and a
+ * daemon that does not answer means no. */
+static int ask_daemon(struct sess *ss, enum routeq_kind kind, const char *user, const char *fp,
+		      struct route_answer *ans)
 {
-	char path[4096], err[ERRLEN];
-	int r;
+	char err[ERRLEN];
+	int r = routeq_ask(ss->daemon_fd, kind, user, fp, ans, err);
 
-	registry_clear(&ss->reg);
-	snprintf(path, sizeof(path), "%s/executions.json", ss->cfg->runtime_dir);
-	r = registry_load(&ss->reg, path, err);
 	if (r < 0)
-		log_full(LOG_ERR, &ss->lctx, "cannot read the registry: %s", err);
+		log_full(LOG_ERR, &ss->lctx, "cannot ask the daemon: %s", err);
 	return r;
 }
 
@@ -67,40 +67,21 @@ static void session_report(struct sess *ss, const char *what)
 	report_line(ss->cfg, ss->exec, line, NULL);
 }
 
-static bool accept_key(struct sess *ss, const char *user, const struct execution *e, char *fp)
+/* The daemon has recorded the session (CLAIM answered ok): take its copy. */
+static void accept_key(struct sess *ss, const char *user, struct route_answer *ans, char *fp)
 {
-	struct sessinfo si;
-
-	if (sessfile_count(ss->cfg->runtime_dir, e->id) >= ss->cfg->limits.max_connections) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "peon-sshd: execution %s already has %d connections; close one first\n",
-			 e->id, ss->cfg->limits.max_connections);
-		send_banner(ss, msg);
-		log_full(LOG_WARNING, &ss->lctx, "refused: connection limit of execution %s reached", e->id);
-		return false;
-	}
 	alarm(0);
 	ss->authenticated = true;
-	ss->exec = e;
+	ss->exec = ans->exec;
+	ans->exec = NULL;
 	ss->fp = fp;
 	ss->user = str_printable(user, 256);
-	ss->key_comment = strdup(key_comment(e, fp));
-	ss->lctx.execution_id = e->id;
+	ss->key_comment = strdup(key_comment(ss->exec, fp));
+	ss->lctx.execution_id = ss->exec->id;
 	ss->lctx.key_fp = ss->fp;
-	si = (struct sessinfo){ .execution = e->id, .remote = ss->remote, .user = ss->user ? ss->user : "",
-				.key_fp = fp, .key_comment = ss->key_comment ? ss->key_comment : "" };
-	if (sessfile_write(ss->cfg->runtime_dir, &si) < 0)
-		log_full(LOG_WARNING, &ss->lctx, "cannot record the session in %s", ss->cfg->runtime_dir);
-	if (ss->daemon_fd >= 0) {
-		if (write(ss->daemon_fd, "A\n", 2) < 0)
-			log_debug("cannot notify the daemon: %s", strerror(errno));
-		close(ss->daemon_fd);
-		ss->daemon_fd = -1;
-	}
 	log_full(LOG_INFO, &ss->lctx, "accepted key %s (%s) for user %s", fp, ss->key_comment ? ss->key_comment : "",
 		 ss->user ? ss->user : "?");
 	session_report(ss, "opened");
-	return true;
 }
 
 static void deny(struct sess *ss, ssh_message msg, const char *user, const char *fp, const char *why)
@@ -120,10 +101,10 @@ static void deny(struct sess *ss, ssh_message msg, const char *user, const char 
 
 static void auth_pubkey(struct sess *ss, ssh_message msg, const char *user)
 {
+	struct route_answer ans = { .result = ROUTE_NONE };
 	ssh_key key;
 	int state = offered_key(msg, &key);
-	const struct execution *e = NULL;
-	enum route_result rr;
+	bool probe = state == SSH_PUBLICKEY_STATE_NONE;
 	char *fp = NULL;
 
 	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID) {
@@ -131,35 +112,30 @@ static void auth_pubkey(struct sess *ss, ssh_message msg, const char *user)
 		return;
 	}
 	fp = authkey_fingerprint(key);
-	if (!fp || fresh_registry(ss) < 0) {
+	if (!fp || ask_daemon(ss, probe ? ROUTEQ_PROBE : ROUTEQ_CLAIM, user, fp, &ans) < 0) {
 		deny(ss, msg, user, fp, "internal error");
 		goto out;
 	}
-	rr = route_pick(&ss->reg, ss->local_port, user, fp, &e);
-	if (rr == ROUTE_NONE) {
+	if (ans.result == ROUTE_NONE) {
 		deny(ss, msg, user, fp, "no execution on this port accepts it");
-		goto out;
-	}
-	if (state == SSH_PUBLICKEY_STATE_NONE) {
-		/* A probe: say yes so the client proves possession with a signature. */
+	} else if (probe && (ans.result == ROUTE_OK || ans.result == ROUTE_AMBIGUOUS)) {
+		/* Say yes so the client proves possession with a signature. */
 		ssh_message_auth_reply_pk_ok_simple(msg);
-		goto out;
+	} else if (ans.result == ROUTE_OK) {
+		accept_key(ss, user, &ans, fp);
+		fp = NULL;    /* owned by ss now */
+		ssh_message_auth_reply_success(msg, 0);
+	} else {
+		/* Ambiguous, a limit, or the daemon could not record the session:
+		 * the client is told why. */
+		if (ans.message)
+			send_banner(ss, ans.message);
+		deny(ss, msg, user, fp, ans.result == ROUTE_AMBIGUOUS ?
+			 "several executions accept it; the user must name one" :
+			 ans.reason ? ans.reason : "refused by the daemon");
 	}
-	if (rr == ROUTE_AMBIGUOUS) {
-		char *text = route_ambiguous_message(&ss->reg, ss->local_port, fp);
-		if (text)
-			send_banner(ss, text);
-		free(text);
-		deny(ss, msg, user, fp, "several executions accept it; the user must name one");
-		goto out;
-	}
-	if (!accept_key(ss, user, e, fp)) {
-		deny(ss, msg, user, fp, "the execution's connection limit is reached");
-		goto out;
-	}
-	fp = NULL;    /* owned by ss now */
-	ssh_message_auth_reply_success(msg, 0);
 out:
+	route_answer_clear(&ans);
 	if (fp)
 		ssh_string_free_char(fp);
 }
@@ -192,5 +168,6 @@ void auth_session_closed(struct sess *ss)
 		return;
 	log_full(LOG_INFO, &ss->lctx, "connection closed");
 	session_report(ss, "closed");
+	/* The daemon also drops the record when it reaps us; it may have restarted. */
 	sessfile_remove(ss->cfg->runtime_dir);
 }

@@ -79,7 +79,7 @@ void chan_direct_open(struct sess *ss, ssh_message msg)
 	}
 	po->msg = msg;
 	po->label = strdup(label);
-	po->deadline = now_ms() + OPEN_DEADLINE_MS;
+	po->deadline = mono_ms() + OPEN_DEADLINE_MS;
 	po->slot = -1;
 	ss->opens[ss->n_opens++] = po;
 	ss->n_forward_chans++;
@@ -120,7 +120,7 @@ void chan_direct_poll(struct sess *ss, struct pollset *ps)
 
 void chan_direct_run(struct sess *ss, const struct pollset *ps)
 {
-	long long now = now_ms();
+	long long now = mono_ms();
 	size_t i = 0;
 
 	while (i < ss->n_opens) {
@@ -159,7 +159,7 @@ void chan_direct_reaped(struct sess *ss, pid_t pid)
 
 int chan_direct_timeout(struct sess *ss)
 {
-	long long now = now_ms(), soonest = -1;
+	long long now = mono_ms(), soonest = -1;
 
 	for (size_t i = 0; i < ss->n_opens; i++)
 		if (soonest < 0 || ss->opens[i]->deadline < soonest)

@@ -1,21 +1,29 @@
-/* Control requests from peon-sshctl: add, remove, list, sessions, status.
- * A failed request changes nothing. */
+/* The control socket and its requests from peon-sshctl: add, remove, list,
+ * sessions, status, kill. A failed request changes nothing. The daemon
+ * never blocks on a control client. */
 #include "ctlproto.h"
 #include "daemon.h"
 #include "log.h"
 #include "procinfo.h"
+#include "regstore.h"
 #include "report.h"
 #include "sessfile.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,18 +117,19 @@ static json_object *add_reply(struct daemon *d, const struct execution *e)
 	report_connect_command(d->addr.addr, e->port, line, sizeof(line));
 	json_object_object_add(o, "message", json_object_new_string("execution registered and reachable"));
 	json_object_object_add(o, "connect", json_object_new_string(line));
-	json_object_object_add(o, "execution", execution_to_json(e, false));
+	json_object_object_add(o, "execution", execution_to_json(e));
 	return o;
 }
 
 static json_object *do_add(struct daemon *d, json_object *req)
 {
 	struct execution *e = NULL;
-	json_object *reply, *ttl;
-	char err[ERRLEN];
+	json_object *reply;
+	char err[ERRLEN], dir[PATH_MAX];
+	long long ttl_ms;
 	bool port_new;
 
-	if (execution_from_json(req, &e, err) < 0)
+	if (execution_from_request(req, &e, &ttl_ms, err) < 0)
 		return ctl_error("%s", err);
 	if (registry_find(&d->reg, e->id)) {
 		reply = ctl_error("execution %s is already registered; remove it first", e->id);
@@ -138,20 +147,26 @@ static json_object *do_add(struct daemon *d, json_object *req)
 		goto fail;
 	if (!e->port)
 		e->port = d->cfg.debug_port;
-	e->created = time(NULL);
-	if (json_object_object_get_ex(req, "ttl", &ttl) && json_object_get_int64(ttl) > 0)
-		e->expires = e->created + json_object_get_int64(ttl);
+	/* Milliseconds: `--ttl 2s` means two seconds from now, not from the start of this second. */
+	e->created_ms = now_ms();
+	if (ttl_ms)
+		e->expires_ms = e->created_ms + ttl_ms;
 	port_new = registry_count_port(&d->reg, e->port) == 0;
 	if (daemon_ensure_port(d, e->port, err) < 0) {
 		reply = ctl_error("%s", err);
 		goto fail;
 	}
-	if (registry_add(&d->reg, e) < 0 || daemon_save(d, err) < 0) {
-		registry_take(&d->reg, e->id);
-		if (port_new)
-			daemon_release_port(d, e->port);
-		reply = ctl_error("%s", *err ? err : "out of memory");
-		goto fail;
+	/* On disk before it is live: an execution a restart would not restore
+	 * is never reported registered. A record that cannot be written fails
+	 * the add and changes nothing. */
+	if (regstore_write(daemon_records_dir(d, dir, sizeof(dir)), e, err) < 0) {
+		reply = ctl_error("%s", err);
+		goto unport;
+	}
+	if (registry_add(&d->reg, e) < 0) {
+		regstore_remove(dir, e->id, NULL);
+		reply = ctl_error("out of memory");
+		goto unport;
 	}
 	{
 		struct log_ctx ctx = { .execution_id = e->id };
@@ -162,63 +177,110 @@ static json_object *do_add(struct daemon *d, json_object *req)
 	daemon_notify_status(d);
 	daemon_report_activation(d, e);
 	return add_reply(d, e);
+unport:
+	if (port_new)
+		daemon_release_port(d, e->port);
 fail:
 	execution_free(e);
 	return reply;
 }
 
-static const char *req_id(json_object *req)
+/* The request's "id": NULL when absent; -EINVAL with err when not a string. */
+static int req_id(json_object *req, const char **id, char *err)
 {
 	json_object *v;
 
-	if (!json_object_object_get_ex(req, "id", &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	*id = NULL;
+	if (!json_object_object_get_ex(req, "id", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return errf(err, -EINVAL, "execution id must be a string");
+	*id = json_object_get_string(v);
+	return 0;
+}
+
+/* The registry no longer knows id (a bad record, a failed earlier remove)
+ * but sessions recorded for it may still run: end them, and clear a record
+ * left behind, if any. */
+static json_object *remove_unknown(struct daemon *d, const char *id)
+{
+	struct log_ctx ctx = { .execution_id = id };
+	char dir[PATH_MAX], msg[512];
+	json_object *o;
+	int n;
+
+	if (!execution_id_valid(id) || (n = sessfile_signal(d->cfg.runtime_dir, id, SIGTERM)) == 0)
+		return ctl_error("no execution '%.200s' is registered", id);
+	regstore_remove(daemon_records_dir(d, dir, sizeof(dir)), id, NULL);
+	snprintf(msg, sizeof(msg), "no execution '%s' is registered; ended %d live session%s", id, n, n == 1 ? "" : "s");
+	log_full(LOG_INFO, &ctx, "remove: %s", msg);
+	o = ok_reply();
+	json_object_object_add(o, "registered", json_object_new_boolean(0));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_object_add(o, "sessions_ended", json_object_new_int(n));
+	return o;
 }
 
 static json_object *do_remove(struct daemon *d, json_object *req)
 {
-	const char *id = req_id(req);
+	const char *id;
+	char err[ERRLEN];
 	json_object *o;
 
-	if (!id || !registry_find(&d->reg, id))
-		return ctl_error("no execution '%s' is registered", id ? id : "");
-	daemon_end_execution(d, id, "removed");
+	if (req_id(req, &id, err) < 0)
+		return ctl_error("%s", err);
+	if (!id)
+		return ctl_error("no execution '' is registered");
+	if (!registry_find(&d->reg, id))
+		return remove_unknown(d, id);
 	o = ok_reply();
 	json_object_object_add(o, "message", json_object_new_string("execution removed"));
+	/* Access has ended either way; a record left behind is said, not hidden. */
+	if (daemon_end_execution(d, id, "removed", err) < 0)
+		json_object_object_add(o, "warning", json_object_new_string(err));
 	return o;
 }
 
-static json_object *do_list(struct daemon *d)
+static json_object *do_list(struct daemon *d, json_object *req)
 {
 	json_object *o = ok_reply(), *arr = json_object_new_array();
+	/* One pass over the session records, not one per execution. */
+	json_object *counts = sessfile_counts(d->cfg.runtime_dir), *n;
 
+	(void)req;
 	for (size_t i = 0; i < d->reg.n; i++) {
-		json_object *e = execution_to_json(d->reg.v[i], false);
-		json_object_object_add(e, "sessions",
-				       json_object_new_int(sessfile_count(d->cfg.runtime_dir, d->reg.v[i]->id)));
+		json_object *e = execution_to_json(d->reg.v[i]);
+		int sessions = json_object_object_get_ex(counts, d->reg.v[i]->id, &n) ? json_object_get_int(n) : 0;
+
+		json_object_object_add(e, "sessions", json_object_new_int(sessions));
 		json_object_array_add(arr, e);
 	}
+	json_object_put(counts);
 	json_object_object_add(o, "executions", arr);
 	return o;
 }
 
 static json_object *do_sessions(struct daemon *d, json_object *req)
 {
-	const char *id = req_id(req);
+	const char *id;
+	char err[ERRLEN];
 	json_object *o;
 
-	if (id && !registry_find(&d->reg, id))
-		return ctl_error("no execution '%s' is registered", id);
+	if (req_id(req, &id, err) < 0)
+		return ctl_error("%s", err);
+	/* Sessions of an id the registry no longer knows are still listed. */
+	if (id && !registry_find(&d->reg, id) && sessfile_count(d->cfg.runtime_dir, id) == 0)
+		return ctl_error("no execution '%.200s' is registered", id);
 	o = ok_reply();
 	json_object_object_add(o, "sessions", sessfile_list(d->cfg.runtime_dir, id));
 	return o;
 }
 
-static json_object *do_status(struct daemon *d)
+static json_object *do_status(struct daemon *d, json_object *req)
 {
 	json_object *o = ok_reply(), *ports = json_object_new_array();
 
+	(void)req;
 	for (size_t i = 0; i < d->n_ls; i++)
 		json_object_array_add(ports, json_object_new_int(d->ls[i].port));
 	json_object_object_add(o, "version", json_object_new_string(PEON_VERSION));
@@ -233,28 +295,269 @@ static json_object *do_status(struct daemon *d)
 	json_object_object_add(o, "ports", ports);
 	json_object_object_add(o, "executions", json_object_new_int((int)d->reg.n));
 	json_object_object_add(o, "sessions", json_object_new_int(sessfile_count(d->cfg.runtime_dir, NULL)));
-	json_object_object_add(o, "unauthenticated", json_object_new_int((int)d->n_pre));
+	json_object_object_add(o, "unauthenticated", json_object_new_int((int)daemon_unauthenticated(d)));
 	json_object_object_add(o, "connections_accepted", json_object_new_int64((int64_t)d->accepted));
 	json_object_object_add(o, "connections_dropped", json_object_new_int64((int64_t)d->dropped));
 	return o;
 }
 
+/* End one recorded session: only a live process recorded in sessions/. */
+static json_object *do_kill(struct daemon *d, json_object *req)
+{
+	struct log_ctx ctx = { 0 };
+	char exec_id[256], msg[400];
+	json_object *o;
+	int64_t pid;
+
+	if (json_int_in(req, "pid", 1, PID_MAX, &pid) < 0)
+		return ctl_error("pid must be a process id between 1 and %d", PID_MAX);
+	if (sessfile_signal_pid(d->cfg.runtime_dir, (pid_t)pid, SIGTERM, exec_id, sizeof(exec_id)) <= 0)
+		return ctl_error("no live session with pid %d (see peon-sshctl sessions)", (int)pid);
+	ctx.execution_id = exec_id;
+	snprintf(msg, sizeof(msg), "session %d of execution %s ended", (int)pid, exec_id);
+	log_full(LOG_INFO, &ctx, "kill: %s", msg);
+	o = ok_reply();
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_object_add(o, "execution", json_object_new_string(exec_id));
+	return o;
+}
+
+static const char *const f_cmd[] = { "cmd", NULL };
+static const char *const f_cmd_pid[] = { "cmd", "pid", NULL };
+static const char *const f_cmd_id[] = { "cmd", "id", NULL };
+
+static const struct command {
+	const char *name;
+	const char *const *fields;   /* NULL: the handler checks them */
+	json_object *(*run)(struct daemon *d, json_object *req);
+} commands[] = {
+	{ "add", NULL, do_add },
+	{ "remove", f_cmd_id, do_remove },
+	{ "list", f_cmd, do_list },
+	{ "sessions", f_cmd_id, do_sessions },
+	{ "status", f_cmd, do_status },
+	{ "kill", f_cmd_pid, do_kill },
+};
+
 json_object *control_handle(struct daemon *d, json_object *req)
 {
+	char err[ERRLEN], what[64];
 	json_object *v;
 	const char *cmd;
 
-	if (!json_object_object_get_ex(req, "cmd", &v) || !(cmd = json_object_get_string(v)))
+	if (!json_object_object_get_ex(req, "cmd", &v) || !json_object_is_type(v, json_type_string))
 		return ctl_error("request has no \"cmd\"");
-	if (strcmp(cmd, "add") == 0)
-		return do_add(d, req);
-	if (strcmp(cmd, "remove") == 0)
-		return do_remove(d, req);
-	if (strcmp(cmd, "list") == 0)
-		return do_list(d);
-	if (strcmp(cmd, "sessions") == 0)
-		return do_sessions(d, req);
-	if (strcmp(cmd, "status") == 0)
-		return do_status(d);
+	cmd = json_object_get_string(v);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		snprintf(what, sizeof(what), "%s request", cmd);
+		if (commands[i].fields && ctl_check_fields(req, commands[i].fields, what, err) < 0)
+			return ctl_error("%s", err);
+		return commands[i].run(d, req);
+	}
 	return ctl_error("unknown command '%.64s'", cmd);
+}
+
+/* ---- the socket: one request, one reply, never blocking the daemon ---- */
+
+int control_listen(struct daemon *d, char *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.control_socket;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return errf(err, -ENAMETOOLONG, "control socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		return errf(err, -EADDRINUSE, "another peon-sshd is already running on %s", path);
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, (mode_t)d->cfg.control_socket_mode) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return errf(err, -e, "cannot create control socket %s: %s", path, strerror(e));
+	}
+	d->ctl_fd = fd;
+	return 0;
+}
+
+void control_client_close(struct ctl_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->out);
+	*c = (struct ctl_client){ .fd = -1 };
+}
+
+/* A free slot, or the one of the longest-idle client: one that has not sent
+ * a complete request yet if there is any, else the oldest reply not taken. */
+static struct ctl_client *slot_for_new_client(struct daemon *d)
+{
+	struct ctl_client *victim = NULL;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *c = &d->clients[i];
+
+		if (c->fd < 0)
+			return c;
+		if (!victim || (!c->out && victim->out) || (!c->out == !victim->out && c->since < victim->since))
+			victim = c;
+	}
+	log_notice("control socket: all %d client slots busy; closing the longest-idle client (%s)",
+		   CTL_MAX_CLIENTS, victim->out ? "its reply not taken" : "no complete request");
+	control_client_close(victim);
+	return victim;
+}
+
+void control_accept(struct daemon *d)
+{
+	for (int burst = 0; burst < 32; burst++) {
+		int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred;
+		socklen_t l = sizeof(cred);
+		long long now = mono_ms();
+
+		if (fd < 0)
+			return;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 ||
+		    (cred.uid != 0 && cred.uid != geteuid())) {
+			/* A short line into an empty socket buffer: the write cannot block. */
+			json_object *e = ctl_error("permission denied: only root may control peon-sshd");
+			ctl_send(fd, e);
+			json_object_put(e);
+			close(fd);
+			continue;
+		}
+		*slot_for_new_client(d) = (struct ctl_client){
+			.fd = fd, .uid = cred.uid, .since = now, .deadline = now + CTL_REQUEST_TIMEOUT_MS,
+		};
+	}
+}
+
+short control_client_events(const struct ctl_client *c)
+{
+	return c->out ? POLLOUT : POLLIN;
+}
+
+/* Write what the socket takes now; close once all is out or on error. */
+static void flush_reply(struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0)
+			break;
+		c->out_off += (size_t)n;
+	}
+	control_client_close(c);
+}
+
+static void queue_reply(struct ctl_client *c, json_object *reply)
+{
+	const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text);
+	json_object *too_big = NULL;
+
+	/* peon-sshctl reads at most CTL_MAX_MSG: a longer reply would be lost anyway. */
+	if (len + 1 > CTL_MAX_MSG) {
+		too_big = ctl_error("the reply would exceed %d bytes", CTL_MAX_MSG);
+		text = json_object_to_json_string_ext(too_big, JSON_C_TO_STRING_PLAIN);
+		len = strlen(text);
+	}
+	free(c->in);
+	c->in = NULL;
+	c->in_len = 0;
+	c->out = malloc(len + 1);
+	if (c->out) {
+		memcpy(c->out, text, len);
+		c->out[len] = '\n';
+		c->out_len = len + 1;
+		c->out_off = 0;
+		c->deadline = mono_ms() + CTL_REPLY_TIMEOUT_MS;
+	}
+	json_object_put(too_big);
+	json_object_put(reply);
+	if (!c->out)
+		control_client_close(c);
+	else
+		flush_reply(c);
+}
+
+static void read_request(struct daemon *d, struct ctl_client *c)
+{
+	char chunk[16384], *nl, *nb;
+	ssize_t n = read(c->fd, chunk, sizeof(chunk));
+	json_object *req;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || c->in_len + (size_t)n > CTL_MAX_MSG) {
+		control_client_close(c);
+		return;
+	}
+	nb = realloc(c->in, c->in_len + (size_t)n + 1);
+	if (!nb) {
+		control_client_close(c);
+		return;
+	}
+	c->in = nb;
+	memcpy(c->in + c->in_len, chunk, (size_t)n);
+	c->in_len += (size_t)n;
+	nl = memchr(c->in, '\n', c->in_len);
+	if (!nl)
+		return;
+	req = ctl_parse(c->in, (size_t)(nl - c->in));
+	if (!req) {
+		queue_reply(c, ctl_error("malformed request: expected one JSON object per line"));
+		return;
+	}
+	queue_reply(c, control_handle(d, req));
+	json_object_put(req);
+}
+
+void control_client_io(struct daemon *d, struct ctl_client *c, short revents)
+{
+	if (c->out) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			flush_reply(c);
+		return;
+	}
+	if (revents & (POLLIN | POLLERR | POLLHUP))
+		read_request(d, c);
+}
+
+int control_timeouts(struct daemon *d)
+{
+	long long now = mono_ms(), next = -1;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *c = &d->clients[i];
+
+		if (c->fd < 0)
+			continue;
+		if (c->deadline <= now) {
+			log_notice("control socket: closing a client: %s within %d ms",
+				   c->out ? "its reply was not taken" : "no complete request",
+				   c->out ? CTL_REPLY_TIMEOUT_MS : CTL_REQUEST_TIMEOUT_MS);
+			control_client_close(c);
+			continue;
+		}
+		if (next < 0 || c->deadline - now < next)
+			next = c->deadline - now;
+	}
+	return (int)next;
 }

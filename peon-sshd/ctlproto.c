@@ -84,6 +84,39 @@ int ctl_recv(int fd, int timeout_ms, json_object **out)
 	return r;
 }
 
+int ctl_check_fields(json_object *o, const char *const *allowed, const char *what, char *err)
+{
+	json_object_object_foreach(o, k, v) {
+		size_t i = 0;
+
+		(void)v;
+		while (allowed[i] && strcmp(allowed[i], k) != 0)
+			i++;
+		if (!allowed[i])
+			return errf(err, -EINVAL, "unknown field '%.64s' in %s", k, what);
+	}
+	return 0;
+}
+
+int json_int_in(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return -ENOENT;
+	if (!json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	/* json-c keeps values above INT64_MAX as unsigned; get_int64 would clamp them. */
+	if (json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
+		return -ERANGE;
+	x = json_object_get_int64(v);
+	if (x < min || x > max)
+		return -ERANGE;
+	*out = x;
+	return 0;
+}
+
 json_object *ctl_error(const char *fmt, ...)
 {
 	char msg[ERRLEN];

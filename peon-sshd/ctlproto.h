@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CTL_MAX_MSG (4 * 1024 * 1024)
 
@@ -13,6 +14,13 @@ int ctl_send(int fd, json_object *o);
 int ctl_recv(int fd, int timeout_ms, json_object **out);
 /* Parse a complete line; NULL if it is not a JSON object. */
 json_object *ctl_parse(const char *line, size_t len);
+/* Refuse members of o not named in allowed (NULL-terminated):
+ * -EINVAL with err "unknown field 'x' in <what>". */
+int ctl_check_fields(json_object *o, const char *const *allowed, const char *what, char *err);
+/* An integer member within [min, max], checked on its JSON type and 64-bit
+ * value before any narrowing: 0 with *out, -ENOENT when absent, -EINVAL
+ * when not an integer, -ERANGE outside the range. */
+int json_int_in(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out);
 json_object *ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -3,7 +3,10 @@
 #include "ctlproto.h"
 #include "log.h"
 #include "procinfo.h"
+#include "regstore.h"
 #include "reporter.h"
+#include "route.h"
+#include "routeq.h"
 #include "session.h"
 #include "sessfile.h"
 #include "util.h"
@@ -13,6 +16,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,16 +130,10 @@ void daemon_release_port(struct daemon *d, int port)
 
 /* ---- registry and executions ---- */
 
-int daemon_save(struct daemon *d, char *err)
+const char *daemon_records_dir(const struct daemon *d, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	int r;
-
-	snprintf(path, sizeof(path), "%s/executions.json", d->cfg.runtime_dir);
-	r = registry_save(&d->reg, path);
-	if (r < 0)
-		return errf(err, r, "cannot save the registry %s: %s", path, strerror(-r));
-	return 0;
+	snprintf(buf, len, "%s/executions", d->cfg.runtime_dir);
+	return buf;
 }
 
 void daemon_notify_status(struct daemon *d)
@@ -145,29 +143,33 @@ void daemon_notify_status(struct daemon *d)
 	sd_notifyf(0, "STATUS=%zu executions, %d sessions, %zu ports", d->reg.n, sessions, d->n_ls);
 }
 
-void daemon_end_execution(struct daemon *d, const char *id, const char *reason)
+int daemon_end_execution(struct daemon *d, const char *id, const char *reason, char *err)
 {
 	struct execution *e = registry_take(&d->reg, id);
 	struct log_ctx ctx = { .execution_id = id };
-	char err[ERRLEN];
-	int n;
+	char dir[PATH_MAX], line[256];
+	int n, r;
 
 	if (!e)
-		return;
-	/* Save first: a connection authenticating right now reads the saved
-	 * registry and must no longer find the execution. */
-	if (daemon_save(d, err) < 0)
-		log_err("%s", err);
+		return errf(err, -ENOENT, "no execution '%s' is registered", id);
+	/* Memory first: from here no probe or claim reaches it, whatever the
+	 * disk does. Then its sessions; then its record, whose unlink needs no
+	 * free space. */
 	n = sessfile_signal(d->cfg.runtime_dir, e->id, SIGTERM);
+	r = regstore_remove(daemon_records_dir(d, dir, sizeof(dir)), e->id, err);
 	log_full(LOG_INFO, &ctx, "access ended (%s); closing %d session%s", reason, n, n == 1 ? "" : "s");
-	{
-		char line[256];
-		snprintf(line, sizeof(line), "SSH debug access ended (%s).", reason);
-		report_line(&d->cfg, e, line, NULL);
+	if (r < 0) {
+		log_full(LOG_ERR, &ctx, "%s: access has ended, but a restart of peon-sshd would restore the execution",
+			 err);
+		snprintf(err + strlen(err), ERRLEN - strlen(err),
+			 "; access has ended, but a restart of peon-sshd would restore it: delete the file");
 	}
+	snprintf(line, sizeof(line), "SSH debug access ended (%s).", reason);
+	report_line(&d->cfg, e, line, NULL);
 	daemon_release_port(d, e->port);
 	execution_free(e);
 	daemon_notify_status(d);
+	return r;
 }
 
 void daemon_report_activation(struct daemon *d, const struct execution *e)
@@ -206,8 +208,9 @@ static void close_inherited(void *arg)
 
 	for (size_t i = 0; i < d->n_ls; i++)
 		listener_close(&d->ls[i]);
-	for (size_t i = 0; i < d->n_pre; i++)
-		close(d->pre[i].notify_fd);
+	for (size_t i = 0; i < d->n_conns; i++)
+		if (d->conns[i].fd >= 0)
+			close(d->conns[i].fd);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (d->clients[i].fd >= 0)
 			close(d->clients[i].fd);
@@ -229,204 +232,251 @@ static void reporter_restart(struct daemon *d)
 		log_err("cannot start the log URL reporter: %s", strerror(errno));
 }
 
+static void on_bad_record(const char *what, const char *why, void *arg)
+{
+	(void)arg;
+	log_err("%s: %s", what, why);
+}
+
+/* Drop what cannot be served any more: its job ended while we were stopped. */
+static bool restore_one(struct daemon *d, struct execution *e)
+{
+	struct log_ctx ctx = { .execution_id = e->id };
+	char err[ERRLEN], dir[PATH_MAX];
+
+	if (e->target.type == TARGET_PID && !procinfo_same_process(e->target.pid, e->target.starttime)) {
+		log_full(LOG_INFO, &ctx, "access ended (the job ended while peon-sshd was stopped)");
+		if (regstore_remove(daemon_records_dir(d, dir, sizeof(dir)), e->id, err) < 0)
+			log_full(LOG_ERR, &ctx, "%s", err);
+		return false;
+	}
+	if (e->target.type == TARGET_PID)
+		e->pidfd = (int)syscall(SYS_pidfd_open, e->target.pid, 0);
+	if (daemon_ensure_port(d, e->port, err) < 0)
+		log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
+	else
+		log_full(LOG_INFO, &ctx, "restored on port %d", e->port);
+	return true;
+}
+
 static void restore_registry(struct daemon *d)
 {
-	char path[PATH_MAX], err[ERRLEN], bad[PATH_MAX + 16];
+	char dir[PATH_MAX], old[PATH_MAX], err[ERRLEN];
 	size_t i = 0;
 
-	snprintf(path, sizeof(path), "%s/executions.json", d->cfg.runtime_dir);
-	if (registry_load(&d->reg, path, err) < 0) {
-		/* Keep the evidence rather than overwrite it with an empty registry. */
-		snprintf(bad, sizeof(bad), "%s.corrupt", path);
-		rename(path, bad);
-		log_err("%s; moved aside to %s, starting with no executions", err, bad);
-		registry_clear(&d->reg);
-		return;
-	}
-	while (i < d->reg.n) {
-		struct execution *e = d->reg.v[i];
-		struct log_ctx ctx = { .execution_id = e->id };
-
-		if (e->target.type == TARGET_PID && !procinfo_same_process(e->target.pid, e->target.starttime)) {
-			log_full(LOG_INFO, &ctx, "access ended (the job ended while peon-sshd was stopped)");
-			execution_free(registry_take(&d->reg, e->id));
-			continue;
-		}
-		if (e->target.type == TARGET_PID)
-			e->pidfd = (int)syscall(SYS_pidfd_open, e->target.pid, 0);
-		if (daemon_ensure_port(d, e->port, err) < 0)
-			log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
-		else
-			log_full(LOG_INFO, &ctx, "restored on port %d", e->port);
-		i++;
-	}
-	if (daemon_save(d, err) < 0)
+	daemon_records_dir(d, dir, sizeof(dir));
+	if (regstore_load(&d->reg, dir, on_bad_record, d, err) < 0)
 		log_err("%s", err);
+	snprintf(old, sizeof(old), "%s/executions.json", d->cfg.runtime_dir);
+	if (regstore_migrate(&d->reg, old, dir, on_bad_record, d, err) < 0)
+		log_err("%s", err);
+	while (i < d->reg.n) {
+		if (restore_one(d, d->reg.v[i]))
+			i++;
+		else
+			execution_free(registry_take(&d->reg, d->reg.v[i]->id));
+	}
 }
 
 /* ---- connections ---- */
 
-static void fork_session(struct daemon *d, int fd)
+size_t daemon_unauthenticated(const struct daemon *d)
 {
-	struct preauth *nv;
-	int p[2];
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_conns; i++)
+		n += !d->conns[i].claimed;
+	return n;
+}
+
+static struct conn *find_conn(struct daemon *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->n_conns; i++)
+		if (d->conns[i].pid == pid)
+			return &d->conns[i];
+	return NULL;
+}
+
+static void fork_session(struct daemon *d, int fd, int port, const struct sockaddr_storage *sa)
+{
+	struct conn *nv = realloc(d->conns, (d->n_conns + 1) * sizeof(*nv));
+	int sp[2];
 	pid_t pid;
 
-	nv = realloc(d->pre, (d->n_pre + 1) * sizeof(*nv));
-	if (!nv || pipe2(p, O_CLOEXEC) < 0) {
-		if (nv)
-			d->pre = nv;
+	if (nv)
+		d->conns = nv;
+	/* SEQPACKET: each question and answer is one record, never split or merged. */
+	if (!nv || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_err("cannot set up a connection: %s", nv ? strerror(errno) : "out of memory");
 		close(fd);
 		return;
 	}
-	d->pre = nv;
 	pid = fork();
 	if (pid == 0) {
-		struct session_args a = { .cfg = &d->cfg, .bind = d->bind, .fd = fd, .notify_fd = p[1] };
-		close(p[0]);
+		struct session_args a = { .cfg = &d->cfg, .bind = d->bind, .fd = fd, .daemon_fd = sp[1] };
+		close(sp[0]);
 		close_inherited(d);
 		_exit(session_run(&a));
 	}
 	close(fd);
-	close(p[1]);
+	close(sp[1]);
 	if (pid < 0) {
 		log_err("cannot fork a session: %s", strerror(errno));
-		close(p[0]);
+		close(sp[0]);
 		return;
 	}
-	d->pre[d->n_pre++] = (struct preauth){ .pid = pid, .notify_fd = p[0] };
+	/* The daemon never blocks on a session's socket. */
+	fd_set_nonblock(sp[0], true);
+	d->conns[d->n_conns] = (struct conn){ .pid = pid, .fd = sp[0], .port = port };
+	sockaddr_format(sa, d->conns[d->n_conns].remote, sizeof(d->conns[d->n_conns].remote));
+	d->n_conns++;
 	d->accepted++;
 }
 
-static void on_listen_ready(struct daemon *d, int lfd)
+static void on_listen_ready(struct daemon *d, int lfd, int port)
 {
 	for (int burst = 0; burst < 32; burst++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+		size_t unauth;
 
 		if (fd < 0)
 			return;
-		if (d->n_pre >= (size_t)d->cfg.limits.max_startups) {
+		if ((unauth = daemon_unauthenticated(d)) >= (size_t)d->cfg.limits.max_startups) {
 			/* As sshd's MaxStartups: refuse new unauthenticated work. */
 			if (d->dropped++ % 100 == 0)
 				log_warn("dropping connection: %zu unauthenticated connections (limits.max_startups)",
-					 d->n_pre);
+					 unauth);
 			close(fd);
 			continue;
 		}
-		fork_session(d, fd);
+		fork_session(d, fd, port, &sa);
 	}
 }
 
-static void drop_preauth(struct daemon *d, size_t i)
+static void conn_close_socket(struct conn *c)
 {
-	close(d->pre[i].notify_fd);
-	d->pre[i] = d->pre[--d->n_pre];
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
 }
 
-/* ---- control socket ---- */
-
-static int ctl_listen(struct daemon *d, char *err)
+/* The process is gone: its record (if it was let in) goes with it, even if
+ * it died without removing it. */
+static void drop_conn(struct daemon *d, struct conn *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = d->cfg.control_socket;
-	int fd, probe;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return errf(err, -ENAMETOOLONG, "control socket path %s is too long", path);
-	strcpy(sa.sun_path, path);
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		return errf(err, -EADDRINUSE, "another peon-sshd is already running on %s", path);
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, (mode_t)d->cfg.control_socket_mode) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return errf(err, -e, "cannot create control socket %s: %s", path, strerror(e));
-	}
-	d->ctl_fd = fd;
-	return 0;
+	if (c->claimed)
+		sessfile_remove_pid(d->cfg.runtime_dir, c->pid);
+	conn_close_socket(c);
+	*c = d->conns[--d->n_conns];
 }
 
-static void client_close(struct ctl_client *c)
+static char *printf_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *printf_alloc(const char *fmt, ...)
 {
-	close(c->fd);
-	free(c->buf);
-	*c = (struct ctl_client){ .fd = -1 };
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
 }
 
-static void on_ctl_accept(struct daemon *d)
+static const char *key_comment(const struct execution *e, const char *fp)
 {
-	int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	struct ucred cred;
-	socklen_t l = sizeof(cred);
+	for (size_t i = 0; i < e->n_keys; i++)
+		if (strcmp(e->keys[i].fingerprint, fp) == 0)
+			return e->keys[i].comment;
+	return "";
+}
 
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		json_object *e = ctl_error("permission denied: only root may control peon-sshd");
-		ctl_send(fd, e);
-		json_object_put(e);
-		close(fd);
-		return;
+/* The signature is verified: enforce the connection limit and record the
+ * session before the connection is let in. A login that cannot be recorded
+ * would be invisible to `sessions` and out of reach of `remove`: refused. */
+static enum route_result claim(struct daemon *d, struct conn *c, const struct routeq_question *q,
+			       const struct execution *e, char **msg, char **reason)
+{
+	struct log_ctx ctx = { .execution_id = e->id, .remote_addr = c->remote, .key_fp = q->fingerprint };
+	char *user = str_printable(q->user, ROUTEQ_USER_MAX);
+	struct sessinfo si = { .execution = e->id, .remote = c->remote, .user = user ? user : "",
+			       .key_fp = q->fingerprint, .key_comment = key_comment(e, q->fingerprint) };
+	int max = d->cfg.limits.max_connections, r;
+
+	if (sessfile_count(d->cfg.runtime_dir, e->id) >= max) {
+		*msg = printf_alloc("peon-sshd: execution %s already has %d connections; close one first\n", e->id, max);
+		*reason = printf_alloc("connection limit of execution %s reached", e->id);
+		free(user);
+		return ROUTE_REFUSED;
 	}
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (d->clients[i].fd < 0) {
-			d->clients[i] = (struct ctl_client){ .fd = fd, .uid = cred.uid };
+	r = sessfile_write(d->cfg.runtime_dir, c->pid, &si);
+	free(user);
+	if (r < 0) {
+		log_full(LOG_ERR, &ctx, "cannot record the session in %s/sessions: %s; login refused",
+			 d->cfg.runtime_dir, strerror(-r));
+		*msg = printf_alloc("peon-sshd: cannot record this session on the server (%s); access refused\n",
+				    strerror(-r));
+		*reason = printf_alloc("cannot record the session: %s", strerror(-r));
+		return ROUTE_REFUSED;
+	}
+	c->claimed = true;
+	return ROUTE_OK;
+}
+
+static void expire(struct daemon *d);
+
+static void answer(struct daemon *d, struct conn *c, const struct routeq_question *q)
+{
+	const struct execution *e = NULL;
+	char *msg = NULL, *reason = NULL, err[ERRLEN];
+	enum route_result rr;
+
+	/* A lapsed ttl never routes, even if its timer has not fired yet. */
+	expire(d);
+	rr = route_pick(&d->reg, c->port, q->user, q->fingerprint, &e);
+	if (rr == ROUTE_AMBIGUOUS)
+		msg = route_ambiguous_message(&d->reg, c->port, q->fingerprint);
+	if (rr == ROUTE_OK && q->kind == ROUTEQ_CLAIM)
+		rr = claim(d, c, q, e, &msg, &reason);
+	if (routeq_send_answer(c->fd, rr, e, q->fingerprint, msg, reason, err) < 0) {
+		/* The session refuses without an answer; it must not stay recorded. */
+		log_full(LOG_WARNING, &(struct log_ctx){ .remote_addr = c->remote },
+			 "cannot answer the session process: %s; closing its socket", err);
+		if (c->claimed)
+			sessfile_remove_pid(d->cfg.runtime_dir, c->pid);
+		c->claimed = false;
+		conn_close_socket(c);
+	}
+	free(msg);
+	free(reason);
+}
+
+static void on_question(struct daemon *d, pid_t pid)
+{
+	struct conn *c = find_conn(d, pid);
+	struct routeq_question q;
+	char err[ERRLEN];
+
+	/* A few per round: one connection cannot monopolise the loop. */
+	for (int i = 0; c && c->fd >= 0 && i < 4; i++) {
+		int r = routeq_read_question(c->fd, &q, err);
+
+		if (r == 0)
+			return;
+		if (r == 1 && c->claimed)
+			r = errf(err, -EPROTO, "a question after the connection was let in");
+		if (r < 0) {
+			/* EOF: the process is ending; anything else is a protocol violation. */
+			if (r != -EPIPE)
+				log_full(LOG_WARNING, &(struct log_ctx){ .remote_addr = c->remote },
+					 "session process %d: %s; closing its socket", (int)c->pid, err);
+			conn_close_socket(c);
 			return;
 		}
-	close(fd);
-}
-
-static void ctl_reply(struct ctl_client *c, json_object *reply)
-{
-	struct timeval tv = { .tv_sec = 5 };
-
-	/* Replies are small, but the peer may be slow: bounded blocking write. */
-	fd_set_nonblock(c->fd, false);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	ctl_send(c->fd, reply);
-	json_object_put(reply);
-	client_close(c);
-}
-
-static void on_ctl_data(struct daemon *d, struct ctl_client *c)
-{
-	char chunk[16384], *nl, *nb;
-	ssize_t n = read(c->fd, chunk, sizeof(chunk));
-	json_object *req;
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0 || c->len + (size_t)n > CTL_MAX_MSG) {
-		client_close(c);
-		return;
+		answer(d, c, &q);
 	}
-	nb = realloc(c->buf, c->len + (size_t)n + 1);
-	if (!nb) {
-		client_close(c);
-		return;
-	}
-	c->buf = nb;
-	memcpy(c->buf + c->len, chunk, (size_t)n);
-	c->len += (size_t)n;
-	nl = memchr(c->buf, '\n', c->len);
-	if (!nl)
-		return;
-	req = ctl_parse(c->buf, (size_t)(nl - c->buf));
-	if (!req) {
-		ctl_reply(c, ctl_error("malformed request: expected one JSON object per line"));
-		return;
-	}
-	ctl_reply(c, control_handle(d, req));
-	json_object_put(req);
 }
 
 /* ---- signals, reload ---- */
@@ -445,11 +495,9 @@ static void reap(struct daemon *d)
 			}
 			continue;
 		}
-		for (size_t i = 0; i < d->n_pre; i++)
-			if (d->pre[i].pid == pid) {
-				drop_preauth(d, i);
-				break;
-			}
+		struct conn *c = find_conn(d, pid);
+		if (c)
+			drop_conn(d, c);
 	}
 }
 
@@ -555,7 +603,7 @@ static void on_signal(struct daemon *d)
 
 /* ---- the loop ---- */
 
-enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_PRE, SRC_JOB };
+enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB };
 
 struct pollset {
 	struct pollfd p[MAX_POLL];
@@ -564,13 +612,18 @@ struct pollset {
 	nfds_t n;
 };
 
-static void add(struct pollset *ps, int fd, enum src k, size_t idx)
+static void add_events(struct pollset *ps, int fd, short events, enum src k, size_t idx)
 {
 	if (fd < 0 || ps->n >= MAX_POLL)
 		return;
-	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = events };
 	ps->kind[ps->n] = k;
 	ps->idx[ps->n++] = idx;
+}
+
+static void add(struct pollset *ps, int fd, enum src k, size_t idx)
+{
+	add_events(ps, fd, POLLIN, k, idx);
 }
 
 static void build_pollset(struct daemon *d, struct pollset *ps)
@@ -579,61 +632,61 @@ static void build_pollset(struct daemon *d, struct pollset *ps)
 	add(ps, d->sig_fd, SRC_SIG, 0);
 	add(ps, d->ctl_fd, SRC_CTL, 0);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		add(ps, d->clients[i].fd, SRC_CLIENT, (size_t)i);
+		add_events(ps, d->clients[i].fd, control_client_events(&d->clients[i]), SRC_CLIENT, (size_t)i);
 	for (size_t i = 0; i < d->n_ls; i++)
 		for (int k = 0; k < d->ls[i].nfds; k++)
 			add(ps, d->ls[i].fds[k], SRC_LISTEN, i);
-	for (size_t i = 0; i < d->n_pre; i++)
-		add(ps, d->pre[i].notify_fd, SRC_PRE, (size_t)d->pre[i].pid);
+	for (size_t i = 0; i < d->n_conns; i++)
+		add(ps, d->conns[i].fd, SRC_CONN, (size_t)d->conns[i].pid);
 	for (size_t i = 0; i < d->reg.n; i++)
 		add(ps, d->reg.v[i]->pidfd, SRC_JOB, i);
 }
 
 static int next_timeout(struct daemon *d)
 {
-	time_t now = time(NULL);
-	long long soonest = 0;
+	long long now = now_ms(), soonest = 0;
 
 	for (size_t i = 0; i < d->reg.n; i++) {
-		long long ex = d->reg.v[i]->expires;
+		long long ex = d->reg.v[i]->expires_ms;
 		if (ex && (!soonest || ex < soonest))
 			soonest = ex;
 	}
 	if (!soonest)
 		return -1;
-	return soonest <= now ? 0 : (int)((soonest - now) > 3600 ? 3600000 : (soonest - now) * 1000);
+	return soonest <= now ? 0 : (int)(soonest - now > 3600000 ? 3600000 : soonest - now);
+}
+
+/* Of two poll timeouts (-1: none), the sooner. */
+static int sooner(int a, int b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
 }
 
 static void expire(struct daemon *d)
 {
-	time_t now = time(NULL);
+	long long now = now_ms();
+	char err[ERRLEN];
 
 	for (size_t i = 0; i < d->reg.n; i++)
-		if (d->reg.v[i]->expires && d->reg.v[i]->expires <= now) {
+		if (d->reg.v[i]->expires_ms && d->reg.v[i]->expires_ms <= now) {
 			char id[256];
 			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
-			daemon_end_execution(d, id, "expired");
+			daemon_end_execution(d, id, "expired", err);
 			i = (size_t)-1;
-		}
-}
-
-static void on_preauth(struct daemon *d, pid_t pid)
-{
-	for (size_t i = 0; i < d->n_pre; i++)
-		if (d->pre[i].pid == pid) {
-			/* "A" (authenticated) or EOF (gone): either way no longer preauth. */
-			drop_preauth(d, i);
-			return;
 		}
 }
 
 static void on_job_ended(struct daemon *d, int pidfd)
 {
+	char err[ERRLEN];
+
 	for (size_t i = 0; i < d->reg.n; i++)
 		if (d->reg.v[i]->pidfd == pidfd) {
 			char id[256];
 			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
-			daemon_end_execution(d, id, "the job ended");
+			daemon_end_execution(d, id, "the job ended", err);
 			return;
 		}
 }
@@ -645,10 +698,10 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 			continue;
 		switch (ps->kind[i]) {
 		case SRC_SIG: on_signal(d); break;
-		case SRC_CTL: on_ctl_accept(d); break;
-		case SRC_CLIENT: on_ctl_data(d, &d->clients[ps->idx[i]]); break;
-		case SRC_LISTEN: on_listen_ready(d, ps->p[i].fd); break;
-		case SRC_PRE: on_preauth(d, (pid_t)ps->idx[i]); break;
+		case SRC_CTL: control_accept(d); break;
+		case SRC_CLIENT: control_client_io(d, &d->clients[ps->idx[i]], ps->p[i].revents); break;
+		case SRC_LISTEN: on_listen_ready(d, ps->p[i].fd, d->ls[ps->idx[i]].port); break;
+		case SRC_CONN: on_question(d, (pid_t)ps->idx[i]); break;
 		case SRC_JOB: on_job_ended(d, ps->p[i].fd); break;
 		}
 		/* Handlers may change what the set refers to: rebuild. */
@@ -657,18 +710,27 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 	}
 }
 
+static int make_dir(const char *path, mode_t mode, char *err)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return errf(err, -errno, "cannot create directory %s: %s", path, strerror(errno));
+	return 0;
+}
+
 static int setup(struct daemon *d, char *err)
 {
+	char dir[PATH_MAX];
 	sigset_t set;
 	int r;
 
 	d->ctl_fd = d->sig_fd = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		d->clients[i].fd = -1;
-	if (mkdir(d->cfg.runtime_dir, 0755) < 0 && errno != EEXIST)
-		return errf(err, -errno, "cannot create runtime directory %s: %s", d->cfg.runtime_dir, strerror(errno));
+	if ((r = make_dir(d->cfg.runtime_dir, 0755, err)) < 0 ||
+	    (r = make_dir(daemon_records_dir(d, dir, sizeof(dir)), 0700, err)) < 0)
+		return r;
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
-	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = ctl_listen(d, err)) < 0)
+	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = control_listen(d, err)) < 0)
 		return r;
 	/* Once, before any add: a slow metadata service delays start, never add. */
 	address_discover(&d->cfg, &d->addr);
@@ -690,21 +752,18 @@ static int setup(struct daemon *d, char *err)
 
 static void teardown(struct daemon *d)
 {
-	char err[ERRLEN];
-
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping; running sessions are left alone");
 	if (d->reporter > 0)
 		kill(d->reporter, SIGTERM);
-	if (daemon_save(d, err) < 0)
-		log_err("%s", err);
 	for (size_t i = 0; i < d->n_ls; i++)
 		listener_close(&d->ls[i]);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (d->clients[i].fd >= 0)
-			client_close(&d->clients[i]);
-	while (d->n_pre)
-		drop_preauth(d, 0);
+			control_client_close(&d->clients[i]);
+	/* Connections not yet let in lose their authority: they refuse. */
+	for (size_t i = 0; i < d->n_conns; i++)
+		conn_close_socket(&d->conns[i]);
 	if (d->ctl_fd >= 0) {
 		close(d->ctl_fd);
 		unlink(d->cfg.control_socket);
@@ -718,7 +777,7 @@ static void teardown(struct daemon *d)
 		ssh_string_free_char(d->hki.b64);
 	registry_clear(&d->reg);
 	free(d->ls);
-	free(d->pre);
+	free(d->conns);
 }
 
 int daemon_run(struct daemon *d)
@@ -738,7 +797,7 @@ int daemon_run(struct daemon *d)
 	daemon_notify_status(d);
 	while (!d->stopping) {
 		build_pollset(d, &ps);
-		r = poll(ps.p, ps.n, next_timeout(d));
+		r = poll(ps.p, ps.n, sooner(next_timeout(d), control_timeouts(d)));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
@@ -746,6 +805,7 @@ int daemon_run(struct daemon *d)
 		if (r > 0)
 			dispatch(d, &ps);
 		expire(d);
+		control_timeouts(d);
 	}
 	teardown(d);
 	return 0;

@@ -16,18 +16,35 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* Control clients (peon-sshctl) at once. When all slots are taken a new
+ * client evicts the longest-idle one (control.c): idle clients never lock
+ * others out. */
 #define CTL_MAX_CLIENTS 16
+/* A client must send its whole request (one line) within this... */
+#define CTL_REQUEST_TIMEOUT_MS 5000
+/* ...and take its whole reply within this; then it is closed. */
+#define CTL_REPLY_TIMEOUT_MS 10000
 
+/* One control connection: reads one request, then writes one reply without
+ * ever blocking the daemon (the reply is queued, at most CTL_MAX_MSG). */
 struct ctl_client {
 	int fd;
 	uid_t uid;
-	char *buf;
-	size_t len;
+	char *in;                /* the request so far */
+	size_t in_len;
+	char *out;               /* the queued reply; NULL while reading */
+	size_t out_len, out_off;
+	long long since;         /* mono ms: accepted */
+	long long deadline;      /* mono ms: for the request, then for the reply */
 };
 
-struct preauth {
+/* One connection's session process, from accept until it is reaped. */
+struct conn {
 	pid_t pid;
-	int notify_fd;   /* closed by the child on authentication or exit */
+	int fd;             /* our end of its routeq socket (routeq.h); -1 once closed */
+	int port;           /* of the listener that accepted it: routing uses this, never the session's word */
+	char remote[96];    /* "ip:port" from accept() */
+	bool claimed;       /* let in (routeq CLAIM): no longer counts against max_startups */
 };
 
 struct daemon {
@@ -41,8 +58,8 @@ struct daemon {
 	size_t n_ls;
 	int ctl_fd, sig_fd;
 	struct ctl_client clients[CTL_MAX_CLIENTS];
-	struct preauth *pre;
-	size_t n_pre;
+	struct conn *conns;
+	size_t n_conns;
 	time_t started;
 	bool stopping;
 	struct address addr;        /* discovered at start and on reload */
@@ -58,11 +75,27 @@ int daemon_check_config(const struct peon_config *cfg, char *err);
 /* Used by control.c. */
 int daemon_ensure_port(struct daemon *d, int port, char *err);
 void daemon_release_port(struct daemon *d, int port);
-int daemon_save(struct daemon *d, char *err);
-void daemon_end_execution(struct daemon *d, const char *id, const char *reason);
+/* <runtime_dir>/executions: one record per execution (regstore.h). */
+const char *daemon_records_dir(const struct daemon *d, char *buf, size_t len);
+/* End access to id: dropped from memory first (no login can succeed from
+ * then on, whatever the disk does), its sessions signalled, its record
+ * deleted. -errno with err when the record could not be deleted: access has
+ * ended all the same, but a restart would restore it. */
+int daemon_end_execution(struct daemon *d, const char *id, const char *reason, char *err);
 void daemon_notify_status(struct daemon *d);
+/* Connections not yet let in (limits.max_startups). */
+size_t daemon_unauthenticated(const struct daemon *d);
 /* Write the activation lines of a newly registered execution. */
 void daemon_report_activation(struct daemon *d, const struct execution *e);
 json_object *control_handle(struct daemon *d, json_object *req);
+
+/* The control socket (control.c). */
+int control_listen(struct daemon *d, char *err);
+void control_accept(struct daemon *d);
+short control_client_events(const struct ctl_client *c);
+void control_client_io(struct daemon *d, struct ctl_client *c, short revents);
+void control_client_close(struct ctl_client *c);
+/* Close clients past their deadline; ms until the next deadline, or -1. */
+int control_timeouts(struct daemon *d);
 
 #endif

@@ -3,8 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 
-#define DURATION_MAX (10L * 366 * 86400)
-
 static long unit_seconds(char u)
 {
 	switch (u) {

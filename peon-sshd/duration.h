@@ -3,6 +3,8 @@
 #ifndef PEON_DURATION_H
 #define PEON_DURATION_H
 
+#define DURATION_MAX (10L * 366 * 86400)
+
 /* Returns 0 with seconds in *out, -EINVAL on syntax, -ERANGE past 10 years. */
 int duration_parse(const char *s, long *out);
 

@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"         [--log-file FILE] [--log-url URL]\n"
 		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
 		"  remove ID\n"
+		"  kill SESSION_PID\n"
 		"  list [--json]\n"
 		"  sessions [ID] [--json]\n"
 		"  status [--json]\n");
@@ -285,7 +286,7 @@ static void print_list(json_object *reply)
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
 		char tgt[32], exp[32] = "never";
-		time_t ex = (time_t)num(e, "expires");
+		time_t ex = (time_t)(num(e, "expires_ms") / 1000);
 
 		json_object_object_get_ex(e, "target", &t);
 		json_object_object_get_ex(e, "keys", &keys);
@@ -313,6 +314,20 @@ static void print_sessions(json_object *reply)
 		printf("%-8lld %-24s %-22s %-12s %s %s\n", num(s, "pid"), str(s, "execution"), str(s, "remote"),
 		       str(s, "user"), str(s, "key_fingerprint"), str(s, "key_comment"));
 	}
+}
+
+static void print_removed(json_object *reply, const char *id)
+{
+	json_object *reg;
+
+	/* An id the registry no longer knows, whose live sessions were ended. */
+	if (json_object_object_get_ex(reply, "registered", &reg) && !json_object_get_boolean(reg))
+		printf("%s\n", str(reply, "message"));
+	else
+		printf("execution %s removed\n", id);
+	/* Access has ended; what did not go as planned is still said. */
+	if (*str(reply, "warning"))
+		fprintf(stderr, "%s: warning: %s\n", prog, str(reply, "warning"));
 }
 
 static void print_status(json_object *reply)
@@ -343,6 +358,20 @@ static json_object *simple(const char *cmd, int argc, char **argv, bool id_requi
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	if (argc == 2)
 		json_object_object_add(req, "id", json_object_new_string(argv[1]));
+	return req;
+}
+
+static json_object *build_kill(int argc, char **argv)
+{
+	json_object *req = json_object_new_object();
+	unsigned long pid;
+
+	if (argc != 2)
+		die(2, "usage: peon-sshctl kill SESSION_PID (see peon-sshctl sessions)");
+	if (parse_ulong(argv[1], 4194304, &pid) < 0 || pid < 1)
+		die(1, "kill %s: not a process id", argv[1]);
+	json_object_object_add(req, "cmd", json_object_new_string("kill"));
+	json_object_object_add(req, "pid", json_object_new_int((int)pid));
 	return req;
 }
 
@@ -391,6 +420,8 @@ int main(int argc, char **argv)
 		req = build_add(argc, argv);
 	} else if (strcmp(cmd, "remove") == 0) {
 		req = simple(cmd, argc, argv, true);
+	} else if (strcmp(cmd, "kill") == 0) {
+		req = build_kill(argc, argv);
 	} else if (strcmp(cmd, "sessions") == 0) {
 		req = simple(cmd, argc, argv, false);
 	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "status") == 0) {
@@ -412,7 +443,9 @@ int main(int argc, char **argv)
 		printf("execution %s is live on port %lld\nConnect with: %s\n", argv[argc - 1],
 		       num(json_object_object_get(reply, "execution"), "port"), str(reply, "connect"));
 	else if (strcmp(cmd, "remove") == 0)
-		printf("execution %s removed\n", argv[1]);
+		print_removed(reply, argv[1]);
+	else if (strcmp(cmd, "kill") == 0)
+		printf("%s\n", str(reply, "message"));
 	else if (strcmp(cmd, "list") == 0)
 		print_list(reply);
 	else if (strcmp(cmd, "sessions") == 0)

@@ -1,13 +1,14 @@
 #include "registry.h"
+#include "ctlproto.h"
+#include "duration.h"
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define REGISTRY_MAX_BYTES (64 * 1024 * 1024)
 
 struct execution *execution_new(void)
 {
@@ -51,40 +52,103 @@ const char *target_describe(const struct target *t, char *buf, size_t len)
 	return buf;
 }
 
+/* Index of the first execution whose id is >= id. */
+static size_t id_lower_bound(const struct registry *r, const char *id)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(r->v[mid]->id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Index of the first key entry >= (fingerprint, id); "" sorts before every id. */
+static size_t key_lower_bound(const struct registry *r, const char *fp, const char *id)
+{
+	size_t lo = 0, hi = r->n_by_key;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct keyref *k = &r->by_key[mid];
+		int c = strcmp(k->fingerprint, fp);
+
+		if (c < 0 || (c == 0 && strcmp(k->e->id, id) < 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct execution *registry_find(const struct registry *r, const char *id)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->v[i]->id, id) == 0)
-			return r->v[i];
-	return NULL;
+	size_t i = id_lower_bound(r, id);
+
+	return i < r->n && strcmp(r->v[i]->id, id) == 0 ? r->v[i] : NULL;
+}
+
+size_t registry_with_key(const struct registry *r, const char *fingerprint, const struct keyref **first)
+{
+	size_t i = key_lower_bound(r, fingerprint, ""), j = i;
+
+	while (j < r->n_by_key && strcmp(r->by_key[j].fingerprint, fingerprint) == 0)
+		j++;
+	*first = r->by_key + i;
+	return j - i;
 }
 
 int registry_add(struct registry *r, struct execution *e)
 {
+	size_t at = id_lower_bound(r, e->id);
 	struct execution **nv;
+	struct keyref *nk;
 
-	if (registry_find(r, e->id))
+	if (at < r->n && strcmp(r->v[at]->id, e->id) == 0)
 		return -EEXIST;
+	/* Both arrays grow first, so a failure leaves the registry as it was. */
 	nv = realloc(r->v, (r->n + 1) * sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
 	r->v = nv;
-	r->v[r->n++] = e;
+	nk = realloc(r->by_key, (r->n_by_key + e->n_keys + 1) * sizeof(*nk));
+	if (!nk)
+		return -ENOMEM;
+	r->by_key = nk;
+	memmove(&r->v[at + 1], &r->v[at], (r->n - at) * sizeof(*r->v));
+	r->v[at] = e;
+	r->n++;
+	/* Keys of one execution are distinct (parse_key folds duplicates). */
+	for (size_t i = 0; i < e->n_keys; i++) {
+		size_t k = key_lower_bound(r, e->keys[i].fingerprint, e->id);
+
+		memmove(&r->by_key[k + 1], &r->by_key[k], (r->n_by_key - k) * sizeof(*r->by_key));
+		r->by_key[k] = (struct keyref){ .fingerprint = e->keys[i].fingerprint, .e = e };
+		r->n_by_key++;
+	}
 	return 0;
 }
 
 struct execution *registry_take(struct registry *r, const char *id)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		struct execution *e = r->v[i];
+	size_t i = id_lower_bound(r, id), kept = 0;
+	struct execution *e;
 
-		if (strcmp(e->id, id) != 0)
-			continue;
-		memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(*r->v));
-		r->n--;
-		return e;
-	}
-	return NULL;
+	if (i >= r->n || strcmp(r->v[i]->id, id) != 0)
+		return NULL;
+	e = r->v[i];
+	memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(*r->v));
+	r->n--;
+	for (size_t k = 0; k < r->n_by_key; k++)
+		if (r->by_key[k].e != e)
+			r->by_key[kept++] = r->by_key[k];
+	r->n_by_key = kept;
+	return e;
 }
 
 void registry_clear(struct registry *r)
@@ -92,8 +156,8 @@ void registry_clear(struct registry *r)
 	for (size_t i = 0; i < r->n; i++)
 		execution_free(r->v[i]);
 	free(r->v);
-	r->v = NULL;
-	r->n = 0;
+	free(r->by_key);
+	*r = (struct registry){ 0 };
 }
 
 size_t registry_count_port(const struct registry *r, int port)
@@ -111,40 +175,69 @@ static void add_str(json_object *o, const char *k, const char *v)
 		json_object_object_add(o, k, json_object_new_string(v));
 }
 
-json_object *execution_to_json(const struct execution *e, bool with_keys)
+static json_object *target_to_json(const struct target *t)
 {
-	json_object *o = json_object_new_object(), *t = json_object_new_object(), *keys;
+	json_object *o = json_object_new_object();
+
+	add_str(o, "type", t->type == TARGET_HOST ? "host" : "pid");
+	if (t->type == TARGET_PID) {
+		json_object_object_add(o, "pid", json_object_new_int(t->pid));
+		json_object_object_add(o, "starttime", json_object_new_uint64(t->starttime));
+	}
+	return o;
+}
+
+/* Members both forms share. */
+static json_object *common_json(const struct execution *e)
+{
+	json_object *o = json_object_new_object();
 
 	add_str(o, "id", e->id);
 	json_object_object_add(o, "port", json_object_new_int(e->port));
-	add_str(t, "type", e->target.type == TARGET_HOST ? "host" : "pid");
-	if (e->target.type == TARGET_PID) {
-		json_object_object_add(t, "pid", json_object_new_int(e->target.pid));
-		json_object_object_add(t, "starttime", json_object_new_uint64(e->target.starttime));
-	}
-	json_object_object_add(o, "target", t);
+	json_object_object_add(o, "target", target_to_json(&e->target));
 	add_str(o, "user", e->user);
 	add_str(o, "log_file", e->log_file);
 	add_str(o, "log_url", e->log_url);
-	json_object_object_add(o, "created", json_object_new_int64(e->created));
-	json_object_object_add(o, "expires", json_object_new_int64(e->expires));
-	keys = json_object_new_array();
+	json_object_object_add(o, "created_ms", json_object_new_int64(e->created_ms));
+	json_object_object_add(o, "expires_ms", json_object_new_int64(e->expires_ms));
+	return o;
+}
+
+json_object *execution_to_json(const struct execution *e)
+{
+	json_object *o = common_json(e), *keys = json_object_new_array();
+
+	/* Whole seconds too, as before: what scripts and people read. */
+	json_object_object_add(o, "created", json_object_new_int64(e->created_ms / 1000));
+	json_object_object_add(o, "expires", json_object_new_int64(e->expires_ms / 1000));
 	for (size_t i = 0; i < e->n_keys; i++) {
-		if (with_keys) {
-			char *line = authkey_format(&e->keys[i]);
-			json_object_array_add(keys, json_object_new_string(line ? line : ""));
-			free(line);
-		} else {
-			json_object *k = json_object_new_object();
-			add_str(k, "fingerprint", e->keys[i].fingerprint);
-			add_str(k, "type", e->keys[i].type);
-			add_str(k, "comment", e->keys[i].comment);
-			json_object_array_add(keys, k);
-		}
+		json_object *k = json_object_new_object();
+
+		add_str(k, "fingerprint", e->keys[i].fingerprint);
+		add_str(k, "type", e->keys[i].type);
+		add_str(k, "comment", e->keys[i].comment);
+		json_object_array_add(keys, k);
 	}
 	json_object_object_add(o, "keys", keys);
 	return o;
 }
+
+json_object *execution_to_record(const struct execution *e)
+{
+	json_object *o = common_json(e), *keys = json_object_new_array();
+
+	json_object_object_add(o, "version", json_object_new_int(REGISTRY_RECORD_VERSION));
+	for (size_t i = 0; i < e->n_keys; i++) {
+		char *line = authkey_format(&e->keys[i]);
+
+		json_object_array_add(keys, json_object_new_string(line ? line : ""));
+		free(line);
+	}
+	json_object_object_add(o, "keys", keys);
+	return o;
+}
+
+/* ---- parsing: shared by requests (untrusted) and records (the daemon's own) ---- */
 
 static const char *opt_str(json_object *o, const char *k)
 {
@@ -155,57 +248,71 @@ static const char *opt_str(json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
-static int dup_opt(json_object *o, const char *k, char **out)
+/* An optional string member of at most max bytes into *out (NULL when absent or ""). */
+static int dup_opt(json_object *o, const char *k, size_t max, char **out, char *err)
 {
-	const char *v = opt_str(o, k);
+	json_object *v;
 
-	if (!v || !*v)
+	if (!json_object_object_get_ex(o, k, &v))
 		return 0;
-	*out = strdup(v);
+	if (!json_object_is_type(v, json_type_string))
+		return errf(err, -EINVAL, "%s must be a string", k);
+	if ((size_t)json_object_get_string_len(v) > max)
+		return errf(err, -EINVAL, "%s is longer than %zu bytes", k, max);
+	if (json_object_get_string_len(v) == 0)
+		return 0;
+	*out = strdup(json_object_get_string(v));
 	return *out ? 0 : -ENOMEM;
 }
 
-static int parse_target(json_object *o, struct target *t, char *err)
+static int parse_target(json_object *o, struct target *t, bool request, char *err)
 {
-	json_object *tj, *v;
+	static const char *const fields[] = { "type", "pid", NULL };
+	json_object *tj;
 	const char *type;
+	int64_t pid;
+	int r;
 
 	if (!json_object_object_get_ex(o, "target", &tj) || !(type = opt_str(tj, "type")))
 		return errf(err, -EINVAL, "a target is required: --pid PID or --host");
+	if (request && (r = ctl_check_fields(tj, fields, "add request's target", err)) < 0)
+		return r;
 	if (strcmp(type, "host") == 0) {
 		t->type = TARGET_HOST;
 		return 0;
 	}
 	if (strcmp(type, "pid") != 0)
-		return errf(err, -EINVAL, "unknown target type '%s'", type);
+		return errf(err, -EINVAL, "unknown target type '%.64s'", type);
 	t->type = TARGET_PID;
-	if (!json_object_object_get_ex(tj, "pid", &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 1 || json_object_get_int64(v) > 4194304)
-		return errf(err, -EINVAL, "target pid must be a process id between 1 and 4194304");
-	t->pid = (pid_t)json_object_get_int64(v);
-	if (json_object_object_get_ex(tj, "starttime", &v))
-		t->starttime = json_object_get_uint64(v);
+	if (json_int_in(tj, "pid", 1, PID_MAX, &pid) < 0)
+		return errf(err, -EINVAL, "target pid must be a process id between 1 and %d", PID_MAX);
+	t->pid = (pid_t)pid;
+	/* Only the daemon knows the start time: it reads it when registering. */
+	if (!request && json_int_in(tj, "starttime", 0, INT64_MAX, &pid) == 0)
+		t->starttime = (unsigned long long)pid;
 	return 0;
 }
 
-/* A key entry is "line" or {"line": ..., "source": "file:3"}. */
+/* A key entry is "line" or, in requests, {"line": ..., "source": "file:3"}. */
 static int parse_key(json_object *k, size_t idx, struct execution *e, char *err)
 {
+	static const char *const fields[] = { "line", "source", NULL };
 	char kerr[ERRLEN], label[300];
 	const char *line = NULL, *src = NULL;
 	struct authkey key;
 	int r;
 
+	snprintf(label, sizeof(label), "key #%zu", idx + 1);
 	if (json_object_is_type(k, json_type_string)) {
 		line = json_object_get_string(k);
 	} else if (json_object_is_type(k, json_type_object)) {
+		if ((r = ctl_check_fields(k, fields, label, err)) < 0)
+			return r;
 		line = opt_str(k, "line");
 		src = opt_str(k, "source");
 	}
 	if (src)
-		snprintf(label, sizeof(label), "%s", src);
-	else
-		snprintf(label, sizeof(label), "key #%zu", idx + 1);
+		snprintf(label, sizeof(label), "%.256s", src);
 	if (!line)
 		return errf(err, -EINVAL, "%s: not a key line", label);
 	r = authkey_parse(line, &key, kerr);
@@ -242,100 +349,98 @@ static int parse_keys(json_object *o, struct execution *e, char *err)
 	return 0;
 }
 
-static long long opt_int(json_object *o, const char *k)
+/* What requests and records share: id, port, target, keys, user and sinks. */
+static int parse_common(json_object *o, struct execution *e, bool request, char *err)
 {
 	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
-int execution_from_json(json_object *o, struct execution **out, char *err)
-{
-	struct execution *e = execution_new();
-	const char *id = opt_str(o, "id");
+	const char *id;
+	int64_t port;
 	int r;
 
-	if (!e)
+	if (!json_object_object_get_ex(o, "id", &v) || !json_object_is_type(v, json_type_string))
+		return errf(err, -EINVAL, "execution id must be a string");
+	id = json_object_get_string(v);
+	if (!execution_id_valid(id))
+		return errf(err, -EINVAL, "execution id '%.200s' is invalid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+			    id);
+	if (!(e->id = strdup(id)))
 		return -ENOMEM;
-	if (!id || !execution_id_valid(id)) {
-		r = errf(err, -EINVAL, "execution id '%s' is invalid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-			 id ? id : "");
-		goto fail;
+	if (json_object_object_get_ex(o, "port", &v)) {
+		if (!json_object_is_type(v, json_type_int))
+			return errf(err, -EINVAL, "port must be an integer between 1024 and 65535");
+		/* Range-checked on the 64-bit value, before any narrowing. */
+		if (json_int_in(o, "port", 1024, 65535, &port) < 0)
+			return errf(err, -ERANGE, "port %.32s is not allowed: use a port between 1024 and 65535",
+				    json_object_to_json_string(v));
+		e->port = (int)port;
+	} else if (!request) {
+		return errf(err, -EINVAL, "the record has no port");
 	}
-	e->id = strdup(id);
-	e->port = (int)opt_int(o, "port");
-	if (e->port != 0 && !port_allowed(e->port)) {
-		r = errf(err, -ERANGE, "port %d is not allowed: use a port between 1024 and 65535", e->port);
-		goto fail;
-	}
-	r = parse_target(o, &e->target, err);
-	if (r == 0)
-		r = parse_keys(o, e, err);
-	if (r == 0 && (dup_opt(o, "user", &e->user) < 0 || dup_opt(o, "log_file", &e->log_file) < 0 ||
-		       dup_opt(o, "log_url", &e->log_url) < 0 || !e->id))
-		r = -ENOMEM;
-	if (r == 0 && e->log_file && e->log_file[0] != '/')
-		r = errf(err, -EINVAL, "--log-file %s: must be an absolute path", e->log_file);
-	if (r == 0 && e->log_url && strncmp(e->log_url, "http://", 7) != 0 && strncmp(e->log_url, "https://", 8) != 0)
-		r = errf(err, -EINVAL, "--log-url %s: must be an http:// or https:// URL", e->log_url);
+	if ((r = parse_target(o, &e->target, request, err)) < 0 || (r = parse_keys(o, e, err)) < 0 ||
+	    (r = dup_opt(o, "user", 256, &e->user, err)) < 0 ||
+	    (r = dup_opt(o, "log_file", PATH_MAX - 1, &e->log_file, err)) < 0 ||
+	    (r = dup_opt(o, "log_url", 8192, &e->log_url, err)) < 0)
+		return r;
+	if (e->log_file && e->log_file[0] != '/')
+		return errf(err, -EINVAL, "--log-file %s: must be an absolute path", e->log_file);
+	if (e->log_url && strncmp(e->log_url, "http://", 7) != 0 && strncmp(e->log_url, "https://", 8) != 0)
+		return errf(err, -EINVAL, "--log-url %s: must be an http:// or https:// URL", e->log_url);
+	return 0;
+}
+
+int execution_from_request(json_object *req, struct execution **out, long long *ttl_ms, char *err)
+{
+	static const char *const fields[] = { "cmd", "id", "port", "target", "keys", "user", "log_file",
+					      "log_url", "ttl", NULL };
+	struct execution *e;
+	json_object *v;
+	int64_t ttl = 0;
+	int r = ctl_check_fields(req, fields, "add request", err);
+
 	if (r < 0)
-		goto fail;
-	e->created = opt_int(o, "created");
-	e->expires = opt_int(o, "expires");
+		return r;
+	if (!(e = execution_new()))
+		return -ENOMEM;
+	r = parse_common(req, e, true, err);
+	if (r == 0 && json_object_object_get_ex(req, "ttl", &v) && json_int_in(req, "ttl", 1, DURATION_MAX, &ttl) < 0)
+		r = errf(err, -ERANGE, "ttl must be a whole number of seconds between 1 and %ld", DURATION_MAX);
+	if (r < 0) {
+		execution_free(e);
+		return r;
+	}
+	*ttl_ms = ttl * 1000;
 	*out = e;
 	return 0;
-fail:
-	execution_free(e);
-	return r;
 }
 
-int registry_save(const struct registry *r, const char *path)
+/* A time in milliseconds; version-1 records (executions.json) hold seconds. */
+static long long record_time(json_object *o, const char *ms_key, const char *s_key)
 {
-	json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	const char *text;
-	int ret;
+	int64_t v;
 
-	for (size_t i = 0; i < r->n; i++)
-		json_object_array_add(arr, execution_to_json(r->v[i], true));
-	json_object_object_add(root, "version", json_object_new_int(1));
-	json_object_object_add(root, "executions", arr);
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-	ret = write_file_atomic(path, text, strlen(text), 0600);
-	json_object_put(root);
-	return ret;
+	if (json_int_in(o, ms_key, 0, INT64_MAX / 2, &v) == 0)
+		return v;
+	if (json_int_in(o, s_key, 0, INT64_MAX / 2000, &v) == 0)
+		return v * 1000;
+	return 0;
 }
 
-int registry_load(struct registry *r, const char *path, char *err)
+int execution_from_record(json_object *o, struct execution **out, char *err)
 {
-	char *text = NULL;
-	json_object *root = NULL, *arr;
-	int ret = read_file(path, REGISTRY_MAX_BYTES, &text, NULL);
+	struct execution *e;
+	int r;
 
-	if (ret == -ENOENT)
-		return 0;
-	if (ret < 0)
-		return errf(err, ret, "%s: cannot read: %s", path, strerror(-ret));
-	root = json_tokener_parse(text);
-	if (!root || !json_object_object_get_ex(root, "executions", &arr) ||
-	    !json_object_is_type(arr, json_type_array)) {
-		ret = errf(err, -EINVAL, "%s: not a peon-sshd registry file", path);
-		goto out;
+	if (!json_object_is_type(o, json_type_object))
+		return errf(err, -EINVAL, "not a JSON object");
+	if (!(e = execution_new()))
+		return -ENOMEM;
+	r = parse_common(o, e, false, err);
+	if (r < 0) {
+		execution_free(e);
+		return r;
 	}
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct execution *e = NULL;
-		char eerr[ERRLEN];
-
-		ret = execution_from_json(json_object_array_get_idx(arr, i), &e, eerr);
-		if (ret == 0)
-			ret = registry_add(r, e);
-		if (ret < 0) {
-			execution_free(e);
-			errf(err, ret, "%s: entry %zu: %s", path, i + 1, ret == -EEXIST ? "duplicate id" : eerr);
-			goto out;
-		}
-	}
-out:
-	json_object_put(root);
-	free(text);
-	return ret;
+	e->created_ms = record_time(o, "created_ms", "created");
+	e->expires_ms = record_time(o, "expires_ms", "expires");
+	*out = e;
+	return 0;
 }

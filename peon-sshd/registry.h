@@ -1,6 +1,6 @@
 /* The registry of executions: what the job controller registered, kept in
- * memory by the daemon and persisted in <runtime_dir>/executions.json so a
- * daemon restart restores it. */
+ * the daemon's memory, the only authority for routing. Persisted one record
+ * per execution (regstore.h) so a daemon restart restores it. */
 #ifndef PEON_REGISTRY_H
 #define PEON_REGISTRY_H
 
@@ -28,14 +28,25 @@ struct execution {
 	size_t n_keys;
 	char *log_file;                /* report sinks, used by the reporter */
 	char *log_url;
-	long long created;             /* unix seconds */
-	long long expires;             /* unix seconds, 0 = never */
+	long long created_ms;          /* unix time in milliseconds: a --ttl keeps sub-second precision */
+	long long expires_ms;          /* unix time in milliseconds, 0 = never */
 	int pidfd;                     /* daemon-only: readable when the job exits */
 };
 
+/* One key of one execution, in the registry's key index. */
+struct keyref {
+	const char *fingerprint;       /* points into e->keys[] */
+	struct execution *e;
+};
+
+/* Routing asks "which executions hold this key?" and "which execution has
+ * this id?" on every authentication attempt: both are binary searches, so
+ * their cost does not grow with the registry. */
 struct registry {
-	struct execution **v;
+	struct execution **v;          /* sorted by id */
 	size_t n;
+	struct keyref *by_key;         /* every key of every execution, sorted by (fingerprint, id) */
+	size_t n_by_key;
 };
 
 struct execution *execution_new(void);
@@ -45,16 +56,31 @@ bool execution_has_key(const struct execution *e, const char *fingerprint);
 const char *target_describe(const struct target *t, char *buf, size_t len);
 
 struct execution *registry_find(const struct registry *r, const char *id);
+/* Takes ownership of e on success; -EEXIST (id taken) or -ENOMEM change nothing. */
 int registry_add(struct registry *r, struct execution *e);
+/* The executions holding the key with this fingerprint, in id order: a
+ * slice of r->by_key starting at *first, of the returned length. */
+size_t registry_with_key(const struct registry *r, const char *fingerprint, const struct keyref **first);
 /* Detach and return the execution, or NULL. */
 struct execution *registry_take(struct registry *r, const char *id);
 void registry_clear(struct registry *r);
 size_t registry_count_port(const struct registry *r, int port);
 
-/* JSON forms: one execution, and the whole file. */
-json_object *execution_to_json(const struct execution *e, bool with_keys);
-int execution_from_json(json_object *o, struct execution **out, char *err);
-int registry_save(const struct registry *r, const char *path);
-int registry_load(struct registry *r, const char *path, char *err);
+/* Highest pid the kernel hands out (PID_MAX_LIMIT). */
+#define PID_MAX 4194304
+#define REGISTRY_RECORD_VERSION 2
+
+/* JSON forms. For people and tools (`list`): keys as {fingerprint, type,
+ * comment}, times as created/expires (seconds) and created_ms/expires_ms. */
+json_object *execution_to_json(const struct execution *e);
+/* The daemon's own record (its files, routeq answers): keys as lines. */
+json_object *execution_to_record(const struct execution *e);
+/* An add request from the control socket: untrusted. Every field is type-
+ * and range-checked before use, fields that are not part of a request are
+ * refused by name. Sets no times; *ttl_ms is 0 or the requested ttl. */
+int execution_from_request(json_object *req, struct execution **out, long long *ttl_ms, char *err);
+/* A record the daemon wrote: validated, but may carry what requests may not
+ * (start time, created/expires); version-1 entries hold times in seconds. */
+int execution_from_record(json_object *o, struct execution **out, char *err);
 
 #endif

@@ -4,16 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool candidate(const struct execution *e, int port, const char *fp)
-{
-	return e->port == port && execution_has_key(e, fp);
-}
+/* Candidate ids named in the ambiguity message; more are counted, not listed. */
+#define ROUTE_MESSAGE_MAX_IDS 16
 
 enum route_result route_pick(const struct registry *r, int port, const char *user,
 			     const char *fingerprint, const struct execution **chosen)
 {
 	const struct execution *named = user ? registry_find(r, user) : NULL;
-	size_t hits = 0;
+	const struct keyref *k;
+	size_t n = registry_with_key(r, fingerprint, &k), hits = 0;
 
 	*chosen = NULL;
 	/* A username naming an execution on this port pins the choice: the
@@ -24,11 +23,11 @@ enum route_result route_pick(const struct registry *r, int port, const char *use
 		*chosen = named;
 		return ROUTE_OK;
 	}
-	for (size_t i = 0; i < r->n; i++) {
-		if (!candidate(r->v[i], port, fingerprint))
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].e->port != port)
 			continue;
 		if (hits++ == 0)
-			*chosen = r->v[i];
+			*chosen = k[i].e;
 	}
 	if (hits == 1)
 		return ROUTE_OK;
@@ -38,32 +37,30 @@ enum route_result route_pick(const struct registry *r, int port, const char *use
 
 char *route_ambiguous_message(const struct registry *r, int port, const char *fingerprint)
 {
-	size_t cap = 256, len;
-	char *msg = malloc(cap), *nm;
+	const struct keyref *k;
+	size_t n = registry_with_key(r, fingerprint, &k), listed = 0, more = 0;
+	/* 16 ids of at most 128 bytes, separators and the fixed text. */
+	size_t cap = ROUTE_MESSAGE_MAX_IDS * 131 + 512, len;
+	char *msg = malloc(cap);
 	const char *example = NULL;
 
 	if (!msg)
 		return NULL;
 	len = (size_t)snprintf(msg, cap, "peon-sshd: this key opens several executions on this port (");
-	for (size_t i = 0; i < r->n; i++) {
-		const struct execution *e = r->v[i];
-		size_t need = strlen(e->id) + 3;
-
-		if (!candidate(e, port, fingerprint))
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].e->port != port)
 			continue;
-		if (len + need + 128 > cap) {
-			cap = (len + need + 128) * 2;
-			nm = realloc(msg, cap);
-			if (!nm) {
-				free(msg);
-				return NULL;
-			}
-			msg = nm;
+		if (listed == ROUTE_MESSAGE_MAX_IDS) {
+			more++;
+			continue;
 		}
-		len += (size_t)snprintf(msg + len, cap - len, "%s%s", example ? ", " : "", e->id);
+		len += (size_t)snprintf(msg + len, cap - len, "%s%s", example ? ", " : "", k[i].e->id);
 		if (!example)
-			example = e->id;
+			example = k[i].e->id;
+		listed++;
 	}
+	if (more)
+		len += (size_t)snprintf(msg + len, cap - len, " and %zu more", more);
 	snprintf(msg + len, cap - len,
 		 "); connect as <execution-id>@host, for example: ssh %s@HOST\n", example ? example : "ID");
 	return msg;

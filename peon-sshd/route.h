@@ -9,6 +9,7 @@ enum route_result {
 	ROUTE_OK,         /* exactly one execution: *chosen */
 	ROUTE_NONE,       /* no execution on this port takes this key (for this user) */
 	ROUTE_AMBIGUOUS,  /* several do: the user must log in as <execution-id>@host */
+	ROUTE_REFUSED,    /* routed, but refused: a limit, or the session cannot be recorded (daemon.c) */
 };
 
 enum route_result route_pick(const struct registry *r, int port, const char *user,

@@ -18,21 +18,22 @@ static void path_for(const char *dir, pid_t pid, char *out, size_t len)
 	snprintf(out, len, "%s/sessions/%d.json", dir, (int)pid);
 }
 
-int sessfile_write(const char *runtime_dir, const struct sessinfo *si)
+int sessfile_write(const char *runtime_dir, pid_t pid, const struct sessinfo *si)
 {
 	char path[PATH_MAX], sdir[PATH_MAX];
 	unsigned long long st = 0;
-	json_object *o = json_object_new_object();
+	json_object *o;
 	const char *text;
 	int r;
 
 	snprintf(sdir, sizeof(sdir), "%s/sessions", runtime_dir);
-	if (mkdir(sdir, 0700) < 0 && errno != EEXIST) {
-		json_object_put(o);
+	if (mkdir(sdir, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	}
-	procinfo_read_starttime(getpid(), &st);
-	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	/* Without its start time the record could later name another process. */
+	if ((r = procinfo_read_starttime(pid, &st)) < 0)
+		return r;
+	o = json_object_new_object();
+	json_object_object_add(o, "pid", json_object_new_int(pid));
 	json_object_object_add(o, "starttime", json_object_new_uint64(st));
 	json_object_object_add(o, "execution", json_object_new_string(si->execution));
 	json_object_object_add(o, "remote", json_object_new_string(si->remote));
@@ -41,18 +42,23 @@ int sessfile_write(const char *runtime_dir, const struct sessinfo *si)
 	json_object_object_add(o, "key_comment", json_object_new_string(si->key_comment));
 	json_object_object_add(o, "since", json_object_new_int64((int64_t)time(NULL)));
 	text = json_object_to_json_string(o);
-	path_for(runtime_dir, getpid(), path, sizeof(path));
+	path_for(runtime_dir, pid, path, sizeof(path));
 	r = write_file_atomic(path, text, strlen(text), 0600);
 	json_object_put(o);
 	return r;
 }
 
-void sessfile_remove(const char *runtime_dir)
+void sessfile_remove_pid(const char *runtime_dir, pid_t pid)
 {
 	char path[PATH_MAX];
 
-	path_for(runtime_dir, getpid(), path, sizeof(path));
+	path_for(runtime_dir, pid, path, sizeof(path));
 	unlink(path);
+}
+
+void sessfile_remove(const char *runtime_dir)
+{
+	sessfile_remove_pid(runtime_dir, getpid());
 }
 
 /* Load one record; NULL (and the file removed) when its process is gone. */
@@ -136,7 +142,47 @@ int sessfile_signal(const char *runtime_dir, const char *execution, int sig)
 	return each_session(runtime_dir, execution, signal_one, &sig);
 }
 
+static void count_one(json_object *rec, void *arg)
+{
+	json_object *ex, *n;
+	const char *id;
+
+	if (!json_object_object_get_ex(rec, "execution", &ex) || !(id = json_object_get_string(ex)))
+		return;
+	if (json_object_object_get_ex(arg, id, &n))
+		json_object_int_inc(n, 1);
+	else
+		json_object_object_add(arg, id, json_object_new_int(1));
+}
+
+json_object *sessfile_counts(const char *runtime_dir)
+{
+	json_object *counts = json_object_new_object();
+
+	each_session(runtime_dir, NULL, count_one, counts);
+	return counts;
+}
+
 int sessfile_count(const char *runtime_dir, const char *execution)
 {
 	return each_session(runtime_dir, execution, NULL, NULL);
+}
+
+int sessfile_signal_pid(const char *runtime_dir, pid_t pid, int sig, char *execution, size_t len)
+{
+	char sdir[PATH_MAX], name[32];
+	json_object *o, *v, *ex;
+	int found = 0;
+
+	snprintf(sdir, sizeof(sdir), "%s/sessions", runtime_dir);
+	snprintf(name, sizeof(name), "%d.json", (int)pid);
+	/* load_live checks the recorded start time: a reused pid is not it. */
+	o = load_live(sdir, name);
+	if (o && json_object_object_get_ex(o, "pid", &v) && json_object_get_int(v) == pid &&
+	    json_object_object_get_ex(o, "execution", &ex)) {
+		snprintf(execution, len, "%s", json_object_get_string(ex));
+		found = kill(pid, sig) == 0;
+	}
+	json_object_put(o);
+	return found;
 }

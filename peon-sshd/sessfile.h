@@ -1,6 +1,8 @@
-/* One file per authenticated connection in <runtime_dir>/sessions/, written
- * by the session process itself. The daemon lists and ends sessions from
- * these, so sessions that outlived a daemon restart stay manageable. */
+/* One file per authenticated connection in <runtime_dir>/sessions/<pid>.json,
+ * written by the daemon when it lets the connection in (routeq CLAIM) and
+ * removed by the session process at its end (and by the daemon when it reaps
+ * it). The daemon lists and ends sessions from these, so sessions that
+ * outlived a daemon restart stay manageable. */
 #ifndef PEON_SESSFILE_H
 #define PEON_SESSFILE_H
 
@@ -11,12 +13,20 @@ struct sessinfo {
 	const char *execution, *remote, *user, *key_fp, *key_comment;
 };
 
-int sessfile_write(const char *runtime_dir, const struct sessinfo *si);
+/* Record the session of process pid (its start time guards against pid reuse). */
+int sessfile_write(const char *runtime_dir, pid_t pid, const struct sessinfo *si);
+/* Remove the record of this process (the session's own, at its end). */
 void sessfile_remove(const char *runtime_dir);
+void sessfile_remove_pid(const char *runtime_dir, pid_t pid);
 /* Live sessions (stale files are removed), optionally of one execution. */
 json_object *sessfile_list(const char *runtime_dir, const char *execution);
 /* Signal every live session of an execution; returns how many. */
 int sessfile_signal(const char *runtime_dir, const char *execution, int sig);
 int sessfile_count(const char *runtime_dir, const char *execution);
+/* Live sessions per execution in one pass: {"exec-id": count, ...}. */
+json_object *sessfile_counts(const char *runtime_dir);
+/* Signal the session of process pid if it is a live recorded one: 1 with
+ * its execution id copied out, 0 when pid is not a live recorded session. */
+int sessfile_signal_pid(const char *runtime_dir, pid_t pid, int sig, char *execution, size_t len);
 
 #endif

@@ -48,14 +48,6 @@ static void read_addresses(struct sess *ss)
 	ss->lctx.remote_addr = ss->remote;
 }
 
-long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int pollset_add(struct pollset *ps, int fd, short events)
 {
 	if (fd < 0 || ps->n >= POLL_MAX)
@@ -163,7 +155,7 @@ static int min_timeout(int a, int b)
  * has output queued), signals, the job's fds, pending forward opens. */
 static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *sig_slot)
 {
-	int timeout = min_timeout(client_alive(ss, now_ms()), chan_direct_timeout(ss));
+	int timeout = min_timeout(client_alive(ss, mono_ms()), chan_direct_timeout(ss));
 	short ev = POLLIN;
 
 	if (ssh_get_poll_flags(ss->s) & SSH_WRITE_PENDING)
@@ -189,7 +181,7 @@ static void serve(struct sess *ss)
 		log_full(LOG_ERR, &ss->lctx, "cannot set up the session event loop");
 		return;
 	}
-	ss->last_rx_ms = now_ms();
+	ss->last_rx_ms = mono_ms();
 	while (!ss->quit) {
 		if (wait_round(ss, &ps, &ssh_slot, &sig_slot) < 0 && errno != EINTR) {
 			log_full(LOG_ERR, &ss->lctx, "poll: %s", strerror(errno));
@@ -199,7 +191,7 @@ static void serve(struct sess *ss)
 			handle_signals(ss);
 		if (pollset_revents(&ps, ssh_slot)) {
 			if (pollset_revents(&ps, ssh_slot) & (POLLIN | POLLHUP | POLLERR)) {
-				ss->last_rx_ms = now_ms();
+				ss->last_rx_ms = mono_ms();
 				ss->alive_probes = 0;
 			}
 			/* Read and process packets: callbacks record, requests queue. */
@@ -220,7 +212,7 @@ static void serve(struct sess *ss)
 
 int session_run(const struct session_args *a)
 {
-	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .daemon_fd = a->notify_fd, .sigfd = -1 };
+	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .daemon_fd = a->daemon_fd, .sigfd = -1 };
 	int one = 1;
 
 	if (setup_signals(&ss) < 0)
@@ -252,7 +244,7 @@ out:
 		ssh_event_free(ss.ev);
 	ssh_disconnect(ss.s);
 	ssh_free(ss.s);
-	registry_clear(&ss.reg);
+	execution_free(ss.exec);
 	if (ss.fp)
 		ssh_string_free_char(ss.fp);
 	free(ss.user);

@@ -10,7 +10,7 @@ struct session_args {
 	const struct peon_config *cfg;
 	ssh_bind bind;
 	int fd;          /* the accepted connection */
-	int notify_fd;   /* to the daemon: "A\n" once authenticated */
+	int daemon_fd;   /* routeq socket to the daemon: which execution a key reaches (routeq.h) */
 };
 
 /* Runs the connection to its end; returns the process exit code. */

@@ -41,14 +41,13 @@ struct sess {
 	ssh_session s;
 	ssh_event ev;
 	int fd, sigfd;
-	int daemon_fd;                   /* to the daemon: routing and the session record */
+	int daemon_fd;                   /* to the daemon: routing and the session record (routeq.h) */
 	char remote_ip[64], local_ip[64];
 	int remote_port, local_port;
 	char remote[96];                 /* "ip:port" for logs */
 	bool authenticated, quit;
 	int auth_failures;
-	struct registry reg;             /* fresh copy taken at authentication */
-	const struct execution *exec;
+	struct execution *exec;          /* the daemon's copy, from the routeq CLAIM answer; owned */
 	char *user, *fp, *key_comment;
 	struct log_ctx lctx;
 	bool pidns_entered;
@@ -62,8 +61,6 @@ struct sess {
 	long long last_rx_ms;
 	int alive_probes;
 };
-
-long long now_ms(void);
 
 /* auth.c */
 void auth_handle(struct sess *ss, ssh_message msg);

@@ -40,6 +40,15 @@ char *str_printable(const char *s, size_t max);
 /* Execution ids double as SSH usernames and file-name parts. */
 bool execution_id_valid(const char *id);
 
+struct sockaddr_storage;
+/* "ip:port", "[ip6]:port"; IPv4-mapped IPv6 addresses as IPv4. */
+void sockaddr_format(const struct sockaddr_storage *sa, char *out, size_t len);
+
+/* Wall-clock time in milliseconds (CLOCK_REALTIME): execution lifetimes. */
+long long now_ms(void);
+/* CLOCK_MONOTONIC in milliseconds: deadlines. */
+long long mono_ms(void);
+
 /* snprintf into err, returning code: lets callers write `return errf(...)`. */
 int errf(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -126,6 +126,43 @@ class Key:
             return f.read().strip()
 
 
+def ctl_raw(daemon, request, timeout=30):
+    """One raw control request, as any program may send it: bypasses
+    peon-sshctl's own checks. Returns the daemon's reply object."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(daemon.sock)
+        s.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data)
+
+
+def ed25519_lines(n, comment="bulk"):
+    """n fresh ed25519 public keys as authorized_keys lines, quickly."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    out = []
+    for i in range(n):
+        pub = Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        out.append(f"{pub.decode()} {comment}-{i}")
+    return out
+
+
+def bulk_add(daemon, n, keys_each, prefix="bulk"):
+    """Register n host executions with keys_each keys each on the default port."""
+    lines = ed25519_lines(n * keys_each)
+    for i in range(n):
+        r = ctl_raw(daemon, {"cmd": "add", "id": f"{prefix}-{i}", "target": {"type": "host"},
+                             "user": "root", "keys": lines[i * keys_each:(i + 1) * keys_each]})
+        assert r["ok"], r
+
+
 def ssh_argv(key, port, *cmd, user="root", tty=False, opts=(), more_keys=()):
     # OpenSSH keeps the first value given for an option: callers' opts first.
     argv = ["ssh", "-F", "/dev/null"]

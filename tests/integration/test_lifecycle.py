@@ -106,9 +106,9 @@ def test_pid_reuse_is_not_trusted(daemon, job, keys, tmp_path):
     pid = job()
     daemon.add("exec-reuse", "--pid", str(pid), key=k)
     daemon.stop()
-    reg = os.path.join(daemon.run, "executions.json")
+    reg = os.path.join(daemon.run, "executions", "exec-reuse.json")
     data = json.load(open(reg))
-    data["executions"][0]["target"]["starttime"] += 1     # as if pid was reused
+    data["target"]["starttime"] += 1                      # as if pid was reused
     json.dump(data, open(reg, "w"))
     daemon.start()
     assert "exec-reuse" not in daemon.ctl("list").stdout

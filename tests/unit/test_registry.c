@@ -5,7 +5,8 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
+
+static long long last_ttl_ms;
 
 static int from(const char *json, struct execution **e, char *err)
 {
@@ -13,7 +14,18 @@ static int from(const char *json, struct execution **e, char *err)
 	int r;
 
 	assert_non_null(o);
-	r = execution_from_json(o, e, err);
+	r = execution_from_request(o, e, &last_ttl_ms, err);
+	json_object_put(o);
+	return r;
+}
+
+static int from_record(const char *json, struct execution **e, char *err)
+{
+	json_object *o = json_tokener_parse(json);
+	int r;
+
+	assert_non_null(o);
+	r = execution_from_record(o, e, err);
 	json_object_put(o);
 	return r;
 }
@@ -66,40 +78,108 @@ static void test_refused(void **state)
 		"key #2: RSA key of 1024 bits");
 }
 
-static void test_save_load(void **state)
+#define HOST_ED "\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]"
+
+/* Issue 7 item 4: every numeric field is checked on its type and full value
+ * before any narrowing; fields a request may not set are refused by name. */
+static void test_request_fields_checked(void **state)
 {
-	struct registry r = { 0 }, back = { 0 };
 	struct execution *e = NULL;
-	char err[ERRLEN], path[] = "/tmp/peon-unit-reg-XXXXXX";
-	int fd = mkstemp(path);
+	char err[ERRLEN];
 
 	(void)state;
-	close(fd);
-	assert_int_equal(from("{\"id\":\"x\",\"port\":2222,\"user\":\"job\",\"target\":{\"type\":\"pid\",\"pid\":7,"
-			      "\"starttime\":99},\"expires\":1234,\"keys\":[\"" KEY_ED "\"]}", &e, err), 0);
+	refused("{\"id\":\"a\",\"port\":4294968318," HOST_ED "}",
+		"port 4294968318 is not allowed: use a port between 1024 and 65535");
+	refused("{\"id\":\"a\",\"port\":4294969518," HOST_ED "}", "port 4294969518 is not allowed");
+	refused("{\"id\":\"a\",\"port\":18446744073709551615," HOST_ED "}",
+		"port 18446744073709551615 is not allowed");
+	refused("{\"id\":\"a\",\"port\":-1," HOST_ED "}", "port -1 is not allowed");
+	refused("{\"id\":\"a\",\"port\":\"2222\"," HOST_ED "}", "port must be an integer");
+	refused("{\"id\":\"a\",\"port\":2222.0," HOST_ED "}", "port must be an integer");
+	refused("{\"id\":\"a\",\"expires\":1," HOST_ED "}", "unknown field 'expires' in add request");
+	refused("{\"id\":\"a\",\"created_ms\":1," HOST_ED "}", "unknown field 'created_ms' in add request");
+	refused("{\"id\":\"a\",\"ttl\":0," HOST_ED "}", "ttl must be a whole number of seconds between 1 and");
+	refused("{\"id\":\"a\",\"ttl\":316224001," HOST_ED "}", "ttl must be");
+	refused("{\"id\":\"a\",\"ttl\":\"5\"," HOST_ED "}", "ttl must be");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"pid\",\"pid\":4294967297},\"keys\":[\"" KEY_ED "\"]}",
+		"target pid must be a process id between 1 and 4194304");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"pid\",\"pid\":7,\"starttime\":1},\"keys\":[\"" KEY_ED "\"]}",
+		"unknown field 'starttime' in add request's target");
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"},\"keys\":[{\"line\":\"" KEY_ED "\",\"opts\":1}]}",
+		"unknown field 'opts' in key #1");
+	refused("{\"id\":5," HOST_ED "}", "execution id must be a string");
+	refused("{\"id\":\"a\",\"user\":7," HOST_ED "}", "user must be a string");
+	assert_int_equal(from("{\"cmd\":\"add\",\"id\":\"a\",\"port\":65535,\"ttl\":2," HOST_ED "}", &e, err), 0);
+	assert_int_equal(e->port, 65535);
+	assert_int_equal(last_ttl_ms, 2000);
+	/* The daemon sets the times, never the request. */
+	assert_int_equal(e->created_ms, 0);
+	assert_int_equal(e->expires_ms, 0);
+	execution_free(e);
+}
+
+static void test_record(void **state)
+{
+	struct execution *e = NULL;
+	char err[ERRLEN];
+	json_object *o;
+
+	(void)state;
+	/* Version 1 (executions.json): seconds. */
+	assert_int_equal(from_record("{\"id\":\"x\",\"port\":2222,\"target\":{\"type\":\"pid\",\"pid\":7,\"starttime\":99},"
+				     "\"created\":1700000000,\"expires\":1700000002,\"keys\":[\"" KEY_ED "\"]}", &e, err), 0);
+	assert_int_equal(e->created_ms, 1700000000000LL);
+	assert_int_equal(e->expires_ms, 1700000002000LL);
+	assert_int_equal(e->target.starttime, 99);
+	/* Round trip through the current record form keeps milliseconds. */
+	e->expires_ms += 345;
+	o = execution_to_record(e);
+	execution_free(e);
+	e = NULL;
+	assert_int_equal(execution_from_record(o, &e, err), 0);
+	json_object_put(o);
+	assert_int_equal(e->expires_ms, 1700000002345LL);
+	assert_true(execution_has_key(e, FP_ED));
+	/* What people read keeps whole seconds, plus the precise value. */
+	o = execution_to_json(e);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "expires")), 1700000002);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "expires_ms")), 1700000002345LL);
+	json_object_put(o);
+	execution_free(e);
+	/* A record is validated all the same. */
+	e = NULL;
+	assert_true(from_record("{\"id\":\"x\",\"port\":80," HOST_ED "}", &e, err) < 0);
+	assert_non_null(strstr(err, "port 80 is not allowed"));
+	assert_true(from_record("{\"id\":\"x\"," HOST_ED "}", &e, err) < 0);
+	assert_non_null(strstr(err, "the record has no port"));
+	assert_null(e);
+}
+
+static void test_add_find_take(void **state)
+{
+	struct registry r = { 0 };
+	struct execution *e = NULL, *e2 = NULL;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(from_record("{\"id\":\"x\",\"port\":2222,\"user\":\"job\",\"target\":{\"type\":\"pid\",\"pid\":7,"
+				     "\"starttime\":99},\"expires_ms\":1234,\"keys\":[\"" KEY_ED "\"]}", &e, err), 0);
+	assert_int_equal(from_record("{\"id\":\"a\",\"port\":2222,\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]}",
+				     &e2, err), 0);
 	assert_int_equal(registry_add(&r, e), 0);
 	assert_int_equal(registry_add(&r, e), -EEXIST);
-	assert_int_equal(registry_save(&r, path), 0);
-	assert_int_equal(registry_load(&back, path, err), 0);
-	assert_int_equal(back.n, 1);
-	assert_string_equal(back.v[0]->user, "job");
-	assert_int_equal(back.v[0]->target.starttime, 99);
-	assert_int_equal(back.v[0]->expires, 1234);
-	assert_true(execution_has_key(back.v[0], FP_ED));
-	assert_int_equal(registry_count_port(&back, 2222), 1);
-	execution_free(registry_take(&back, "x"));
-	assert_null(registry_take(&back, "x"));
-	registry_clear(&back);
+	assert_int_equal(registry_add(&r, e2), 0);
+	/* Kept in id order. */
+	assert_string_equal(r.v[0]->id, "a");
+	assert_ptr_equal(registry_find(&r, "x"), e);
+	assert_null(registry_find(&r, "y"));
+	assert_int_equal(registry_count_port(&r, 2222), 2);
+	assert_ptr_equal(registry_take(&r, "x"), e);
+	assert_null(registry_take(&r, "x"));
+	assert_int_equal(registry_count_port(&r, 2222), 1);
+	execution_free(e);
 	registry_clear(&r);
-	/* A corrupt file is reported, not half-loaded. */
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_int_equal(write(fd, "{\"executions\": 3}", 17), 17);
-	close(fd);
-	assert_true(registry_load(&back, path, err) < 0);
-	assert_non_null(strstr(err, "not a peon-sshd registry file"));
-	unlink(path);
-	assert_int_equal(registry_load(&back, path, err), 0);
-	assert_int_equal(back.n, 0);
+	assert_int_equal(r.n, 0);
 }
 
 static void test_duration(void **state)
@@ -156,7 +236,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),    cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_save_load), cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_request_fields_checked), cmocka_unit_test(test_record),
+		cmocka_unit_test(test_add_find_take), cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_ids),     cmocka_unit_test(test_printable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
