@@ -5,6 +5,7 @@ PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/peon-sshd
 SYSCONFDIR ?= /etc
 UNITDIR  ?= /lib/systemd/system
 DESTDIR  ?=
@@ -12,7 +13,7 @@ DESTDIR  ?=
 VERSION  := 0.1.0
 CC       ?= cc
 PKGS     := libssh libconfig libsystemd json-c libcurl libcrypto
-CPPFLAGS += -D_GNU_SOURCE -DPEON_VERSION=\"$(VERSION)\" -Ipeon-sshd
+CPPFLAGS += -D_GNU_SOURCE -DPEON_VERSION=\"$(VERSION)\" -DPEON_LIBEXECDIR=\"$(LIBEXECDIR)\" -Ipeon-sshd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
             -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
@@ -22,9 +23,14 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
-CORE := util log peonconf config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps sftp address report
+CORE := util log peonconf config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
 DAEMON := $(CORE) hostkey listener control daemon session auth dispatch channel chan_session chan_direct relay \
-          spawn sessfile pty forward reporter
+          spawn sftpimage sessfile pty forward reporter
+# Unit tests also cover the SFTP server's parser.
+UNIT_MODS := $(CORE) sftp
+# The SFTP server is an image of its own, run inside jobs from a sealed memfd:
+# static (the job's root has none of our libraries), position-independent.
+SFTP_SERVER_SRCS := peon-sshd/sftp-server.c peon-sshd/sftp.c peon-sshd/util.c
 CTL := $(CORE)
 
 DAEMON_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(DAEMON))) $(B)/main.o
@@ -34,7 +40,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all deps check unit valgrind integration integration-san demo install clean bench lint
-all: deps-build $(B)/peon-sshd $(B)/peon-sshctl
+all: deps-build $(B)/peon-sshd $(B)/peon-sshctl $(B)/peon-sftp-server
 
 deps-build:
 	@scripts/install-deps build
@@ -53,10 +59,13 @@ $(B)/peon-sshd: $(DAEMON_OBJS)
 $(B)/peon-sshctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+$(B)/peon-sftp-server: $(SFTP_SERVER_SRCS) $(wildcard peon-sshd/*.h) | $(B)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -static-pie -Wl,-z,relro,-z,now $(SFTP_SERVER_SRCS) -o $@
+
 # Unit tests: every core module built with ASan+UBSan, linked against cmocka.
 $(B)/san/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
-$(B)/san/test_%: tests/unit/test_%.c $(addprefix $(B)/san/,$(addsuffix .o,$(CORE))) | $(B)
+$(B)/san/test_%: tests/unit/test_%.c $(addprefix $(B)/san/,$(addsuffix .o,$(UNIT_MODS))) | $(B)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
 unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
@@ -68,7 +77,7 @@ unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
 $(B)/vg/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
 	@mkdir -p $(B)/vg
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -O0 $(PKG_CFLAGS) -c $< -o $@
-$(B)/vg/test_%: tests/unit/test_%.c $(addprefix $(B)/vg/,$(addsuffix .o,$(CORE))) | $(B)
+$(B)/vg/test_%: tests/unit/test_%.c $(addprefix $(B)/vg/,$(addsuffix .o,$(UNIT_MODS))) | $(B)
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -O0 $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
 valgrind: deps $(addprefix $(B)/vg/,$(UNIT_TESTS))
@@ -90,8 +99,13 @@ PYTEST_ARGS ?= tests/integration
 $(B)/sand/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
 	@mkdir -p $(B)/sand
 	@echo "  CC(san) $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
-$(B)/sand/peon-sshd: $(addprefix $(B)/sand/,$(addsuffix .o,$(DAEMON))) $(B)/sand/main.o
-	$(CC) $(LDFLAGS) $(SANFLAGS) $^ $(PKG_LIBS) -o $@
+$(B)/sand/peon-sshd: $(addprefix $(B)/sand/,$(addsuffix .o,$(DAEMON))) $(B)/sand/main.o $(B)/sand/peon-sftp-server
+	$(CC) $(LDFLAGS) $(SANFLAGS) $(filter %.o,$^) $(PKG_LIBS) -o $@
+# A static image cannot carry ASan's runtime: the sanitized daemon runs the
+# plain SFTP server (its parser is covered by the unit tests under ASan).
+$(B)/sand/peon-sftp-server: $(B)/peon-sftp-server
+	@mkdir -p $(B)/sand
+	cp $< $@
 
 integration: deps all $(TEST_SSHD)
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
@@ -116,11 +130,13 @@ bench: deps all
 	scripts/install-deps bench
 	/usr/bin/python3 tests/bench/bench.py
 
-install: $(B)/peon-sshd $(B)/peon-sshctl
+install: $(B)/peon-sshd $(B)/peon-sshctl $(B)/peon-sftp-server
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/peon-sshd $(DESTDIR)$(SBINDIR)/peon-sshd
 	install -m 0755 $(B)/peon-sshctl $(DESTDIR)$(BINDIR)/peon-sshctl
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(B)/peon-sftp-server $(DESTDIR)$(LIBEXECDIR)/peon-sftp-server
 	sed 's|/usr/local/sbin|$(SBINDIR)|g' systemd/peon-sshd.service > $(DESTDIR)$(UNITDIR)/peon-sshd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/peon-sshd.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf ] || \

@@ -9,6 +9,8 @@
 #include "routeq.h"
 #include "session.h"
 #include "sessfile.h"
+#include "sftpimage.h"
+#include "spawn.h"
 #include "util.h"
 
 #include <errno.h>
@@ -717,6 +719,20 @@ static int make_dir(const char *path, mode_t mode, char *err)
 	return 0;
 }
 
+/* SFTP runs from a sealed copy of peon-sftp-server; without it the rest of
+ * the service works and SFTP requests are refused with the reason. */
+static void load_sftp_image(void)
+{
+	char err[ERRLEN], why[ERRLEN + 64];
+	int fd = sftpimage_load(err);
+
+	if (fd < 0) {
+		log_warn("SFTP is unavailable: %s", err);
+		snprintf(why, sizeof(why), "SFTP is unavailable on this worker: %s", err);
+	}
+	spawn_set_sftp_image(fd, fd < 0 ? why : NULL);
+}
+
 static int setup(struct daemon *d, char *err)
 {
 	char dir[PATH_MAX];
@@ -732,6 +748,7 @@ static int setup(struct daemon *d, char *err)
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
 	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = control_listen(d, err)) < 0)
 		return r;
+	load_sftp_image();
 	/* Once, before any add: a slow metadata service delays start, never add. */
 	address_discover(&d->cfg, &d->addr);
 	sigemptyset(&set);

@@ -5,7 +5,6 @@
 #include "forward.h"
 #include "procinfo.h"
 #include "pty.h"
-#include "sftp.h"
 #include "util.h"
 
 #include <errno.h>
@@ -47,6 +46,18 @@ struct job_view {
 	char *environ;
 	size_t environ_len;
 };
+
+/* The SFTP server image (sftpimage.c), loaded by the daemon at start and
+ * inherited by every session process; -1 with the reason when unusable. */
+static int sftp_image = -1;
+static char sftp_image_error[ERRLEN] = "the SFTP server was not loaded";
+
+void spawn_set_sftp_image(int fd, const char *why)
+{
+	sftp_image = fd;
+	if (why)
+		snprintf(sftp_image_error, sizeof(sftp_image_error), "%s", why);
+}
 
 struct user_info {
 	char name[256], home[PATH_MAX], shell[PATH_MAX];
@@ -459,12 +470,17 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 		child_fail(f->status[1], err);
 	enter_cwd(rq, jv, &u);
 	if (rq->sftp) {
-		/* No exec follows: close (not just mark) everything inherited,
-		 * the SSH socket included, then serve as the job's user. */
-		setenv("HOME", u.home, 1);
-		close(f->status[1]);
-		syscall(SYS_close_range, 3U, ~0U, 0U);
-		_exit(sftp_serve(0, 1));
+		/* A fresh image from the sealed memfd: nothing of this process
+		 * (its memory, host keys included) stays, and no host file is
+		 * executed inside the job. Only HOME is passed: SFTP starts there. */
+		char home[PATH_MAX + 8], *argv[] = { "peon-sftp", NULL }, *envp[] = { home, NULL };
+
+		if (sftp_image < 0)
+			child_fail(f->status[1], sftp_image_error);
+		snprintf(home, sizeof(home), "HOME=%s", u.home);
+		syscall(SYS_execveat, sftp_image, "", argv, envp, AT_EMPTY_PATH);
+		snprintf(err, sizeof(err), "cannot start the SFTP server in the job: %s", strerror(errno));
+		child_fail(f->status[1], err);
 	}
 	env = build_env(rq, jv, &u, tty);
 	if (!env)

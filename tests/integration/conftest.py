@@ -38,7 +38,8 @@ def wait_for(pred, timeout=10.0, step=0.05, what="condition"):
 
 
 class Daemon:
-    def __init__(self, base, hostkeys, extra_conf="", debug_port=None, advertise=True):
+    def __init__(self, base, hostkeys, extra_conf="", debug_port=None, advertise=True, sshd=None):
+        self.sshd = sshd or SSHD
         self.advertise = advertise
         self.base = base
         self.port = debug_port or free_port()
@@ -69,7 +70,7 @@ class Daemon:
         # Forked children end with _exit: leak checks would only see the daemon.
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
-        self.proc = subprocess.Popen([SSHD, "-f", self.conf, "-d"], stdout=self.logf,
+        self.proc = subprocess.Popen([self.sshd, "-f", self.conf, "-d"], stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
                  what="control socket")
