@@ -39,7 +39,7 @@ CTL_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(CTL))) $(B)/peon-sshctl.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps check unit valgrind integration integration-san demo install clean bench lint
+.PHONY: all deps check unit valgrind integration integration-san fuzz fuzz-smoke demo install clean bench lint
 all: deps-build $(B)/peon-sshd $(B)/peon-sshctl $(B)/peon-sftp-server
 
 deps-build:
@@ -107,6 +107,36 @@ $(B)/sand/peon-sftp-server: $(B)/peon-sftp-server
 	@mkdir -p $(B)/sand
 	cp $< $@
 
+# libFuzzer targets, one per parser of untrusted or operator input
+# (tests/fuzz/fuzz_*.c), built with clang under ASan/UBSan. fuzz-smoke runs
+# each for FUZZ_SECONDS from its seeds; `make fuzz-smoke FUZZ_SECONDS=600`
+# for a real run. Crashes are left as crash-* files in the build dir.
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 15
+FUZZ_WARN := -Wall -Wextra -Werror -Wno-unused-command-line-argument
+$(B)/fuzz/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+	@mkdir -p $(B)/fuzz
+	@echo "  CC(fuzz) $<"; $(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(FUZZ_WARN) -g -O1 \
+	  -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(addprefix $(B)/fuzz/,$(addsuffix .o,$(UNIT_MODS)))
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(FUZZ_WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(PKG_CFLAGS) $^ $(PKG_LIBS) -o $@
+
+fuzz: deps $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
+
+# Each target runs in a directory of its own holding its corpus and seeds
+# (fuzz_sftp makes it its root, as the nobody user: hence mode 1777).
+fuzz-smoke: fuzz
+	@failed=0; for t in $(FUZZ_TARGETS); do run=$(B)/fuzz/run-$$t; \
+	  mkdir -p $$run/corpus && chmod 1777 $$run $$run/corpus && rm -rf $$run/seeds && \
+	  cp -r tests/fuzz/seeds/$$t $$run/seeds && \
+	  ( cd $$run && ../$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    corpus seeds >../$$t.log 2>&1 ) || \
+	  { echo "fuzz: $$t failed (see $(B)/fuzz/$$t.log)"; tail -40 $(B)/fuzz/$$t.log; failed=1; }; \
+	  done; [ $$failed = 0 ] && echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS) s each, no crash"; \
+	  exit $$failed
+
 integration: deps all $(TEST_SSHD)
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
@@ -116,7 +146,7 @@ SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py 
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
 
-check: deps all lint unit valgrind integration integration-san
+check: deps all lint unit valgrind fuzz-smoke integration integration-san
 
 lint:
 	@if command -v cppcheck >/dev/null; then \

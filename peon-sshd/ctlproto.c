@@ -86,6 +86,9 @@ int ctl_recv(int fd, int timeout_ms, json_object **out)
 
 int ctl_check_fields(json_object *o, const char *const *allowed, const char *what, char *err)
 {
+	/* Iterating anything but an object reads json-c's internals wrongly. */
+	if (!json_object_is_type(o, json_type_object))
+		return errf(err, -EINVAL, "%s must be a JSON object", what);
 	json_object_object_foreach(o, k, v) {
 		size_t i = 0;
 

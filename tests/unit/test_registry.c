@@ -108,6 +108,9 @@ static void test_request_fields_checked(void **state)
 	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"},\"keys\":[{\"line\":\"" KEY_ED "\",\"opts\":1}]}",
 		"unknown field 'opts' in key #1");
 	refused("{\"id\":5," HOST_ED "}", "execution id must be a string");
+	/* Found by fuzz_registry: a request that is not an object at all. */
+	refused("\"just a string\"", "add request must be a JSON object");
+	refused("[1,2]", "add request must be a JSON object");
 	refused("{\"id\":\"a\",\"user\":7," HOST_ED "}", "user must be a string");
 	assert_int_equal(from("{\"cmd\":\"add\",\"id\":\"a\",\"port\":65535,\"ttl\":2," HOST_ED "}", &e, err), 0);
 	assert_int_equal(e->port, 65535);
