@@ -23,7 +23,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log peonconf preauth config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps sftp address report
-DAEMON := $(CORE) hostkey listener control daemon session auth dispatch channel chan_session chan_direct relay \
+DAEMON := $(CORE) hostkey listener control daemon gate session auth dispatch channel chan_session chan_direct relay \
           spawn sessfile pty forward reporter
 CTL := $(CORE)
 

@@ -53,8 +53,10 @@ static int ask_daemon(struct sess *ss, enum routeq_kind kind, const char *user, 
 	char err[ERRLEN];
 	int r = routeq_ask(ss->daemon_fd, kind, user, fp, ans, err);
 
-	if (r < 0)
+	if (r < 0) {
 		log_full(LOG_ERR, &ss->lctx, "cannot ask the daemon: %s", err);
+		ss->internal_error = true;
+	}
 	return r;
 }
 
@@ -92,7 +94,9 @@ static void deny(struct sess *ss, ssh_message msg, const char *user, const char 
 	log_full(LOG_INFO, &ss->lctx, "refused key %s for user %s: %s", fp ? fp : "(unreadable)", u ? u : "?", why);
 	free(u);
 	if (ss->auth_failures >= ss->cfg->limits.max_auth_tries) {
-		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures (%d)", ss->auth_failures);
+		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures from %s (%d)", ss->remote,
+			 ss->auth_failures);
+		ss->tries_exhausted = true;
 		ss->quit = true;
 	}
 	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
@@ -112,7 +116,11 @@ static void auth_pubkey(struct sess *ss, ssh_message msg, const char *user)
 		return;
 	}
 	fp = authkey_fingerprint(key);
-	if (!fp || ask_daemon(ss, probe ? ROUTEQ_PROBE : ROUTEQ_CLAIM, user, fp, &ans) < 0) {
+	if (!fp) {
+		deny(ss, msg, user, fp, "unreadable key");
+		goto out;
+	}
+	if (ask_daemon(ss, probe ? ROUTEQ_PROBE : ROUTEQ_CLAIM, user, fp, &ans) < 0) {
 		deny(ss, msg, user, fp, "internal error");
 		goto out;
 	}
