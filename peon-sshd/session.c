@@ -248,6 +248,21 @@ static int preauth_ending(struct sess *ss, bool in_kex)
 	return SESSION_EXIT_PROTOCOL;
 }
 
+/* RekeyLimit: libssh 0.10 honours both on a server session, checked as
+ * packets go out and come in (only once authenticated). */
+static int set_rekey_limits(struct sess *ss)
+{
+	uint64_t data = ss->cfg->limits.rekey_data;
+	uint32_t secs = (uint32_t)ss->cfg->limits.rekey_time;
+
+	if ((data && ssh_options_set(ss->s, SSH_OPTIONS_REKEY_DATA, &data) < 0) ||
+	    (secs && ssh_options_set(ss->s, SSH_OPTIONS_REKEY_TIME, &secs) < 0)) {
+		log_full(LOG_ERR, &ss->lctx, "cannot set the rekey limits: %s", ssh_get_error(ss->s));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int session_run(const struct session_args *a)
 {
 	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .daemon_fd = a->daemon_fd, .sigfd = -1 };
@@ -261,7 +276,7 @@ int session_run(const struct session_args *a)
 	read_addresses(&ss);
 	setsockopt(ss.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ss.s = ssh_new();
-	if (!ss.s)
+	if (!ss.s || set_rekey_limits(&ss) < 0)
 		goto out;
 	/* No server callbacks and no message callback: libssh queues every
 	 * request and the loop answers them (see session_int.h). */
