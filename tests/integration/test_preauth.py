@@ -158,6 +158,35 @@ def test_random_early_drop(mkdaemon, keys, host_exec):
             s.close()
 
 
+def test_reload_applies_limits_and_recounts(daemon, keys, host_exec):
+    host_exec(daemon, keys)
+    held = [connect_from("127.0.0.90", daemon.port) for _ in range(3)]
+
+    def reload(extra):
+        n = daemon.log().count("configuration reloaded")
+        daemon.write_conf(extra)
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: daemon.log().count("configuration reloaded") > n, what="reload")
+    try:
+        assert all(banner(s).startswith(b"SSH-2.0-") for s in held)
+        assert admitted("127.0.0.91", daemon.port)
+        reload("limits = { per_source_max_startups = 3; };\n")
+        assert not admitted("127.0.0.90", daemon.port)
+        assert admitted("127.0.0.91", daemon.port)
+        # A new cut: .90 and .91 are one source now, and its 3 are counted again.
+        reload("limits = { per_source_max_startups = 3; per_source_prefix_ipv4 = 24; };\n")
+        assert "per-source prefixes changed" in daemon.log()
+        wait_for(lambda: status(daemon)["unauthenticated"] == 3, what="recount")
+        assert not admitted("127.0.0.91", daemon.port)
+        for s in held:
+            s.close()
+        wait_for(lambda: status(daemon)["unauthenticated"] == 0, what="all gone")
+        assert admitted("127.0.0.91", daemon.port)
+    finally:
+        for s in held:
+            s.close()
+
+
 # ---- penalties ----
 
 def test_authfail_penalty_and_exempt_list(mkdaemon, keys, host_exec):
