@@ -343,9 +343,11 @@ static int load_limit(const char *file, const config_setting_t *s, void *base, c
 	return bad(err, file, s, "%s", "unknown setting in limits");
 }
 
-/* Where min and max were set, for the check across both. */
-struct penalty_lines {
-	int min, max;
+/* The penalties group as it loads: where min and max were set, for the
+ * check across both. */
+struct penalty_load {
+	struct penalties *pc;
+	int min_line, max_line;
 };
 
 static int load_exempt(const char *file, const config_setting_t *s, struct penalties *pc, char *err)
@@ -374,8 +376,8 @@ static int load_exempt(const char *file, const config_setting_t *s, struct penal
 
 static int load_penalty(const char *file, const config_setting_t *s, void *base, char *err)
 {
-	struct penalties *pc = ((void **)base)[0];
-	struct penalty_lines *lines = ((void **)base)[1];
+	struct penalty_load *pl = base;
+	struct penalties *pc = pl->pc;
 	const char *n = config_setting_name(s);
 	static const struct { const char *name; size_t off; } kinds[] = {
 		{ "crash", offsetof(struct penalties, crash) },
@@ -394,11 +396,11 @@ static int load_penalty(const char *file, const config_setting_t *s, void *base,
 		return 0;
 	}
 	if (strcmp(n, "max") == 0) {
-		lines->max = config_setting_source_line(s);
+		pl->max_line = config_setting_source_line(s);
 		return get_seconds(file, s, 1, 7 * 86400, &pc->max, err);
 	}
 	if (strcmp(n, "min") == 0) {
-		lines->min = config_setting_source_line(s);
+		pl->min_line = config_setting_source_line(s);
 		return get_seconds(file, s, 0, 7 * 86400, &pc->min, err);
 	}
 	if (strcmp(n, "max_sources") == 0) {
@@ -421,16 +423,15 @@ static int load_penalty(const char *file, const config_setting_t *s, void *base,
 
 static int load_penalties(const char *file, const config_setting_t *s, struct penalties *pc, char *err)
 {
-	struct penalty_lines lines = { 0, 0 };
-	void *base[2] = { pc, &lines };
-	int r = load_group(file, s, err, load_penalty, base);
+	struct penalty_load pl = { .pc = pc };
+	int r = load_group(file, s, err, load_penalty, &pl);
 
 	if (r < 0)
 		return r;
 	/* A min above max would never refuse anyone: say so where it was set. */
 	if (pc->min > pc->max)
 		return errf(err, -EINVAL, "%s:%d: penalties: min (%d s) must not exceed max (%d s)", file,
-			    lines.min > lines.max ? lines.min : lines.max, pc->min, pc->max);
+			    pl.min_line > pl.max_line ? pl.min_line : pl.max_line, pc->min, pc->max);
 	return 0;
 }
 
