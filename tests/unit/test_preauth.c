@@ -518,6 +518,46 @@ static void test_many_sources(void **state)
 	preauth_free(&p);
 }
 
+/* A reload that keeps the prefixes keeps counts and penalties, and new
+ * limits apply to them at once. */
+static void test_reconfigure_keeps_state(void **state)
+{
+	struct preauth_cfg c = defaults();
+	struct preauth_net ex;
+	struct preauth p;
+	struct preauth_penalty pen;
+	struct preauth_addr a = addr("192.0.2.30"), b = addr("192.0.2.31");
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(preauth_init(&p, &c, 17), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(preauth_admit(&p, &a, 0, 0), PREAUTH_OK);
+	assert_int_equal(preauth_penalise(&p, &b, PENALTY_CRASH, 0, &pen), 0);
+	c.per_source = 3;
+	c.penalty_max_s = 30;
+	assert_int_equal(preauth_net_parse("192.0.2.31", &ex, err), 0);
+	c.exempt = &ex;
+	c.n_exempt = 1;
+	assert_int_equal(preauth_reconfigure(&p, &c), 0);
+	assert_int_equal(preauth_unauthenticated(&p), 3);
+	assert_int_equal(preauth_admit(&p, &a, 0, 0), PREAUTH_PER_SOURCE);
+	/* b is exempt now: its running penalty no longer refuses it (it is
+	 * still counted until it runs out: exemption is by address, the
+	 * penalty by source). */
+	assert_int_equal(preauth_penalised_sources(&p, 0), 1);
+	assert_false(preauth_refused(&p, &b, 0, NULL, NULL));
+	assert_int_equal(preauth_admit(&p, &b, 0, 0), PREAUTH_OK);
+	/* A lower max caps what is outstanding at the next penalty. */
+	c.n_exempt = 0;
+	assert_int_equal(preauth_reconfigure(&p, &c), 0);
+	assert_int_equal(preauth_penalise(&p, &b, PENALTY_AUTHFAIL, 0, &pen), 0);
+	assert_int_equal(pen.remaining_ms, S(30));
+	assert_int_equal(preauth_admit(&p, &b, S(29), 0), PREAUTH_PENALISED);
+	assert_int_equal(preauth_admit(&p, &b, S(30), 0), PREAUTH_OK);
+	preauth_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_exempt),
 		cmocka_unit_test(test_overflow_is_permissive),
 		cmocka_unit_test(test_many_sources),
+		cmocka_unit_test(test_reconfigure_keeps_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
