@@ -23,8 +23,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
-CORE := util log peonconf config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
-DAEMON := $(CORE) hostkey listener control daemon session auth dispatch channel chan_session chan_direct relay \
+CORE := util log peonconf preauth config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
+DAEMON := $(CORE) hostkey listener control daemon gate session auth dispatch channel chan_session chan_direct relay \
           spawn sftpimage sessfile pty forward reporter
 # Unit tests also cover the SFTP server's parser.
 UNIT_MODS := $(CORE) sftp

@@ -53,9 +53,38 @@ static int ask_daemon(struct sess *ss, enum routeq_kind kind, const char *user, 
 	char err[ERRLEN];
 	int r = routeq_ask(ss->daemon_fd, kind, user, fp, ans, err);
 
-	if (r < 0)
+	if (r < 0) {
 		log_full(LOG_ERR, &ss->lctx, "cannot ask the daemon: %s", err);
+		ss->internal_error = true;
+	}
 	return r;
+}
+
+/* Every userauth request counts toward max_auth_tries except the first
+ * "none" (which asks what methods there are) and the signed request proving
+ * the key the previous probe was told "ok" for: probe and proof are one try.
+ * So keys can be neither guessed nor, registered ones, enumerated without
+ * bound, and a normal client (one probe, one signature) spends one try.
+ * False when none is left: the request is refused and the connection ends. */
+static bool spend_try(struct sess *ss, ssh_message msg)
+{
+	int max = ss->cfg->limits.max_auth_tries;
+
+	if (ss->auth_tries < max) {
+		ss->auth_tries++;
+		return true;
+	}
+	log_full(LOG_NOTICE, &ss->lctx, "too many authentication attempts from %s (%d); closing", ss->remote, max);
+	ss->tries_exhausted = true;
+	ss->quit = true;
+	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
+	ssh_message_reply_default(msg);
+	return false;
+}
+
+static bool proves_probed_key(const struct sess *ss, int state, const char *fp)
+{
+	return state == SSH_PUBLICKEY_STATE_VALID && fp && ss->pk_ok_fp && strcmp(fp, ss->pk_ok_fp) == 0;
 }
 
 static void session_report(struct sess *ss, const char *what)
@@ -91,8 +120,10 @@ static void deny(struct sess *ss, ssh_message msg, const char *user, const char 
 	ss->auth_failures++;
 	log_full(LOG_INFO, &ss->lctx, "refused key %s for user %s: %s", fp ? fp : "(unreadable)", u ? u : "?", why);
 	free(u);
-	if (ss->auth_failures >= ss->cfg->limits.max_auth_tries) {
-		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures (%d)", ss->auth_failures);
+	if (ss->auth_tries >= ss->cfg->limits.max_auth_tries) {
+		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures from %s (%d)", ss->remote,
+			 ss->auth_failures);
+		ss->tries_exhausted = true;
 		ss->quit = true;
 	}
 	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
@@ -108,11 +139,20 @@ static void auth_pubkey(struct sess *ss, ssh_message msg, const char *user)
 	char *fp = NULL;
 
 	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID) {
-		deny(ss, msg, user, NULL, "bad signature");
+		if (spend_try(ss, msg))
+			deny(ss, msg, user, NULL, "bad signature");
 		return;
 	}
 	fp = authkey_fingerprint(key);
-	if (!fp || ask_daemon(ss, probe ? ROUTEQ_PROBE : ROUTEQ_CLAIM, user, fp, &ans) < 0) {
+	if (!proves_probed_key(ss, state, fp) && !spend_try(ss, msg))
+		goto out;
+	free(ss->pk_ok_fp);
+	ss->pk_ok_fp = NULL;
+	if (!fp) {
+		deny(ss, msg, user, fp, "unreadable key");
+		goto out;
+	}
+	if (ask_daemon(ss, probe ? ROUTEQ_PROBE : ROUTEQ_CLAIM, user, fp, &ans) < 0) {
 		deny(ss, msg, user, fp, "internal error");
 		goto out;
 	}
@@ -120,6 +160,7 @@ static void auth_pubkey(struct sess *ss, ssh_message msg, const char *user)
 		deny(ss, msg, user, fp, "no execution on this port accepts it");
 	} else if (probe && (ans.result == ROUTE_OK || ans.result == ROUTE_AMBIGUOUS)) {
 		/* Say yes so the client proves possession with a signature. */
+		ss->pk_ok_fp = strdup(fp);
 		ssh_message_auth_reply_pk_ok_simple(msg);
 	} else if (ans.result == ROUTE_OK) {
 		accept_key(ss, user, &ans, fp);
@@ -153,17 +194,23 @@ void auth_handle(struct sess *ss, ssh_message msg)
 		auth_pubkey(ss, msg, user);
 		return;
 	}
-	/* "none" asks which methods exist; anything else is a failed try. */
+	/* "none" asks which methods exist (once for free); anything else is a failed try. */
 	if (method != SSH_AUTH_METHOD_NONE) {
-		deny(ss, msg, user, NULL, "only public-key authentication is offered");
+		if (spend_try(ss, msg))
+			deny(ss, msg, user, NULL, "only public-key authentication is offered");
 		return;
 	}
+	if (ss->none_asked && !spend_try(ss, msg))
+		return;
+	ss->none_asked = true;
 	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
 	ssh_message_reply_default(msg);
 }
 
 void auth_session_closed(struct sess *ss)
 {
+	free(ss->pk_ok_fp);
+	ss->pk_ok_fp = NULL;
 	if (!ss->authenticated)
 		return;
 	log_full(LOG_INFO, &ss->lctx, "connection closed");

@@ -1,10 +1,12 @@
 #include "config.h"
+#include "duration.h"
 #include "log.h"
 #include "peonconf.h"
 #include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <libconfig.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +15,15 @@
 #include <unistd.h>
 
 #define DEFAULT_PORT 2222
+/* RFC 4253 section 9: new keys after a gigabyte or an hour. OpenSSH's data
+ * default is 1G-4G by cipher; libssh's own is 1G for chacha20-poly1305 but
+ * 64G for AES. One key exchange per GiB costs well under 1% at the
+ * relay's speed, and a debug session can stay up for days. */
+#define DEFAULT_REKEY_DATA (1ULL << 30)
+#define DEFAULT_REKEY_TIME 3600
+#define REKEY_DATA_MIN (16ULL << 10)
+#define REKEY_DATA_MAX (64ULL << 30)
+#define REKEY_TIME_MAX (30 * 86400)
 
 /* Explicit lists: libssh's defaults end in a trailing comma and carry
  * algorithms that ssh-audit rates as failures (ssh-rsa, sha1 MACs).
@@ -44,7 +55,9 @@ struct int_setting {
 static const struct int_setting limit_settings[] = {
 	LIM(login_grace_time, 1, 3600),
 	LIM(max_auth_tries, 1, 100),
-	LIM(max_startups, 1, 100000),
+	LIM(per_source_max_startups, 0, 100000),
+	LIM(per_source_prefix_ipv4, 1, 32),
+	LIM(per_source_prefix_ipv6, 1, 128),
 	LIM(max_sessions, 1, 1000),
 	LIM(max_forwards, 1, 4096),
 	LIM(max_connections, 1, 100000),
@@ -69,9 +82,17 @@ static void set_defaults(struct peon_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->limits = (struct limits){
-		.login_grace_time = 30, .max_auth_tries = 6, .max_startups = 64,
+		.login_grace_time = 30, .max_auth_tries = 6,
+		.max_startups_start = 10, .max_startups_rate = 30, .max_startups = 100,
+		.per_source_max_startups = 5, .per_source_prefix_ipv4 = 32, .per_source_prefix_ipv6 = 64,
+		.rekey_data = DEFAULT_REKEY_DATA, .rekey_time = DEFAULT_REKEY_TIME,
 		.max_sessions = 16, .max_forwards = 64, .max_connections = 64, .max_executions = 1024,
 		.max_keys = 256, .client_alive_interval = 0, .client_alive_count_max = 3,
+	};
+	/* OpenSSH's PerSourcePenalties defaults. */
+	cfg->penalties = (struct penalties){
+		.enabled = true, .crash = 90, .authfail = 5, .noauth = 1, .grace_exceeded = 10,
+		.max = 600, .min = 15, .max_sources = 65536,
 	};
 	cfg->control_socket_mode = 0600;
 	cfg->report.metadata_timeout_ms = 1000;
@@ -115,7 +136,7 @@ static int fill_defaults(struct peon_config *cfg)
 
 static int bad(char *err, const char *file, const config_setting_t *s, const char *fmt, const char *a)
 {
-	char what[256];
+	char what[ERRLEN];
 
 	snprintf(what, sizeof(what), fmt, a);
 	return errf(err, -EINVAL, "%s:%d: %s: %s", file, config_setting_source_line(s),
@@ -188,10 +209,120 @@ static int load_group(const char *file, const config_setting_t *grp, char *err,
 	return 0;
 }
 
+/* "start:rate:full" (OpenSSH's MaxStartups), or a number N: N:100:N. */
+static int load_max_startups(const char *file, const config_setting_t *s, struct limits *l, char *err)
+{
+	unsigned long v[3];
+	char what[160], part[3][16];
+	const char *str;
+	int n = 0;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT) {
+		int full = config_setting_get_int(s);
+		if (full < 1 || full > 100000) {
+			snprintf(what, sizeof(what), "%d is outside 1-100000", full);
+			return bad(err, file, s, "%s", what);
+		}
+		l->max_startups_start = l->max_startups = full;
+		l->max_startups_rate = 100;
+		return 0;
+	}
+	str = config_setting_get_string(s);
+	if (str && strlen(str) < 40)
+		n = sscanf(str, "%15[0-9]:%15[0-9]:%15[0-9]%c", part[0], part[1], part[2], what);
+	if (n != 3 || parse_ulong(part[0], 100000, &v[0]) < 0 || parse_ulong(part[1], 100, &v[1]) < 0 ||
+	    parse_ulong(part[2], 100000, &v[2]) < 0)
+		return bad(err, file, s, "%s",
+			   "must be a number (a hard cap) or \"start:rate:full\" like \"10:30:100\" (rate 1-100, "
+			   "start and full 1-100000)");
+	if (v[0] < 1 || v[1] < 1 || v[2] < v[0]) {
+		snprintf(what, sizeof(what), "\"%s\" needs 1 <= start <= full and a rate of 1-100", str);
+		return bad(err, file, s, "%s", what);
+	}
+	l->max_startups_start = (int)v[0];
+	l->max_startups_rate = (int)v[1];
+	l->max_startups = (int)v[2];
+	return 0;
+}
+
+/* Bytes: a number, or "<n>K", "<n>M", "<n>G" (binary, as OpenSSH's
+ * RekeyLimit); "default": libssh's per-cipher limit. */
+static int load_rekey_data(const char *file, const config_setting_t *s, struct limits *l, char *err)
+{
+	static const char range[] = "must be \"default\" or a size from 16K to 64G, like \"1G\" or \"512M\"";
+	const char *str = config_setting_get_string(s);
+	unsigned long long v, mul = 1;
+	char digits[24];
+	size_t n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+		long long iv = config_setting_get_int64(s);
+		if (iv < (long long)REKEY_DATA_MIN || iv > (long long)REKEY_DATA_MAX)
+			return bad(err, file, s, "%s", range);
+		l->rekey_data = (uint64_t)iv;
+		return 0;
+	}
+	if (str && strcmp(str, "default") == 0) {
+		l->rekey_data = 0;
+		return 0;
+	}
+	n = str ? strspn(str, "0123456789") : 0;
+	if (!str || n == 0 || n >= sizeof(digits) || (str[n] && str[n + 1]))
+		return bad(err, file, s, "%s", range);
+	switch (str[n]) {
+	case '\0': break;
+	case 'K': mul = 1ULL << 10; break;
+	case 'M': mul = 1ULL << 20; break;
+	case 'G': mul = 1ULL << 30; break;
+	default: return bad(err, file, s, "%s", range);
+	}
+	memcpy(digits, str, n);
+	digits[n] = '\0';
+	v = strtoull(digits, NULL, 10);
+	if (v > REKEY_DATA_MAX / mul || v * mul < REKEY_DATA_MIN)
+		return bad(err, file, s, "%s", range);
+	l->rekey_data = v * mul;
+	return 0;
+}
+
+/* Seconds: a number or a duration string ("90s", "15m", "1h"); 0 or "0"
+ * turns the setting off where off is allowed (min 0). */
+static int get_seconds(const char *file, const config_setting_t *s, int min, int max, int *out, char *err)
+{
+	const char *str = config_setting_get_string(s);
+	char what[128];
+	long v = -1;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (str && strcmp(str, "0") == 0)
+		v = 0;
+	else if (!str || duration_parse(str, &v) < 0)
+		return bad(err, file, s, "%s", "must be seconds or a duration like \"90s\", \"10m\", \"1h\"");
+	if (v < min || v > max) {
+		snprintf(what, sizeof(what), "%ld s is outside %d-%d s", v, min, max);
+		return bad(err, file, s, "%s", what);
+	}
+	*out = (int)v;
+	return 0;
+}
+
 static int load_limit(const char *file, const config_setting_t *s, void *base, char *err)
 {
 	const char *name = config_setting_name(s);
 
+	if (strcmp(name, "max_startups") == 0)
+		return load_max_startups(file, s, base, err);
+	if (strcmp(name, "rekey_data") == 0)
+		return load_rekey_data(file, s, base, err);
+	if (strcmp(name, "rekey_time") == 0) {
+		const char *str = config_setting_get_string(s);
+		if (str && strcmp(str, "none") == 0) {
+			((struct limits *)base)->rekey_time = 0;
+			return 0;
+		}
+		return get_seconds(file, s, 0, REKEY_TIME_MAX, &((struct limits *)base)->rekey_time, err);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(limit_settings); i++) {
 		const struct int_setting *d = &limit_settings[i];
 		int v;
@@ -210,6 +341,98 @@ static int load_limit(const char *file, const config_setting_t *s, void *base, c
 		return 0;
 	}
 	return bad(err, file, s, "%s", "unknown setting in limits");
+}
+
+/* The penalties group as it loads: where min and max were set, for the
+ * check across both. */
+struct penalty_load {
+	struct penalties *pc;
+	int min_line, max_line;
+};
+
+static int load_exempt(const char *file, const config_setting_t *s, struct penalties *pc, char *err)
+{
+	int count = config_setting_is_array(s) || config_setting_is_list(s) ? config_setting_length(s) : -1;
+	char nerr[ERRLEN];
+
+	if (count < 0)
+		return bad(err, file, s, "%s", "must be a list of addresses or networks, like [\"192.0.2.7\", \"10.0.0.0/8\"]");
+	free(pc->exempt);
+	pc->exempt = count ? calloc((size_t)count, sizeof(*pc->exempt)) : NULL;
+	pc->n_exempt = 0;
+	if (count && !pc->exempt)
+		return -ENOMEM;
+	for (int i = 0; i < count; i++) {
+		const char *v = config_setting_get_string(config_setting_get_elem(s, (unsigned)i));
+
+		if (!v)
+			return bad(err, file, s, "%s", "every element must be a string");
+		if (preauth_net_parse(v, &pc->exempt[i], nerr) < 0)
+			return bad(err, file, s, "%s", nerr);
+		pc->n_exempt++;
+	}
+	return 0;
+}
+
+static int load_penalty(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct penalty_load *pl = base;
+	struct penalties *pc = pl->pc;
+	const char *n = config_setting_name(s);
+	static const struct { const char *name; size_t off; } kinds[] = {
+		{ "crash", offsetof(struct penalties, crash) },
+		{ "authfail", offsetof(struct penalties, authfail) },
+		{ "noauth", offsetof(struct penalties, noauth) },
+		{ "grace_exceeded", offsetof(struct penalties, grace_exceeded) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (strcmp(n, kinds[i].name) == 0)
+			return get_seconds(file, s, 0, 86400, (int *)((char *)pc + kinds[i].off), err);
+	if (strcmp(n, "enabled") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return bad(err, file, s, "%s", "must be true or false");
+		pc->enabled = config_setting_get_bool(s);
+		return 0;
+	}
+	if (strcmp(n, "max") == 0) {
+		pl->max_line = config_setting_source_line(s);
+		return get_seconds(file, s, 1, 7 * 86400, &pc->max, err);
+	}
+	if (strcmp(n, "min") == 0) {
+		pl->min_line = config_setting_source_line(s);
+		return get_seconds(file, s, 0, 7 * 86400, &pc->min, err);
+	}
+	if (strcmp(n, "max_sources") == 0) {
+		int v = config_setting_get_int(s);
+		char what[64];
+
+		if (config_setting_type(s) != CONFIG_TYPE_INT)
+			return bad(err, file, s, "%s", "must be an integer");
+		if (v < 1 || v > 1000000) {
+			snprintf(what, sizeof(what), "%d is outside 1-1000000", v);
+			return bad(err, file, s, "%s", what);
+		}
+		pc->max_sources = v;
+		return 0;
+	}
+	if (strcmp(n, "exempt") == 0)
+		return load_exempt(file, s, pc, err);
+	return bad(err, file, s, "%s", "unknown setting in penalties");
+}
+
+static int load_penalties(const char *file, const config_setting_t *s, struct penalties *pc, char *err)
+{
+	struct penalty_load pl = { .pc = pc };
+	int r = load_group(file, s, err, load_penalty, &pl);
+
+	if (r < 0)
+		return r;
+	/* A min above max would never refuse anyone: say so where it was set. */
+	if (pc->min > pc->max)
+		return errf(err, -EINVAL, "%s:%d: penalties: min (%d s) must not exceed max (%d s)", file,
+			    pl.min_line > pl.max_line ? pl.min_line : pl.max_line, pc->min, pc->max);
+	return 0;
 }
 
 static int load_algo(const char *file, const config_setting_t *s, void *base, char *err)
@@ -325,6 +548,8 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 	}
 	if (strcmp(n, "limits") == 0)
 		return load_group(file, s, err, load_limit, &cfg->limits);
+	if (strcmp(n, "penalties") == 0)
+		return load_penalties(file, s, &cfg->penalties, err);
 	if (strcmp(n, "algorithms") == 0)
 		return load_group(file, s, err, load_algo, &cfg->algo);
 	if (strcmp(n, "report") == 0)
@@ -408,6 +633,7 @@ void config_free(struct peon_config *cfg)
 	free(cfg->advertise_address);
 	free(cfg->log_level);
 	strv_free(cfg->accept_env);
+	free(cfg->penalties.exempt);
 	strv_free(cfg->report.providers);
 	free(cfg->report.aws_url);
 	free(cfg->report.gcp_url);
@@ -424,6 +650,43 @@ static void print_list(FILE *out, const char *name, char **v)
 	for (size_t i = 0; v && v[i]; i++)
 		fprintf(out, "%s\"%s\"", i ? ", " : "", v[i]);
 	fprintf(out, "];\n");
+}
+
+static void print_startups_and_rekey(const struct limits *l, FILE *out)
+{
+	uint64_t d = l->rekey_data;
+
+	if (l->max_startups_start == l->max_startups)
+		fprintf(out, "  max_startups = %d;\n", l->max_startups);
+	else
+		fprintf(out, "  max_startups = \"%d:%d:%d\";\n", l->max_startups_start, l->max_startups_rate,
+			l->max_startups);
+	if (d == 0)
+		fprintf(out, "  rekey_data = \"default\";\n");
+	else if (d % (1ULL << 30) == 0)
+		fprintf(out, "  rekey_data = \"%" PRIu64 "G\";\n", d >> 30);
+	else if (d % (1ULL << 20) == 0)
+		fprintf(out, "  rekey_data = \"%" PRIu64 "M\";\n", d >> 20);
+	else if (d % (1ULL << 10) == 0)
+		fprintf(out, "  rekey_data = \"%" PRIu64 "K\";\n", d >> 10);
+	else
+		fprintf(out, "  rekey_data = \"%" PRIu64 "\";\n", d);
+	fprintf(out, "  rekey_time = %d;\n", l->rekey_time);
+}
+
+static void print_penalties(const struct penalties *p, FILE *out)
+{
+	char net[INET6_ADDRSTRLEN + 8];
+
+	fprintf(out, "penalties = {\n  enabled = %s;\n", p->enabled ? "true" : "false");
+	fprintf(out, "  crash = %d;\n  authfail = %d;\n  noauth = %d;\n  grace_exceeded = %d;\n", p->crash,
+		p->authfail, p->noauth, p->grace_exceeded);
+	fprintf(out, "  max = %d;\n  min = %d;\n  max_sources = %d;\n  exempt = [", p->max, p->min, p->max_sources);
+	for (size_t i = 0; i < p->n_exempt; i++) {
+		preauth_addr_format(&p->exempt[i].addr, p->exempt[i].prefix, net, sizeof(net));
+		fprintf(out, "%s\"%s\"", i ? ", " : "", net);
+	}
+	fprintf(out, "];\n};\n");
 }
 
 void config_print(const struct peon_config *cfg, FILE *out)
@@ -443,7 +706,10 @@ void config_print(const struct peon_config *cfg, FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(limit_settings); i++)
 		fprintf(out, "  %s = %d;\n", limit_settings[i].name,
 			*(const int *)((const char *)&cfg->limits + limit_settings[i].offset));
-	fprintf(out, "};\nalgorithms = {\n");
+	print_startups_and_rekey(&cfg->limits, out);
+	fprintf(out, "};\n");
+	print_penalties(&cfg->penalties, out);
+	fprintf(out, "algorithms = {\n");
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
 		fprintf(out, "  %s = \"%s\";\n", algo_settings[i].name,
 			*(char *const *)((const char *)&cfg->algo + algo_settings[i].offset));

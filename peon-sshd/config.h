@@ -2,8 +2,11 @@
 #ifndef PEON_CONFIG_H
 #define PEON_CONFIG_H
 
+#include "preauth.h"
+
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define DEFAULT_CONFIG "/etc/peon-sshd/peon-sshd.conf"
@@ -11,7 +14,16 @@
 struct limits {
 	int login_grace_time;       /* seconds from accept to authenticated */
 	int max_auth_tries;         /* failed userauth requests per connection */
-	int max_startups;           /* unauthenticated connections at once */
+	/* MaxStartups start:rate:full: from start unauthenticated connections
+	 * on, rate% of new ones are dropped, rising linearly to all at full.
+	 * A plain number N (earlier configurations) is N:100:N, a hard cap. */
+	int max_startups_start, max_startups_rate;
+	int max_startups;           /* full */
+	int per_source_max_startups;    /* unauthenticated connections per source; 0 = no limit */
+	int per_source_prefix_ipv4;     /* address bits that make a source (limits and penalties) */
+	int per_source_prefix_ipv6;
+	uint64_t rekey_data;        /* bytes per key, 0 = libssh's per-cipher default (RFC 4344) */
+	int rekey_time;             /* seconds per key, 0 = no time limit */
 	int max_sessions;           /* session channels per connection (OpenSSH's MaxSessions) */
 	int max_forwards;           /* forward channels (direct-tcpip, ...) open at once per connection */
 	int max_connections;        /* authenticated connections per execution */
@@ -19,6 +31,16 @@ struct limits {
 	int max_keys;               /* keys per execution */
 	int client_alive_interval;  /* seconds; 0 = off */
 	int client_alive_count_max;
+};
+
+/* PerSourcePenalties and PerSourcePenaltyExemptList (seconds). */
+struct penalties {
+	bool enabled;
+	int crash, authfail, noauth, grace_exceeded;
+	int max, min;
+	int max_sources;            /* penalised sources tracked per address family */
+	struct preauth_net *exempt;
+	size_t n_exempt;
 };
 
 struct algorithms {
@@ -51,6 +73,7 @@ struct peon_config {
 	char **accept_env;          /* fnmatch patterns for env requests */
 	size_t n_accept_env;
 	struct limits limits;
+	struct penalties penalties;
 	struct algorithms algo;
 	struct report_cfg report;
 };

@@ -296,8 +296,13 @@ static json_object *do_status(struct daemon *d, json_object *req)
 	json_object_object_add(o, "executions", json_object_new_int((int)d->reg.n));
 	json_object_object_add(o, "sessions", json_object_new_int(sessfile_count(d->cfg.runtime_dir, NULL)));
 	json_object_object_add(o, "unauthenticated", json_object_new_int((int)daemon_unauthenticated(d)));
+	json_object_object_add(o, "penalised_sources", json_object_new_int((int)daemon_penalised_sources(d)));
 	json_object_object_add(o, "connections_accepted", json_object_new_int64((int64_t)d->accepted));
 	json_object_object_add(o, "connections_dropped", json_object_new_int64((int64_t)d->dropped));
+	json_object_object_add(o, "dropped_penalised", json_object_new_int64((int64_t)d->dropped_by[DROP_PENALISED]));
+	json_object_object_add(o, "dropped_per_source", json_object_new_int64((int64_t)d->dropped_by[DROP_PER_SOURCE]));
+	json_object_object_add(o, "dropped_max_startups",
+			       json_object_new_int64((int64_t)d->dropped_by[DROP_MAX_STARTUPS]));
 	return o;
 }
 

@@ -282,15 +282,6 @@ static void restore_registry(struct daemon *d)
 
 /* ---- connections ---- */
 
-size_t daemon_unauthenticated(const struct daemon *d)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->n_conns; i++)
-		n += !d->conns[i].claimed;
-	return n;
-}
-
 static struct conn *find_conn(struct daemon *d, pid_t pid)
 {
 	for (size_t i = 0; i < d->n_conns; i++)
@@ -299,7 +290,8 @@ static struct conn *find_conn(struct daemon *d, pid_t pid)
 	return NULL;
 }
 
-static void fork_session(struct daemon *d, int fd, int port, const struct sockaddr_storage *sa)
+/* c (admitted and counted by the gate) gets its session process. */
+static void fork_session(struct daemon *d, int fd, struct conn *c)
 {
 	struct conn *nv = realloc(d->conns, (d->n_conns + 1) * sizeof(*nv));
 	int sp[2];
@@ -310,6 +302,7 @@ static void fork_session(struct daemon *d, int fd, int port, const struct sockad
 	/* SEQPACKET: each question and answer is one record, never split or merged. */
 	if (!nv || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_err("cannot set up a connection: %s", nv ? strerror(errno) : "out of memory");
+		gate_uncount(d, c);
 		close(fd);
 		return;
 	}
@@ -324,36 +317,36 @@ static void fork_session(struct daemon *d, int fd, int port, const struct sockad
 	close(sp[1]);
 	if (pid < 0) {
 		log_err("cannot fork a session: %s", strerror(errno));
+		gate_uncount(d, c);
 		close(sp[0]);
 		return;
 	}
 	/* The daemon never blocks on a session's socket. */
 	fd_set_nonblock(sp[0], true);
-	d->conns[d->n_conns] = (struct conn){ .pid = pid, .fd = sp[0], .port = port };
-	sockaddr_format(sa, d->conns[d->n_conns].remote, sizeof(d->conns[d->n_conns].remote));
-	d->n_conns++;
+	c->pid = pid;
+	c->fd = sp[0];
+	d->conns[d->n_conns++] = *c;
 	d->accepted++;
 }
 
+/* Refusals are decided before fork: under a flood each costs an accept
+ * and a close. */
 static void on_listen_ready(struct daemon *d, int lfd, int port)
 {
-	for (int burst = 0; burst < 32; burst++) {
+	for (int burst = 0; burst < 64; burst++) {
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
 		int fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
-		size_t unauth;
+		struct conn c = { .fd = -1, .port = port, .counted = true };
 
 		if (fd < 0)
 			return;
-		if ((unauth = daemon_unauthenticated(d)) >= (size_t)d->cfg.limits.max_startups) {
-			/* As sshd's MaxStartups: refuse new unauthenticated work. */
-			if (d->dropped++ % 100 == 0)
-				log_warn("dropping connection: %zu unauthenticated connections (limits.max_startups)",
-					 unauth);
+		sockaddr_format(&sa, c.remote, sizeof(c.remote));
+		if (!gate_admit(d, &sa, c.remote, &c.addr)) {
 			close(fd);
 			continue;
 		}
-		fork_session(d, fd, port, &sa);
+		fork_session(d, fd, &c);
 	}
 }
 
@@ -424,6 +417,7 @@ static enum route_result claim(struct daemon *d, struct conn *c, const struct ro
 		return ROUTE_REFUSED;
 	}
 	c->claimed = true;
+	gate_uncount(d, c);
 	return ROUTE_OK;
 }
 
@@ -449,6 +443,7 @@ static void answer(struct daemon *d, struct conn *c, const struct routeq_questio
 		if (c->claimed)
 			sessfile_remove_pid(d->cfg.runtime_dir, c->pid);
 		c->claimed = false;
+		gate_recount(d, c);
 		conn_close_socket(c);
 	}
 	free(msg);
@@ -498,8 +493,10 @@ static void reap(struct daemon *d)
 			continue;
 		}
 		struct conn *c = find_conn(d, pid);
-		if (c)
+		if (c) {
+			gate_ended(d, c, st);
 			drop_conn(d, c);
+		}
 	}
 }
 
@@ -574,6 +571,7 @@ static void reload(struct daemon *d)
 	config_free(&d->cfg);
 	d->cfg = ncfg;
 	log_set_level(log_level_from_name(d->cfg.log_level));
+	gate_reconfigure(d);
 	address_discover(&d->cfg, &d->addr);
 	reporter_restart(d);
 	log_info("configuration reloaded (default port %d from %s)", d->cfg.debug_port,
@@ -745,6 +743,8 @@ static int setup(struct daemon *d, char *err)
 	if ((r = make_dir(d->cfg.runtime_dir, 0755, err)) < 0 ||
 	    (r = make_dir(daemon_records_dir(d, dir, sizeof(dir)), 0700, err)) < 0)
 		return r;
+	if ((r = gate_init(d, err)) < 0)
+		return r;
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
 	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = control_listen(d, err)) < 0)
 		return r;
@@ -793,6 +793,7 @@ static void teardown(struct daemon *d)
 	if (d->hki.b64)
 		ssh_string_free_char(d->hki.b64);
 	registry_clear(&d->reg);
+	gate_free(d);
 	free(d->ls);
 	free(d->conns);
 }

@@ -7,12 +7,14 @@
 #include "config.h"
 #include "hostkey.h"
 #include "listener.h"
+#include "preauth.h"
 #include "registry.h"
 #include "report.h"
 
 #include <json-c/json.h>
 #include <libssh/server.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -44,8 +46,13 @@ struct conn {
 	int fd;             /* our end of its routeq socket (routeq.h); -1 once closed */
 	int port;           /* of the listener that accepted it: routing uses this, never the session's word */
 	char remote[96];    /* "ip:port" from accept() */
+	struct preauth_addr addr;   /* the same, for per-source accounting */
 	bool claimed;       /* let in (routeq CLAIM): no longer counts against max_startups */
+	bool counted;       /* counted as unauthenticated in the daemon's preauth table */
 };
+
+/* Why connections were refused at accept, for status. */
+enum drop_reason { DROP_PENALISED, DROP_PER_SOURCE, DROP_MAX_STARTUPS, DROP_REASONS };
 
 struct daemon {
 	const char *config_path;
@@ -66,6 +73,9 @@ struct daemon {
 	struct hostkey_info hki;    /* the ed25519 host key, for the connect lines */
 	pid_t reporter;
 	unsigned long long accepted, dropped;
+	unsigned long long dropped_by[DROP_REASONS];
+	struct preauth pre;         /* per-source limits and penalties */
+	struct ratelimit refusal_log;   /* refusal lines in all, whatever their source */
 };
 
 int daemon_run(struct daemon *d);
@@ -85,9 +95,26 @@ int daemon_end_execution(struct daemon *d, const char *id, const char *reason, c
 void daemon_notify_status(struct daemon *d);
 /* Connections not yet let in (limits.max_startups). */
 size_t daemon_unauthenticated(const struct daemon *d);
+/* Sources refused now by a penalty. */
+size_t daemon_penalised_sources(struct daemon *d);
 /* Write the activation lines of a newly registered execution. */
 void daemon_report_activation(struct daemon *d, const struct execution *e);
 json_object *control_handle(struct daemon *d, json_object *req);
+
+/* The door for unauthenticated connections (gate.c). */
+int gate_init(struct daemon *d, char *err);
+void gate_reconfigure(struct daemon *d);
+void gate_free(struct daemon *d);
+/* At accept, before fork: false when the connection is to be closed (the
+ * refusal is logged, rate-limited); true when admitted and counted. */
+bool gate_admit(struct daemon *d, const struct sockaddr_storage *sa, const char *remote, struct preauth_addr *a);
+/* c stops (uncount: it authenticated or ended) or starts again (recount)
+ * counting as unauthenticated. */
+void gate_uncount(struct daemon *d, struct conn *c);
+void gate_recount(struct daemon *d, struct conn *c);
+/* c's session process exited with wait status st: log what only the
+ * daemon sees (grace time, crash) and penalise its source. */
+void gate_ended(struct daemon *d, struct conn *c, int st);
 
 /* The control socket (control.c). */
 int control_listen(struct daemon *d, char *err);

@@ -36,7 +36,7 @@ static int bind_one(const char *addr, int port, char *err)
 	/* "::" must not swallow IPv4: "0.0.0.0" has its own socket. */
 	if (fam == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);
 		if (e == EADDRINUSE)

@@ -5,6 +5,11 @@
 #include <stddef.h>
 
 #define LISTENER_MAX_ADDRS 16
+/* The kernel caps it at net.core.somaxconn (4096 by default). Under a
+ * connection flood the daemon refuses at accept; with OpenSSH's 128 the
+ * flood's own connections fill the queue first and a real user's SYN is
+ * dropped, costing them a 1 s retransmit. */
+#define LISTEN_BACKLOG 4096
 
 struct listener {
 	int port;

@@ -71,6 +71,7 @@ static void handle_signals(struct sess *ss)
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) {
 			log_full(LOG_INFO, &ss->lctx, "closing: access to the execution has ended");
 			ss->quit = true;
+			ss->ended_by_us = true;
 		}
 	}
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -210,20 +211,73 @@ static void serve(struct sess *ss)
 	chan_housekeeping(ss);
 }
 
+/* How libssh words a peer that went away: EOF or a reset on the socket
+ * ("Socket error: ..."), or its SSH_MSG_DISCONNECT. Anything else that
+ * ends the session in error is the client breaking the protocol. */
+static bool client_left(const char *why)
+{
+	return !*why || strncmp(why, "Socket error", 12) == 0 ||
+	       strncmp(why, "Received SSH_MSG_DISCONNECT", 27) == 0;
+}
+
+/* A connection that never authenticated ends here: logged once with the
+ * client's address, and told to the daemon by the exit code (preauth.h),
+ * which holds it against the source. The endings we cannot log ourselves
+ * (the grace alarm, a crash) the daemon logs when it reaps us. */
+static int preauth_ending(struct sess *ss, bool in_kex)
+{
+	const char *why = ss->s ? ssh_get_error(ss->s) : "";
+	char *shown;
+
+	if (ss->authenticated || ss->ended_by_us)
+		return SESSION_EXIT_OK;
+	if (ss->internal_error)
+		return SESSION_EXIT_INTERNAL;
+	if (ss->tries_exhausted)
+		return SESSION_EXIT_AUTHFAIL;       /* logged when it happened */
+	if (client_left(why)) {
+		log_full(LOG_INFO, &ss->lctx, "connection from %s closed before authentication (%s)", ss->remote,
+			 in_kex ? "during key exchange" : ss->auth_failures ? "after failed attempts" :
+			 "without an authentication attempt");
+		return ss->auth_failures ? SESSION_EXIT_AUTHFAIL : SESSION_EXIT_NOAUTH;
+	}
+	shown = str_printable(why, 200);
+	log_full(LOG_NOTICE, &ss->lctx, "protocol error from %s%s: %s", ss->remote,
+		 in_kex ? " during key exchange" : "", shown ? shown : "?");
+	free(shown);
+	return SESSION_EXIT_PROTOCOL;
+}
+
+/* RekeyLimit: libssh 0.10 honours both on a server session, checked as
+ * packets go out and come in (only once authenticated). */
+static int set_rekey_limits(struct sess *ss)
+{
+	uint64_t data = ss->cfg->limits.rekey_data;
+	uint32_t secs = (uint32_t)ss->cfg->limits.rekey_time;
+
+	if ((data && ssh_options_set(ss->s, SSH_OPTIONS_REKEY_DATA, &data) < 0) ||
+	    (secs && ssh_options_set(ss->s, SSH_OPTIONS_REKEY_TIME, &secs) < 0)) {
+		log_full(LOG_ERR, &ss->lctx, "cannot set the rekey limits: %s", ssh_get_error(ss->s));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int session_run(const struct session_args *a)
 {
 	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .daemon_fd = a->daemon_fd, .sigfd = -1 };
-	int one = 1;
+	int one = 1, code = SESSION_EXIT_INTERNAL;
 
 	if (setup_signals(&ss) < 0)
-		return 1;
-	/* libssh 0.10 has no LoginGraceTime: the alarm's default action ends us. */
+		return SESSION_EXIT_INTERNAL;
+	/* libssh 0.10 has no LoginGraceTime: the alarm's default action ends us,
+	 * and the daemon reads the SIGALRM as "grace time exceeded". */
 	alarm((unsigned)a->cfg->limits.login_grace_time);
 	read_addresses(&ss);
 	setsockopt(ss.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ss.s = ssh_new();
-	if (!ss.s)
-		return 1;
+	if (!ss.s || set_rekey_limits(&ss) < 0)
+		goto out;
 	/* No server callbacks and no message callback: libssh queues every
 	 * request and the loop answers them (see session_int.h). */
 	if (ssh_bind_accept_fd(a->bind, ss.s, ss.fd) != SSH_OK) {
@@ -233,10 +287,11 @@ int session_run(const struct session_args *a)
 	ssh_set_auth_methods(ss.s, SSH_AUTH_METHOD_PUBLICKEY);
 	ssh_set_blocking(ss.s, 0);
 	if (key_exchange(&ss) != SSH_OK) {
-		log_full(LOG_INFO, &ss.lctx, "key exchange failed: %s", ssh_get_error(ss.s));
+		code = preauth_ending(&ss, true);
 		goto out;
 	}
 	serve(&ss);
+	code = preauth_ending(&ss, false);
 out:
 	auth_session_closed(&ss);
 	chan_free_all(&ss);
@@ -251,5 +306,5 @@ out:
 	free(ss.key_comment);
 	if (ss.daemon_fd >= 0)
 		close(ss.daemon_fd);
-	return 0;
+	return code;
 }

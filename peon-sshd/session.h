@@ -3,6 +3,7 @@
 #define PEON_SESSION_H
 
 #include "config.h"
+#include "preauth.h"
 
 #include <libssh/server.h>
 
@@ -13,7 +14,9 @@ struct session_args {
 	int daemon_fd;   /* routeq socket to the daemon: which execution a key reaches (routeq.h) */
 };
 
-/* Runs the connection to its end; returns the process exit code. */
+/* Runs the connection to its end; returns the process exit code, which
+ * tells the daemon how a connection that never authenticated ended
+ * (enum session_exit in preauth.h). */
 int session_run(const struct session_args *a);
 
 #endif

@@ -46,7 +46,14 @@ struct sess {
 	int remote_port, local_port;
 	char remote[96];                 /* "ip:port" for logs */
 	bool authenticated, quit;
-	int auth_failures;
+	/* Pre-auth accounting (auth.c): userauth requests counted toward
+	 * max_auth_tries, refusals, and what ended the connection. */
+	int auth_tries, auth_failures;
+	bool none_asked;                 /* the first "none" is free */
+	char *pk_ok_fp;                  /* the key the last probe was told "ok" for */
+	bool tries_exhausted;            /* max_auth_tries reached: logged, exit AUTHFAIL */
+	bool internal_error;             /* our failure, not the client's: exit INTERNAL */
+	bool ended_by_us;                /* SIGTERM/SIGHUP: no pre-auth ending to report */
 	struct execution *exec;          /* the daemon's copy, from the routeq CLAIM answer; owned */
 	char *user, *fp, *key_comment;
 	struct log_ctx lctx;

@@ -122,7 +122,9 @@ class Bench:
             f.write(f'peon_config = "{d}/peon.config";\nlisten_address = ["127.0.0.1"];\n'
                     f'host_key_dir = "{keys}";\nruntime_dir = "{d}/run";\nadvertise_address = "127.0.0.1";\n'
                     f'log_level = "warning";\n'
-                    'limits = { max_startups = 1024; max_connections = 4096; max_sessions = 64; };\n'
+                    # 200 clients at once from one address: no per-source cap (as sshd's default).
+                    'limits = { max_startups = 1024; per_source_max_startups = 0; max_connections = 4096; '
+                    'max_sessions = 64; };\n'
                     f'algorithms = {{ host_keys = "ssh-ed25519"; }};\n')
         host_port, pid_port = free_port(), free_port()
         with open(f"{d}/peon.config", "w") as f:

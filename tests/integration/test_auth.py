@@ -169,3 +169,71 @@ def test_hostile_username_cannot_forge_log_lines(daemon, job, keys):
     log = daemon.log()
     assert "\n12:00:00.000 peon-sshd[1] info: accepted key FORGED" not in log
     assert "x?12:00:00.000" in log
+
+
+class LibsshProbe:
+    """A libssh client (ctypes) that can do what OpenSSH never does: offer
+    the same key without a signature again and again
+    (ssh_userauth_try_publickey: a key probe)."""
+    # enum ssh_options_e and SSH_AUTH_* of libssh 0.10's libssh.h
+    HOST, PORT, USER, PROCESS_CONFIG, TIMEOUT = 0, 1, 4, 38, 9
+
+    def __init__(self, port, user="root"):
+        import ctypes
+        c = self.c = ctypes
+        lib = self.lib = ctypes.CDLL("libssh.so.4")
+        lib.ssh_new.restype = c.c_void_p
+        lib.ssh_options_set.argtypes = [c.c_void_p, c.c_int, c.c_void_p]
+        lib.ssh_connect.argtypes = [c.c_void_p]
+        lib.ssh_userauth_try_publickey.argtypes = [c.c_void_p, c.c_char_p, c.c_void_p]
+        lib.ssh_pki_import_pubkey_file.argtypes = [c.c_char_p, c.POINTER(c.c_void_p)]
+        lib.ssh_key_free.argtypes = [c.c_void_p]
+        lib.ssh_disconnect.argtypes = [c.c_void_p]
+        lib.ssh_free.argtypes = [c.c_void_p]
+        self.s = lib.ssh_new()
+        no, p, t = c.c_bool(False), c.c_uint(port), c.c_long(10)
+        for opt, val in ((self.HOST, c.c_char_p(b"127.0.0.1")), (self.PORT, c.byref(p)),
+                         (self.USER, c.c_char_p(user.encode())), (self.PROCESS_CONFIG, c.byref(no)),
+                         (self.TIMEOUT, c.byref(t))):
+            assert lib.ssh_options_set(self.s, opt, c.cast(val, c.c_void_p)) == 0
+        assert lib.ssh_connect(self.s) == 0
+
+    def probe(self, key):
+        k = self.c.c_void_p()
+        assert self.lib.ssh_pki_import_pubkey_file(key.pub.encode(), self.c.byref(k)) == 0
+        try:
+            return self.lib.ssh_userauth_try_publickey(self.s, None, k)
+        finally:
+            self.lib.ssh_key_free(k)
+
+    def close(self):
+        self.lib.ssh_disconnect(self.s)
+        self.lib.ssh_free(self.s)
+
+
+def test_key_probes_count_toward_max_auth_tries(tmp_path, hostkeys, job, keys):
+    """Probes of a registered key (answered "ok") are tries too: without
+    that a client could probe keys on this port without bound."""
+    from conftest import Daemon
+    d = Daemon(str(tmp_path), hostkeys, "limits = { max_auth_tries = 3; };\n").start()
+    try:
+        good = keys("good")
+        d.add("exec-probe", "--pid", str(job()), key=good)
+        c = LibsshProbe(d.port)
+        try:
+            got = [c.probe(good) for _ in range(6)]
+        finally:
+            c.close()
+        ok, denied = 0, 1      # SSH_AUTH_SUCCESS (the server's PK_OK), SSH_AUTH_DENIED
+        assert got[:3] == [ok, ok, ok], got
+        assert ok not in got[3:], got
+        assert got[3] == denied, got
+        assert "too many authentication attempts from 127.0.0.1:" in d.log()
+        # A normal client (one probe, one signature) spends a single try.
+        d.stop()
+        d.write_conf("limits = { max_auth_tries = 1; };\n")
+        d.start()                   # the execution is restored
+        r = ssh(good, d.port, "echo in")
+        assert r.returncode == 0 and r.stdout == "in\n", r.stderr
+    finally:
+        d.stop()

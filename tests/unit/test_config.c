@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 
 static char *peon_cfg;
 
@@ -64,11 +65,89 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.control_socket, "/tmp/r/control.sock");
 	assert_int_equal(cfg.limits.login_grace_time, 5);
 	assert_int_equal(cfg.limits.max_auth_tries, 3);
-	assert_int_equal(cfg.limits.max_startups, 64);
+	/* Not set in the file: OpenSSH's MaxStartups default 10:30:100 (it was a hard 64). */
+	assert_int_equal(cfg.limits.max_startups_start, 10);
+	assert_int_equal(cfg.limits.max_startups_rate, 30);
+	assert_int_equal(cfg.limits.max_startups, 100);
 	assert_int_equal(cfg.limits.max_forwards, 4096);
 	assert_int_equal(cfg.limits.max_sessions, 16);    /* separate from max_forwards */
 	assert_string_equal(cfg.algo.ciphers, "aes128-ctr");
 	assert_int_equal(cfg.n_accept_env, 1);
+	config_free(&cfg);
+}
+
+static void test_preauth_defaults(void **state)
+{
+	struct peon_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(load_text("", &cfg, err), 0);
+	assert_int_equal(cfg.limits.per_source_max_startups, 5);
+	assert_int_equal(cfg.limits.per_source_prefix_ipv4, 32);
+	assert_int_equal(cfg.limits.per_source_prefix_ipv6, 64);
+	assert_int_equal(cfg.limits.rekey_data, 1ULL << 30);
+	assert_int_equal(cfg.limits.rekey_time, 3600);
+	assert_true(cfg.penalties.enabled);
+	assert_int_equal(cfg.penalties.crash, 90);
+	assert_int_equal(cfg.penalties.authfail, 5);
+	assert_int_equal(cfg.penalties.noauth, 1);
+	assert_int_equal(cfg.penalties.grace_exceeded, 10);
+	assert_int_equal(cfg.penalties.max, 600);
+	assert_int_equal(cfg.penalties.min, 15);
+	assert_int_equal(cfg.penalties.max_sources, 65536);
+	assert_int_equal(cfg.penalties.n_exempt, 0);
+	config_free(&cfg);
+}
+
+static void test_preauth_settings(void **state)
+{
+	struct peon_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	/* The single number of earlier configurations still works: a hard cap. */
+	assert_int_equal(load_text("limits = { max_startups = 64; };\n", &cfg, err), 0);
+	assert_int_equal(cfg.limits.max_startups_start, 64);
+	assert_int_equal(cfg.limits.max_startups_rate, 100);
+	assert_int_equal(cfg.limits.max_startups, 64);
+	config_free(&cfg);
+	assert_int_equal(load_text("limits = { max_startups = \"5:50:20\"; per_source_max_startups = 0;\n"
+				   "  per_source_prefix_ipv4 = 24; per_source_prefix_ipv6 = 48;\n"
+				   "  rekey_data = \"32K\"; rekey_time = \"2m\"; };\n"
+				   "penalties = { enabled = false; crash = \"2m\"; authfail = 0; noauth = \"0\";\n"
+				   "  grace_exceeded = 20; max = \"1h\"; min = 30; max_sources = 100;\n"
+				   "  exempt = [\"192.0.2.7\", \"10.0.0.0/8\", \"2001:db8::/32\"]; };\n",
+				   &cfg, err), 0);
+	assert_int_equal(cfg.limits.max_startups_start, 5);
+	assert_int_equal(cfg.limits.max_startups_rate, 50);
+	assert_int_equal(cfg.limits.max_startups, 20);
+	assert_int_equal(cfg.limits.per_source_max_startups, 0);
+	assert_int_equal(cfg.limits.per_source_prefix_ipv4, 24);
+	assert_int_equal(cfg.limits.per_source_prefix_ipv6, 48);
+	assert_int_equal(cfg.limits.rekey_data, 32 << 10);
+	assert_int_equal(cfg.limits.rekey_time, 120);
+	assert_false(cfg.penalties.enabled);
+	assert_int_equal(cfg.penalties.crash, 120);
+	assert_int_equal(cfg.penalties.authfail, 0);
+	assert_int_equal(cfg.penalties.noauth, 0);
+	assert_int_equal(cfg.penalties.grace_exceeded, 20);
+	assert_int_equal(cfg.penalties.max, 3600);
+	assert_int_equal(cfg.penalties.min, 30);
+	assert_int_equal(cfg.penalties.max_sources, 100);
+	assert_int_equal(cfg.penalties.n_exempt, 3);
+	assert_int_equal(cfg.penalties.exempt[1].prefix, 8);
+	assert_int_equal(cfg.penalties.exempt[2].addr.family, AF_INET6);
+	config_free(&cfg);
+	assert_int_equal(load_text("limits = { rekey_data = \"default\"; rekey_time = \"none\"; };\n"
+				   "penalties = { exempt = []; };\n", &cfg, err), 0);
+	assert_int_equal(cfg.limits.rekey_data, 0);
+	assert_int_equal(cfg.limits.rekey_time, 0);
+	assert_int_equal(cfg.penalties.n_exempt, 0);
+	config_free(&cfg);
+	assert_int_equal(load_text("limits = { rekey_data = 1048576; rekey_time = 0; };\n", &cfg, err), 0);
+	assert_int_equal(cfg.limits.rekey_data, 1 << 20);
+	assert_int_equal(cfg.limits.rekey_time, 0);
 	config_free(&cfg);
 }
 
@@ -100,6 +179,48 @@ static void test_errors(void **state)
 	expect_error("control_socket_mode = \"0755\";\n", "control_socket_mode: must be an octal mode");
 	expect_error("control_socket_mode = 384;\n", "control_socket_mode: must be an octal mode");
 	expect_error("listen_address = ;\n", ":2: syntax error");
+	/* Pre-auth limits and penalties: one sentence naming file:line each. */
+	expect_error("limits = { max_startups = 0; };\n", ":2: max_startups: 0 is outside 1-100000");
+	expect_error("limits = { max_startups = \"10:30\"; };\n",
+		     ":2: max_startups: must be a number (a hard cap) or \"start:rate:full\"");
+	expect_error("limits = { max_startups = \"10:30:100:5\"; };\n", ":2: max_startups: must be a number");
+	expect_error("limits = { max_startups = \"10:101:100\"; };\n", ":2: max_startups: must be a number");
+	expect_error("limits = { max_startups = \" 10:30:100\"; };\n", ":2: max_startups: must be a number");
+	expect_error("limits = { max_startups = \"10:-1:100\"; };\n", ":2: max_startups: must be a number");
+	expect_error("limits = { max_startups = \"50:30:10\"; };\n",
+		     ":2: max_startups: \"50:30:10\" needs 1 <= start <= full and a rate of 1-100");
+	expect_error("limits = { max_startups = \"10:0:100\"; };\n", "needs 1 <= start <= full and a rate of 1-100");
+	expect_error("limits = { max_startups = 1.5; };\n", ":2: max_startups: must be a number");
+	expect_error("limits = { per_source_max_startups = -1; };\n", ":2: per_source_max_startups: -1 is outside 0-100000");
+	expect_error("limits = { per_source_prefix_ipv4 = 33; };\n", ":2: per_source_prefix_ipv4: 33 is outside 1-32");
+	expect_error("limits = { per_source_prefix_ipv6 = 0; };\n", ":2: per_source_prefix_ipv6: 0 is outside 1-128");
+	expect_error("limits = { rekey_data = \"1T\"; };\n", ":2: rekey_data: must be \"default\" or a size from 16K to 64G");
+	expect_error("limits = { rekey_data = \"1k\"; };\n", ":2: rekey_data: must be");
+	expect_error("limits = { rekey_data = \"1K\"; };\n", ":2: rekey_data: must be");
+	expect_error("limits = { rekey_data = \"65G\"; };\n", ":2: rekey_data: must be");
+	expect_error("limits = { rekey_data = \"1GG\"; };\n", ":2: rekey_data: must be");
+	expect_error("limits = { rekey_data = \"G\"; };\n", ":2: rekey_data: must be");
+	expect_error("limits = { rekey_data = 100; };\n", ":2: rekey_data: must be");
+	expect_error("limits = { rekey_data = \"99999999999999999999999G\"; };\n", ":2: rekey_data: must be");
+	expect_error("limits = { rekey_time = \"soon\"; };\n",
+		     ":2: rekey_time: must be seconds or a duration like \"90s\", \"10m\", \"1h\"");
+	expect_error("limits = { rekey_time = \"31d\"; };\n", ":2: rekey_time: 2678400 s is outside 0-2592000 s");
+	expect_error("limits = { rekey_time = -1; };\n", ":2: rekey_time: -1 s is outside 0-2592000 s");
+	expect_error("penalties = 1;\n", ":2: penalties: must be a group");
+	expect_error("penalties = { enabled = 1; };\n", ":2: enabled: must be true or false");
+	expect_error("penalties = { crash = \"forever\"; };\n", ":2: crash: must be seconds or a duration");
+	expect_error("penalties = { authfail = 86401; };\n", ":2: authfail: 86401 s is outside 0-86400 s");
+	expect_error("penalties = { max = 0; };\n", ":2: max: 0 s is outside 1-604800 s");
+	expect_error("penalties = { max_sources = 0; };\n", ":2: max_sources: 0 is outside 1-1000000");
+	expect_error("penalties = { bogus = 1; };\n", ":2: bogus: unknown setting in penalties");
+	expect_error("penalties = { exempt = \"10.0.0.0/8\"; };\n", ":2: exempt: must be a list of addresses or networks");
+	expect_error("penalties = {\n  exempt = [\"10.0.0.1/8\"];\n};\n",
+		     ":3: exempt: \"10.0.0.1/8\" has bits set past the prefix (the network is 10.0.0.0/8)");
+	expect_error("penalties = { exempt = [\"localhost\"]; };\n", ":2: exempt: \"localhost\" is not an IPv4 or IPv6 address");
+	expect_error("penalties = { exempt = [\"10.0.0.0/40\"]; };\n", "the prefix must be a number from 0 to 32");
+	expect_error("penalties = { exempt = [1]; };\n", ":2: exempt: every element must be a string");
+	expect_error("penalties = {\n  min = 60;\n  max = 30;\n};\n", ":4: penalties: min (60 s) must not exceed max (30 s)");
+	expect_error("penalties = {\n  max = 10;\n};\n", ":3: penalties: min (15 s) must not exceed max (10 s)");
 }
 
 static void test_bad_debug_port(void **state)
@@ -130,8 +251,48 @@ static void test_print(void **state)
 	assert_non_null(strstr(buf, "login_grace_time = 30;"));
 	assert_non_null(strstr(buf, "  max_forwards = 64;\n"));
 	assert_non_null(strstr(buf, "control_socket_mode = \"0600\";"));
+	assert_non_null(strstr(buf, "  max_startups = \"10:30:100\";\n"));
+	assert_non_null(strstr(buf, "  per_source_max_startups = 5;\n"));
+	assert_non_null(strstr(buf, "  per_source_prefix_ipv6 = 64;\n"));
+	assert_non_null(strstr(buf, "  rekey_data = \"1G\";\n  rekey_time = 3600;\n"));
+	assert_non_null(strstr(buf, "penalties = {\n  enabled = true;\n  crash = 90;\n  authfail = 5;\n  noauth = 1;\n"
+				    "  grace_exceeded = 10;\n  max = 600;\n  min = 15;\n  max_sources = 65536;\n"
+				    "  exempt = [];\n};\n"));
 	free(buf);
 	config_free(&cfg);
+}
+
+/* What -T prints for limits and penalties reads back as the same settings. */
+static void test_print_round_trip(void **state)
+{
+	struct peon_config cfg, again;
+	char err[ERRLEN], *buf = NULL, *buf2 = NULL, *groups;
+	size_t len = 0, len2 = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_int_equal(load_text("limits = { max_startups = 7; rekey_data = \"1536K\"; rekey_time = 0; };\n"
+				   "penalties = { exempt = [\"10.0.0.0/8\", \"2001:db8::/32\"]; crash = \"1m\"; };\n",
+				   &cfg, err), 0);
+	config_print(&cfg, f);
+	fclose(f);
+	groups = strndup(strstr(buf, "limits = {"), (size_t)(strstr(buf, "algorithms = {") - strstr(buf, "limits = {")));
+	if (load_text(groups, &again, err) != 0)
+		fail_msg("-T output does not load: %s\n%s", err, groups);
+	f = open_memstream(&buf2, &len2);
+	config_print(&again, f);
+	fclose(f);
+	/* Only the first line (the file read) differs. */
+	assert_string_equal(strchr(buf, '\n'), strchr(buf2, '\n'));
+	free(groups);
+	assert_non_null(strstr(buf, "  max_startups = 7;\n"));
+	assert_non_null(strstr(buf, "  rekey_data = \"1536K\";\n  rekey_time = 0;\n"));
+	assert_non_null(strstr(buf, "  exempt = [\"10.0.0.0/8\", \"2001:db8::/32\"];\n"));
+	assert_int_equal(again.penalties.crash, 60);
+	free(buf);
+	free(buf2);
+	config_free(&cfg);
+	config_free(&again);
 }
 
 static int setup(void **state)
@@ -157,6 +318,9 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bad_debug_port),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_preauth_defaults),
+		cmocka_unit_test(test_preauth_settings),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
