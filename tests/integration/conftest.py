@@ -210,10 +210,13 @@ def hostkeys(tmp_path_factory):
     conf.write_text(f'host_key_dir = "{keydir}";\nruntime_dir = "{d}/run";\n'
                     f'peon_config = "{d}/none";\nlisten_address = ["127.0.0.1"];\n')
     p = subprocess.Popen([SSHD, "-f", str(conf), "-d"], stderr=subprocess.DEVNULL)
-    # RSA 3072 generation takes seconds on a busy 2-core machine.
-    wait_for(lambda: os.path.exists(f"{d}/run/control.sock"), timeout=90, what="first start")
-    p.terminate()
-    p.wait(timeout=10)
+    try:
+        # RSA 3072 generation takes seconds on a busy 2-core machine.
+        wait_for(lambda: os.path.exists(f"{d}/run/control.sock"), timeout=90, what="first start")
+    finally:
+        # Never leave this daemon behind, even when it did not come up.
+        p.terminate()
+        p.wait(timeout=10)
     return keydir
 
 
