@@ -79,8 +79,13 @@ class Daemon:
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         self.proc = subprocess.Popen([self.sshd, "-f", self.conf, "-d"], stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env)
-        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
-                 what="control socket")
+        try:
+            wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+                     what="control socket")
+        except AssertionError:
+            self.proc.kill()     # a daemon that never came up is not left behind
+            self.proc.wait()
+            raise
         assert self.proc.poll() is None, self.log()
         return self
 
