@@ -98,6 +98,9 @@ static void complete(struct sess *ss, struct pending_open *po, int fd)
 	c = chan_accept(ss, po->msg, CHAN_FORWARD);
 	ss->n_forward_chans++;
 	if (!c) {
+		/* Out of memory before the accept went out: the client must still
+		 * get an answer (harmless if the accept itself failed). */
+		ssh_message_reply_default(po->msg);
 		close(fd);
 		return;
 	}
