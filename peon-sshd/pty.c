@@ -65,11 +65,32 @@ int fd_send(int sock, int fd)
 	return sendmsg(sock, &m.msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
+ssize_t fd_recv_msg(int sock, void *buf, size_t len, int flags, int *fd)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
+
+	*fd = -1;
+	if (n < 0)
+		return -errno;
+	cm = CMSG_FIRSTHDR(&m);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
 int fd_recv(int sock, int timeout_ms)
 {
 	struct pollfd p = { .fd = sock, .events = POLLIN };
-	struct fd_msg m;
-	struct cmsghdr *cm;
+	char byte;
 	int fd, r;
 
 	do {
@@ -79,13 +100,10 @@ int fd_recv(int sock, int timeout_ms)
 		return -ETIMEDOUT;
 	if (r < 0)
 		return -errno;
-	fd_msg_init(&m);
-	if (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC) != 1)
+	if (fd_recv_msg(sock, &byte, 1, 0, &fd) != 1 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
 		return -EPROTO;
-	cm = CMSG_FIRSTHDR(&m.msg);
-	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EPROTO;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	}
 	return fd;
 }

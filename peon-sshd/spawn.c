@@ -703,25 +703,13 @@ out:
 int spawn_connect_result(int sock, int *fd, char *err)
 {
 	char text[ERRLEN];
-	struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) - 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	ssize_t n = fd_recv_msg(sock, text, sizeof(text) - 1, MSG_DONTWAIT, fd);
 
-	*fd = -1;
-	if (n < 0 && errno == EAGAIN)
+	if (n == -EAGAIN)
 		return -EAGAIN;
 	if (n < 0)
-		return errf(err, -errno, "the job-side helper failed: %s", strerror(errno));
-	cm = CMSG_FIRSTHDR(&m);
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+		return errf(err, (int)n, "the job-side helper failed: %s", strerror((int)-n));
+	if (*fd >= 0) {
 		fd_set_nonblock(*fd, true);
 		return 0;
 	}
