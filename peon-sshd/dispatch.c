@@ -81,43 +81,36 @@ static void global_request(struct sess *ss, ssh_message msg)
 	ssh_message_reply_default(msg);
 }
 
+static void service_request(struct sess *ss, ssh_message msg)
+{
+	const char *svc = ssh_message_service_service(msg);
+
+	if (svc && strcmp(svc, "ssh-userauth") == 0) {
+		ssh_message_reply_default(msg);   /* SERVICE_ACCEPT */
+		return;
+	}
+	log_full(LOG_INFO, &ss->lctx, "closing: the client asked for an unknown service");
+	ss->quit = true;
+}
+
 void dispatch_message(struct sess *ss, ssh_message msg)
 {
 	int type = ssh_message_type(msg);
 
-	if (type == SSH_REQUEST_CHANNEL_OPEN && ss->authenticated) {
-		channel_open(ss, msg);      /* owns msg */
-		return;
-	}
-	switch (type) {
-	case SSH_REQUEST_SERVICE: {
-		const char *svc = ssh_message_service_service(msg);
-		if (svc && strcmp(svc, "ssh-userauth") == 0) {
-			ssh_message_reply_default(msg);   /* SERVICE_ACCEPT */
-		} else {
-			log_full(LOG_INFO, &ss->lctx, "closing: the client asked for an unknown service");
-			ss->quit = true;
-		}
-		break;
-	}
-	case SSH_REQUEST_AUTH:
+	if (type == SSH_REQUEST_SERVICE)
+		service_request(ss, msg);
+	else if (type == SSH_REQUEST_AUTH)
 		auth_handle(ss, msg);
-		break;
-	case SSH_REQUEST_CHANNEL:
-		if (ss->authenticated)
-			channel_request(ss, msg);
-		else
-			ssh_message_reply_default(msg);
-		break;
-	case SSH_REQUEST_GLOBAL:
-		if (ss->authenticated)
-			global_request(ss, msg);
-		else
-			ssh_message_reply_default(msg);
-		break;
-	default:
+	else if (!ss->authenticated)
+		ssh_message_reply_default(msg);   /* nothing else before authentication */
+	else if (type == SSH_REQUEST_CHANNEL_OPEN) {
+		channel_open(ss, msg);            /* owns msg */
+		return;
+	} else if (type == SSH_REQUEST_CHANNEL)
+		channel_request(ss, msg);
+	else if (type == SSH_REQUEST_GLOBAL)
+		global_request(ss, msg);
+	else
 		ssh_message_reply_default(msg);
-		break;
-	}
 	ssh_message_free(msg);
 }
