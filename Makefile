@@ -12,7 +12,7 @@ DESTDIR  ?=
 
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := libssh libconfig libsystemd json-c libcurl libcrypto
+PKGS     := libssh libconfig libsystemd json-c libcurl libcrypto libseccomp
 CPPFLAGS += -D_GNU_SOURCE -DPEON_VERSION=\"$(VERSION)\" -DPEON_LIBEXECDIR=\"$(LIBEXECDIR)\" -Ipeon-sshd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
@@ -24,23 +24,29 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log peonconf preauth config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
-DAEMON := $(CORE) hostkey listener control daemon gate session auth dispatch channel chan_session chan_direct relay \
-          spawn sftpimage sessfile pty forward reporter
+DAEMON := $(CORE) hostkey listener control daemon gate monitor monjob monproto uidpool \
+          spawn image sessfile pty forward reporter
+# The network child (one per connection, exec'd by the monitor, sandboxed):
+# all of libssh, and nothing that touches the job or the registry.
+NET := netchild sandbox monclient monproto session auth dispatch channel chan_session chan_direct relay \
+       testhook util log authkeys envfilter
 # Unit tests also cover the SFTP server's parser.
-UNIT_MODS := $(CORE) sftp
+UNIT_MODS := $(CORE) sftp monproto uidpool
 # The SFTP server is an image of its own, run inside jobs from a sealed memfd:
 # static (the job's root has none of our libraries), position-independent.
 SFTP_SERVER_SRCS := peon-sshd/sftp-server.c peon-sshd/sftp.c peon-sshd/util.c
 CTL := $(CORE)
 
 DAEMON_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(DAEMON))) $(B)/main.o
+NET_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(NET)))
 CTL_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(CTL))) $(B)/peon-sshctl.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all deps check unit valgrind integration integration-san fuzz fuzz-smoke demo install clean bench lint
-all: deps-build $(B)/peon-sshd $(B)/peon-sshctl $(B)/peon-sftp-server
+all: deps-build $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-server \
+     $(B)/peon-sshd-net-testhooks
 
 deps-build:
 	@scripts/install-deps build
@@ -54,6 +60,17 @@ $(B)/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
 	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(B)/peon-sshd: $(DAEMON_OBJS)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/peon-sshd-net: $(NET_OBJS)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# Test builds only (tests/integration/test_privsep.py): the network child
+# with hooks that try what its sandbox and its monitor must refuse.
+$(B)/th/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+	@mkdir -p $(B)/th
+	@echo "  CC(hooks) $<"; $(CC) $(CPPFLAGS) -DPEON_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(B)/peon-sshd-net-testhooks: $(addprefix $(B)/th/,$(addsuffix .o,$(NET)))
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(B)/peon-sshctl: $(CTL_OBJS)
@@ -99,8 +116,11 @@ PYTEST_ARGS ?= tests/integration
 $(B)/sand/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
 	@mkdir -p $(B)/sand
 	@echo "  CC(san) $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
-$(B)/sand/peon-sshd: $(addprefix $(B)/sand/,$(addsuffix .o,$(DAEMON))) $(B)/sand/main.o $(B)/sand/peon-sftp-server
+$(B)/sand/peon-sshd: $(addprefix $(B)/sand/,$(addsuffix .o,$(DAEMON))) $(B)/sand/main.o $(B)/sand/peon-sftp-server \
+                     $(B)/sand/peon-sshd-net
 	$(CC) $(LDFLAGS) $(SANFLAGS) $(filter %.o,$^) $(PKG_LIBS) -o $@
+$(B)/sand/peon-sshd-net: $(addprefix $(B)/sand/,$(addsuffix .o,$(NET)))
+	$(CC) $(LDFLAGS) $(SANFLAGS) $^ $(PKG_LIBS) -o $@
 # A static image cannot carry ASan's runtime: the sanitized daemon runs the
 # plain SFTP server (its parser is covered by the unit tests under ASan).
 $(B)/sand/peon-sftp-server: $(B)/peon-sftp-server
@@ -160,13 +180,14 @@ bench: deps all
 	scripts/install-deps bench
 	/usr/bin/python3 tests/bench/bench.py
 
-install: $(B)/peon-sshd $(B)/peon-sshctl $(B)/peon-sftp-server
+install: $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-server
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/peon-sshd $(DESTDIR)$(SBINDIR)/peon-sshd
 	install -m 0755 $(B)/peon-sshctl $(DESTDIR)$(BINDIR)/peon-sshctl
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(B)/peon-sftp-server $(DESTDIR)$(LIBEXECDIR)/peon-sftp-server
+	install -m 0755 $(B)/peon-sshd-net $(DESTDIR)$(LIBEXECDIR)/peon-sshd-net
 	sed 's|/usr/local/sbin|$(SBINDIR)|g' systemd/peon-sshd.service > $(DESTDIR)$(UNITDIR)/peon-sshd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/peon-sshd.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf ] || \

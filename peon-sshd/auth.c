@@ -1,11 +1,12 @@
-/* Public-key authentication: the daemon says which execution (if any) the
- * offered key opens on this port for this user name (routeq.h); probe
- * answers, failure counting, the session's open/closed lines. */
+/* Public-key authentication in the network child: libssh verifies the
+ * signature, the monitor (asking the daemon) says which execution, if any,
+ * the offered key opens on this port for this user name; probe answers and
+ * failure counting are here, the session's open/closed lines the monitor's. */
 #include "authkeys.h"
-#include "report.h"
-#include "routeq.h"
-#include "sessfile.h"
+#include "monclient.h"
+#include "monproto.h"
 #include "session_int.h"
+#include "testhook.h"
 #include "util.h"
 
 #include <errno.h>
@@ -36,30 +37,6 @@ static void send_banner(struct sess *ss, const char *msg)
 	}
 }
 
-static const char *key_comment(const struct execution *e, const char *fp)
-{
-	for (size_t i = 0; i < e->n_keys; i++)
-		if (strcmp(e->keys[i].fingerprint, fp) == 0)
-			return e->keys[i].comment;
-	return "";
-}
-
-/* Only the daemon knows the executions (routeq.h): a connection that waited
- * in key exchange can never get into an execution removed meanwhile, and a
- * daemon that does not answer means no. */
-static int ask_daemon(struct sess *ss, enum routeq_kind kind, const char *user, const char *fp,
-		      struct route_answer *ans)
-{
-	char err[ERRLEN];
-	int r = routeq_ask(ss->daemon_fd, kind, user, fp, ans, err);
-
-	if (r < 0) {
-		log_full(LOG_ERR, &ss->lctx, "cannot ask the daemon: %s", err);
-		ss->internal_error = true;
-	}
-	return r;
-}
-
 /* Every userauth request counts toward max_auth_tries except the first
  * "none" (which asks what methods there are) and the signed request proving
  * the key the previous probe was told "ok" for: probe and proof are one try.
@@ -87,30 +64,18 @@ static bool proves_probed_key(const struct sess *ss, int state, const char *fp)
 	return state == SSH_PUBLICKEY_STATE_VALID && fp && ss->pk_ok_fp && strcmp(fp, ss->pk_ok_fp) == 0;
 }
 
-static void session_report(struct sess *ss, const char *what)
+/* The monitor has let us in (the daemon recorded the session). */
+static void accept_key(struct sess *ss, const char *user, struct monc_auth *ans, char *fp)
 {
-	char line[REPORT_LINE_MAX];
-
-	snprintf(line, sizeof(line), "SSH session %s: key %s (%s) from %s as %s.", what, ss->fp,
-		 ss->key_comment ? ss->key_comment : "", ss->remote, ss->user ? ss->user : "?");
-	report_line(ss->cfg, ss->exec, line, NULL);
-}
-
-/* The daemon has recorded the session (CLAIM answered ok): take its copy. */
-static void accept_key(struct sess *ss, const char *user, struct route_answer *ans, char *fp)
-{
-	alarm(0);
 	ss->authenticated = true;
-	ss->exec = ans->exec;
-	ans->exec = NULL;
+	ss->exec_id = ans->exec_id;
+	ans->exec_id = NULL;
 	ss->fp = fp;
 	ss->user = str_printable(user, 256);
-	ss->key_comment = strdup(key_comment(ss->exec, fp));
-	ss->lctx.execution_id = ss->exec->id;
+	ss->key_comment = ans->comment;
+	ans->comment = NULL;
+	ss->lctx.execution_id = ss->exec_id;
 	ss->lctx.key_fp = ss->fp;
-	log_full(LOG_INFO, &ss->lctx, "accepted key %s (%s) for user %s", fp, ss->key_comment ? ss->key_comment : "",
-		 ss->user ? ss->user : "?");
-	session_report(ss, "opened");
 }
 
 static void deny(struct sess *ss, ssh_message msg, const char *user, const char *fp, const char *why)
@@ -132,7 +97,7 @@ static void deny(struct sess *ss, ssh_message msg, const char *user, const char 
 
 static void auth_pubkey(struct sess *ss, ssh_message msg, const char *user)
 {
-	struct route_answer ans = { .result = ROUTE_NONE };
+	struct monc_auth ans = { .result = MON_AUTH_ERROR };
 	ssh_key key;
 	int state = offered_key(msg, &key);
 	bool probe = state == SSH_PUBLICKEY_STATE_NONE;
@@ -152,31 +117,30 @@ static void auth_pubkey(struct sess *ss, ssh_message msg, const char *user)
 		deny(ss, msg, user, fp, "unreadable key");
 		goto out;
 	}
-	if (ask_daemon(ss, probe ? ROUTEQ_PROBE : ROUTEQ_CLAIM, user, fp, &ans) < 0) {
+	if (monc_auth(ss, !probe, user ? user : "", key, &ans) < 0 || ans.result == MON_AUTH_ERROR) {
+		ss->internal_error = true;
 		deny(ss, msg, user, fp, "internal error");
 		goto out;
 	}
-	if (ans.result == ROUTE_NONE) {
+	if (ans.result == MON_AUTH_NO) {
 		deny(ss, msg, user, fp, "no execution on this port accepts it");
-	} else if (probe && (ans.result == ROUTE_OK || ans.result == ROUTE_AMBIGUOUS)) {
+	} else if (probe && ans.result == MON_AUTH_OK) {
 		/* Say yes so the client proves possession with a signature. */
 		ss->pk_ok_fp = strdup(fp);
 		ssh_message_auth_reply_pk_ok_simple(msg);
-	} else if (ans.result == ROUTE_OK) {
+	} else if (ans.result == MON_AUTH_OK) {
 		accept_key(ss, user, &ans, fp);
 		fp = NULL;    /* owned by ss now */
 		ssh_message_auth_reply_success(msg, 0);
 	} else {
 		/* Ambiguous, a limit, or the daemon could not record the session:
 		 * the client is told why. */
-		if (ans.message)
-			send_banner(ss, ans.message);
-		deny(ss, msg, user, fp, ans.result == ROUTE_AMBIGUOUS ?
-			 "several executions accept it; the user must name one" :
-			 ans.reason ? ans.reason : "refused by the daemon");
+		if (ans.banner && *ans.banner)
+			send_banner(ss, ans.banner);
+		deny(ss, msg, user, fp, ans.reason && *ans.reason ? ans.reason : "refused by the daemon");
 	}
 out:
-	route_answer_clear(&ans);
+	monc_auth_clear(&ans);
 	if (fp)
 		ssh_string_free_char(fp);
 }
@@ -190,6 +154,7 @@ void auth_handle(struct sess *ss, ssh_message msg)
 		ssh_message_reply_default(msg);
 		return;
 	}
+	testhook_preauth(ss, user);
 	if (method == SSH_AUTH_METHOD_PUBLICKEY) {
 		auth_pubkey(ss, msg, user);
 		return;
@@ -211,10 +176,4 @@ void auth_session_closed(struct sess *ss)
 {
 	free(ss->pk_ok_fp);
 	ss->pk_ok_fp = NULL;
-	if (!ss->authenticated)
-		return;
-	log_full(LOG_INFO, &ss->lctx, "connection closed");
-	session_report(ss, "closed");
-	/* The daemon also drops the record when it reaps us; it may have restarted. */
-	sessfile_remove(ss->cfg->runtime_dir);
 }

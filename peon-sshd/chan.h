@@ -26,6 +26,7 @@ struct stream {
 
 struct chan {
 	struct sess *ss;
+	uint32_t id;               /* the monitor knows the channel's process by it */
 	ssh_channel ch;
 	enum chan_kind kind;
 	struct ssh_channel_callbacks_struct cb;
@@ -38,7 +39,8 @@ struct chan {
 	size_t n_env;
 	bool started;
 	char *start_error;         /* reported on the channel by housekeeping */
-	pid_t pid;
+	bool spawned;              /* the monitor started a process for it (released at free) */
+	bool hung_up;              /* the monitor was told the client closed */
 	bool exited;
 	int status;
 	struct stream st[W_N];

@@ -1,45 +1,42 @@
 /* direct-tcpip (ssh -L, -D, -W): the connection is made from inside the
- * job by a short-lived job-side process (spawn_connect), so names resolve
- * with the job's own /etc/hosts and resolv.conf and the socket lives in the
+ * job, by the monitor's job-side helper (monjob.c), so names resolve with
+ * the job's own /etc/hosts and resolv.conf and the socket lives in the
  * job's network namespace. The open request is answered only when the
- * connect is done, without holding up any other channel: the message is
+ * monitor answers, without holding up any other channel: the message is
  * kept until then, which is why requests are taken from libssh's queue and
  * not answered inside callbacks. */
 #include "chan.h"
-#include "spawn.h"
+#include "monclient.h"
 #include "util.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define CONNECT_MS 10000
-/* Name resolution in the job may take its resolver's timeouts first. */
-#define OPEN_DEADLINE_MS 25000
+/* The monitor answers within 25 s; this only guards against one that does not. */
+#define OPEN_DEADLINE_MS 30000
 
 struct pending_open {
 	ssh_message msg;
-	pid_t pid;
-	int sock, slot;
+	uint32_t id;
 	long long deadline;
 	char *label;
+	bool answered;
+	int fd;              /* answered: the connected socket, or -1 */
+	char *error;         /* answered without a socket: why */
 };
 
 static void pending_free(struct sess *ss, size_t i)
 {
 	struct pending_open *po = ss->opens[i];
 
-	/* Not reaped yet, so the pid is still ours (reaped by the session's
-	 * SIGCHLD handling, which clears it: see chan_direct_reaped). */
-	if (po->pid > 0)
-		kill(po->pid, SIGKILL);
-	close(po->sock);
+	if (po->fd >= 0)
+		close(po->fd);
 	ssh_message_free(po->msg);
 	free(po->label);
+	free(po->error);
 	free(po);
 	ss->opens[i] = ss->opens[--ss->n_opens];
 	ss->n_forward_chans--;
@@ -55,14 +52,13 @@ void chan_direct_open(struct sess *ss, ssh_message msg)
 {
 	const char *host = ssh_message_channel_request_open_destination(msg);
 	int port = ssh_message_channel_request_open_destination_port(msg);
-	char err[ERRLEN], *shown = str_printable(host ? host : "", 100), label[160];
+	char *shown = str_printable(host ? host : "", 100), label[160];
 	struct pending_open *po = NULL, **nv;
-	int r;
 
 	snprintf(label, sizeof(label), "%s port %d", shown ? shown : "?", port);
 	free(shown);
-	if (!host || !chan_room(ss, CHAN_FORWARD)) {
-		refuse(ss, msg, label, host ? "too many forward channels" : "no destination");
+	if (!host || port < 0 || port > 65535 || !chan_room(ss, CHAN_FORWARD)) {
+		refuse(ss, msg, label, host ? "too many forward channels or a bad port" : "no destination");
 		goto out;
 	}
 	po = calloc(1, sizeof(*po));
@@ -72,15 +68,16 @@ void chan_direct_open(struct sess *ss, ssh_message msg)
 		goto out;
 	}
 	ss->opens = nv;
-	r = spawn_connect(ss->exec, host, port, CONNECT_MS, &po->pid, &po->sock, err);
-	if (r < 0) {
-		refuse(ss, msg, label, err);
+	po->id = ++ss->next_chan_id;
+	po->fd = -1;
+	if (monc_connect(po->id, host, port) < 0) {
+		refuse(ss, msg, label, "the monitor is gone");
+		ss->quit = true;
 		goto out;
 	}
 	po->msg = msg;
 	po->label = strdup(label);
 	po->deadline = mono_ms() + OPEN_DEADLINE_MS;
-	po->slot = -1;
 	ss->opens[ss->n_opens++] = po;
 	ss->n_forward_chans++;
 	return;
@@ -89,9 +86,27 @@ out:
 	ssh_message_free(msg);
 }
 
-static void complete(struct sess *ss, struct pending_open *po, int fd)
+void chan_direct_connected(struct sess *ss, uint32_t id, int fd, const char *err)
+{
+	for (size_t i = 0; i < ss->n_opens; i++) {
+		struct pending_open *po = ss->opens[i];
+
+		if (po->id != id || po->answered)
+			continue;
+		po->answered = true;
+		po->fd = fd;
+		if (fd < 0)
+			po->error = strdup(err);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void complete(struct sess *ss, struct pending_open *po)
 {
 	struct chan *c;
+	int fd = po->fd;
 
 	/* The pending open stops counting; the channel counts instead. */
 	ss->n_forward_chans--;
@@ -101,9 +116,9 @@ static void complete(struct sess *ss, struct pending_open *po, int fd)
 		/* Out of memory before the accept went out: the client must still
 		 * get an answer (harmless if the accept itself failed). */
 		ssh_message_reply_default(po->msg);
-		close(fd);
 		return;
 	}
+	po->fd = -1;
 	c->label = po->label;
 	po->label = NULL;
 	c->started = c->exited = true;
@@ -115,58 +130,40 @@ static void complete(struct sess *ss, struct pending_open *po, int fd)
 	log_full(LOG_INFO, &ss->lctx, "forwarding to %s", c->label);
 }
 
-void chan_direct_poll(struct sess *ss, struct pollset *ps)
-{
-	for (size_t i = 0; i < ss->n_opens; i++)
-		ss->opens[i]->slot = pollset_add(ps, ss->opens[i]->sock, POLLIN);
-}
-
-void chan_direct_run(struct sess *ss, const struct pollset *ps)
+/* Answered opens become channels (or refusals) here, in the loop's step
+ * that may add channels; opens the monitor never answered are refused. */
+void chan_direct_run(struct sess *ss)
 {
 	long long now = mono_ms();
 	size_t i = 0;
 
 	while (i < ss->n_opens) {
 		struct pending_open *po = ss->opens[i];
-		char err[ERRLEN];
-		int fd, r;
 
-		if (po->slot < 0 || !pollset_revents(ps, po->slot)) {
-			if (now < po->deadline) {
-				i++;
-				continue;
-			}
-			refuse(ss, po->msg, po->label, "timed out connecting from inside the job");
-			pending_free(ss, i);
-			continue;
-		}
-		r = spawn_connect_result(po->sock, &fd, err);
-		if (r == -EAGAIN) {
+		if (!po->answered && now < po->deadline) {
 			i++;
 			continue;
 		}
-		if (r < 0)
-			refuse(ss, po->msg, po->label, err);
+		if (!po->answered)
+			refuse(ss, po->msg, po->label, "the monitor did not answer");
+		else if (po->fd < 0)
+			refuse(ss, po->msg, po->label, po->error ? po->error : "refused");
 		else
-			complete(ss, po, fd);
+			complete(ss, po);
 		pending_free(ss, i);
 	}
-}
-
-void chan_direct_reaped(struct sess *ss, pid_t pid)
-{
-	for (size_t i = 0; i < ss->n_opens; i++)
-		if (ss->opens[i]->pid == pid)
-			ss->opens[i]->pid = 0;
 }
 
 int chan_direct_timeout(struct sess *ss)
 {
 	long long now = mono_ms(), soonest = -1;
 
-	for (size_t i = 0; i < ss->n_opens; i++)
+	for (size_t i = 0; i < ss->n_opens; i++) {
+		if (ss->opens[i]->answered)
+			return 0;
 		if (soonest < 0 || ss->opens[i]->deadline < soonest)
 			soonest = ss->opens[i]->deadline;
+	}
 	if (soonest < 0)
 		return -1;
 	return soonest <= now ? 0 : (int)(soonest - now);

@@ -3,10 +3,12 @@
  * ones that follow (window-change). Signals arrive through channel.c. */
 #include "chan.h"
 #include "envfilter.h"
-#include "spawn.h"
+#include "monclient.h"
+#include "monproto.h"
+#include "testhook.h"
 #include "util.h"
 
-#include <sched.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,54 +93,41 @@ static int req_env(struct chan *c, ssh_message msg)
 	return r < 0 ? -1 : 0;
 }
 
-static void connection_strings(const struct sess *ss, char *conn, size_t cl, char *client, size_t l2)
-{
-	snprintf(conn, cl, "%s %d %s %d", ss->remote_ip, ss->remote_port, ss->local_ip, ss->local_port);
-	snprintf(client, l2, "%s %d %d", ss->remote_ip, ss->remote_port, ss->local_port);
-}
-
-static void log_started(struct sess *ss, const char *command, bool sftp, const struct spawn_res *res)
-{
-	char *shown = command ? str_printable(command, 200) : NULL;
-
-	log_full(LOG_INFO, &ss->lctx, "started %s%s (pid %d%s%s)", sftp ? "sftp" : command ? "command: " : "login shell",
-		 shown ? shown : "", (int)res->pid, *res->tty ? ", " : "", res->tty);
-	free(shown);
-}
-
-/* Start the shell, a command or SFTP. A failure is still a started channel:
- * the request succeeds, the reason goes to the client's stderr and the
- * channel ends with status 255, as OpenSSH does when exec fails. */
+/* Start the shell, a command or SFTP: the monitor starts it inside the job
+ * and hands back its fds. A failure is still a started channel: the
+ * request succeeds, the reason goes to the client's stderr and the channel
+ * ends with status 255, as OpenSSH does when exec fails. */
 static int start(struct chan *c, const char *command, bool sftp)
 {
 	struct sess *ss = c->ss;
-	char err[ERRLEN], conn[256], client[256];
-	struct spawn_res res;
-	struct spawn_req rq = {
-		.exec = ss->exec, .pty = c->pty && !sftp, .term = c->term, .ws = c->ws, .command = command,
-		.sftp = sftp, .client_env = c->env, .ssh_connection = conn, .ssh_client = client,
-	};
+	int kind = sftp ? MON_SPAWN_SFTP : command ? MON_SPAWN_EXEC : MON_SPAWN_SHELL;
+	char err[ERRLEN];
+	int fds[3], nfds = 0;
 
 	if (c->started)
 		return -1;
 	c->started = true;
-	connection_strings(ss, conn, sizeof(conn), client, sizeof(client));
-	if (!ss->pidns_entered) {
-		if (spawn_enter_ns(ss->exec, "pid", CLONE_NEWPID, err) < 0)
-			goto failed;
-		ss->pidns_entered = true;
-	}
-	if (spawn_start(&rq, &res, err) < 0)
+	if (sftp)
+		c->pty = false;
+	testhook_postauth(ss);
+	if (monc_spawn(ss, c, kind, command, fds, &nfds, err) < 0)
 		goto failed;
-	c->pid = res.pid;
-	c->st[W_IN].fd = res.in_fd;
-	c->st[W_OUT].fd = res.out_fd;
-	c->st[W_ERR].fd = res.err_fd;
-	c->st[W_ERR].eof = res.err_fd < 0;
-	log_started(ss, command, sftp, &res);
+	c->spawned = true;
+	c->st[W_IN].fd = fds[0];
+	if (nfds == 1) {
+		/* A pty: one master for both directions, no stderr. */
+		c->st[W_OUT].fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+		c->st[W_ERR].eof = true;
+		if (c->st[W_OUT].fd < 0)
+			c->remote_closed = true;
+	} else {
+		c->st[W_OUT].fd = fds[1];
+		c->st[W_ERR].fd = fds[2];
+	}
 	return 0;
 failed:
-	log_full(LOG_WARNING, &ss->lctx, "cannot start %s: %s", sftp ? "sftp" : command ? "command" : "shell", err);
+	/* The monitor logged why it could not start it. */
+	log_full(LOG_DEBUG, &ss->lctx, "cannot start %s: %s", sftp ? "sftp" : command ? "command" : "shell", err);
 	c->start_error = strdup(err);
 	c->exited = true;
 	for (int i = 0; i < W_N; i++)

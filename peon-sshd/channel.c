@@ -2,6 +2,7 @@
  * request, the libssh callbacks (which only record facts), finishing a
  * channel (exit status, EOF, close) and freeing it. */
 #include "chan.h"
+#include "monclient.h"
 #include "util.h"
 
 #include <signal.h>
@@ -75,10 +76,9 @@ static void on_eof(ssh_session s, ssh_channel ch, void *u)
 
 static void hangup(struct chan *c)
 {
-	if (c->pid > 0 && !c->exited) {
-		kill(-c->pid, SIGHUP);
-		kill(c->pid, SIGHUP);
-		kill(-c->pid, SIGCONT);
+	if (c->spawned && !c->exited && !c->hung_up) {
+		monc_hangup(c->id);
+		c->hung_up = true;
 	}
 }
 
@@ -99,8 +99,8 @@ static void on_signal(ssh_session s, ssh_channel ch, const char *name, void *u)
 	(void)s;
 	(void)ch;
 	for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
-		if (strcmp(name, signals[i].name) == 0 && c->pid > 0 && !c->exited)
-			kill(c->pid, signals[i].sig);
+		if (strcmp(name, signals[i].name) == 0 && c->spawned && !c->exited)
+			monc_signal(c->id, signals[i].sig);
 }
 
 /* libssh 0.10.6 answers auth-agent-req itself: "failure" without a handler,
@@ -133,6 +133,7 @@ struct chan *chan_accept(struct sess *ss, ssh_message msg, enum chan_kind kind)
 		return NULL;
 	}
 	c->ss = ss;
+	c->id = ++ss->next_chan_id;
 	c->kind = kind;
 	for (int i = 0; i < W_N; i++)
 		c->st[i] = (struct stream){ .fd = -1, .slot = -1 };
@@ -229,6 +230,8 @@ static void chan_free(struct sess *ss, struct chan *c)
 		ss->n_session_chans--;
 	else
 		ss->n_forward_chans--;
+	if (c->spawned)
+		monc_release(c->id);
 	ssh_remove_channel_callbacks(c->ch, &c->cb);
 	/* libssh frees it now, or when the client's close arrives. */
 	ssh_channel_free(c->ch);
@@ -242,7 +245,7 @@ static void chan_free(struct sess *ss, struct chan *c)
  * been hung up on. */
 static bool chan_gone(const struct chan *c)
 {
-	return (c->done || c->remote_closed) && !(c->pid > 0 && !c->exited && !c->remote_closed);
+	return (c->done || c->remote_closed) && !(c->spawned && !c->exited && !c->remote_closed);
 }
 
 void chan_housekeeping(struct sess *ss)
@@ -271,16 +274,15 @@ void chan_housekeeping(struct sess *ss)
 	ss->n_chans = keep;
 }
 
-void chan_child_exited(struct sess *ss, pid_t pid, int status)
+void chan_child_exited(struct sess *ss, uint32_t id, int status)
 {
 	for (size_t i = 0; i < ss->n_chans; i++) {
 		struct chan *c = ss->chans[i];
 
-		if (c->pid != pid || c->exited)
+		if (c->id != id || !c->spawned || c->exited)
 			continue;
 		c->exited = true;
 		c->status = status;
-		log_full(LOG_DEBUG, &ss->lctx, "process %d ended with status 0x%x", (int)pid, status);
 		return;
 	}
 }

@@ -94,6 +94,9 @@ static void set_defaults(struct peon_config *cfg)
 		.enabled = true, .crash = 90, .authfail = 5, .noauth = 1, .grace_exceeded = 10,
 		.max = 600, .min = 15, .max_sources = 65536,
 	};
+	/* systemd's UIDS-GIDS.md leaves 0x7FFF0000-0x7FFFFFFE unused (the foreign
+	 * range of containers is just below, container ranges far below). */
+	cfg->privsep = (struct privsep){ .uid_base = PRIVSEP_UID_BASE, .uid_count = PRIVSEP_UID_COUNT };
 	cfg->control_socket_mode = 0600;
 	cfg->report.metadata_timeout_ms = 1000;
 	cfg->report.retry_for = 300;
@@ -435,6 +438,30 @@ static int load_penalties(const char *file, const config_setting_t *s, struct pe
 	return 0;
 }
 
+static int load_privsep(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct privsep *p = base;
+	const char *n = config_setting_name(s);
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return bad(err, file, s, "%s", "must be an integer");
+	v = config_setting_get_int64(s);
+	if (strcmp(n, "uid_base") == 0) {
+		if (v < 1000 || v > PRIVSEP_UID_MAX)
+			return bad(err, file, s, "%s", "must be between 1000 and 2147483646");
+		p->uid_base = v;
+		return 0;
+	}
+	if (strcmp(n, "uid_count") == 0) {
+		if (v < 1 || v > 1048576)
+			return bad(err, file, s, "%s", "must be between 1 and 1048576");
+		p->uid_count = (int)v;
+		return 0;
+	}
+	return bad(err, file, s, "%s", "unknown setting in privsep");
+}
+
 static int load_algo(const char *file, const config_setting_t *s, void *base, char *err)
 {
 	const char *name = config_setting_name(s);
@@ -450,6 +477,11 @@ static int load_algo(const char *file, const config_setting_t *s, void *base, ch
 		    strpbrk(v, " \t"))
 			return bad(err, file, s, "%s",
 				   "must be a non-empty comma-separated list without blanks");
+		/* DH-GEX reads /etc/ssh/moduli, which the network child's empty
+		 * root does not have; GSSAPI key exchange is not offered either. */
+		if (strcmp(name, "kex") == 0 && (strstr(v, "group-exchange") || strstr(v, "gss-")))
+			return bad(err, file, s, "%s",
+				   "diffie-hellman-group-exchange and gss key exchanges are not supported");
 		free(*f);
 		*f = strdup(v);
 		return *f ? 0 : -ENOMEM;
@@ -552,6 +584,12 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 		return load_penalties(file, s, &cfg->penalties, err);
 	if (strcmp(n, "algorithms") == 0)
 		return load_group(file, s, err, load_algo, &cfg->algo);
+	if (strcmp(n, "privsep") == 0) {
+		int r = load_group(file, s, err, load_privsep, &cfg->privsep);
+		if (r == 0 && cfg->privsep.uid_base + cfg->privsep.uid_count - 1 > PRIVSEP_UID_MAX)
+			return bad(err, file, s, "%s", "uid_base + uid_count - 1 must not exceed 2147483646");
+		return r;
+	}
 	if (strcmp(n, "report") == 0)
 		return load_group(file, s, err, load_report, &cfg->report);
 	return bad(err, file, s, "%s", "unknown setting");
@@ -709,6 +747,8 @@ void config_print(const struct peon_config *cfg, FILE *out)
 	print_startups_and_rekey(&cfg->limits, out);
 	fprintf(out, "};\n");
 	print_penalties(&cfg->penalties, out);
+	fprintf(out, "privsep = {\n  uid_base = %lld;\n  uid_count = %d;\n};\n", cfg->privsep.uid_base,
+		cfg->privsep.uid_count);
 	fprintf(out, "algorithms = {\n");
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
 		fprintf(out, "  %s = \"%s\";\n", algo_settings[i].name,

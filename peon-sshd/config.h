@@ -10,6 +10,9 @@
 #include <stdio.h>
 
 #define DEFAULT_CONFIG "/etc/peon-sshd/peon-sshd.conf"
+#define PRIVSEP_UID_BASE 2147418112LL   /* 0x7FFF0000 */
+#define PRIVSEP_UID_COUNT 32768
+#define PRIVSEP_UID_MAX 2147483646LL
 
 struct limits {
 	int login_grace_time;       /* seconds from accept to authenticated */
@@ -43,6 +46,13 @@ struct penalties {
 	size_t n_exempt;
 };
 
+/* The network children's uids and gids: uid_base + slot, one slot per live
+ * connection, so children cannot signal or trace each other. */
+struct privsep {
+	long long uid_base;
+	int uid_count;
+};
+
 struct algorithms {
 	char *kex, *ciphers, *macs, *host_keys, *pubkeys;
 };
@@ -74,6 +84,7 @@ struct peon_config {
 	size_t n_accept_env;
 	struct limits limits;
 	struct penalties penalties;
+	struct privsep privsep;
 	struct algorithms algo;
 	struct report_cfg report;
 };

@@ -7,9 +7,9 @@
 #include "reporter.h"
 #include "route.h"
 #include "routeq.h"
-#include "session.h"
+#include "monitor.h"
 #include "sessfile.h"
-#include "sftpimage.h"
+#include "image.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/random.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -33,9 +34,9 @@
 
 #define MAX_POLL 4096
 
-/* ---- ssh_bind: host keys and algorithm lists ---- */
+/* ---- algorithm lists: checked here, used by the network children ---- */
 
-static int bind_setup(const struct hostkeys *hk, const struct peon_config *cfg, ssh_bind *out, char *err)
+static int check_algorithms(const struct peon_config *cfg, char *err)
 {
 	ssh_bind b = ssh_bind_new();
 	bool no = false;
@@ -43,38 +44,25 @@ static int bind_setup(const struct hostkeys *hk, const struct peon_config *cfg, 
 
 	if (!b)
 		return errf(err, -ENOMEM, "cannot create the SSH server");
-	/* Never read /etc/ssh/libssh_server_config behind our back. */
 	ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
-	for (int i = 0; hk && i < hk->n && r == 0; i++)
-		if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, ssh_key_dup(hk->keys[i])) < 0)
-			r = errf(err, -EINVAL, "cannot use host key %s", hk->paths[i]);
 #define ALGO(opt, val, name) \
 	if (r == 0 && ssh_bind_options_set(b, opt, val) < 0) \
 		r = errf(err, -EINVAL, "algorithms.%s: libssh rejects \"%s\": %s", name, val, ssh_get_error(b))
 	ALGO(SSH_BIND_OPTIONS_KEY_EXCHANGE, cfg->algo.kex, "kex");
 	ALGO(SSH_BIND_OPTIONS_CIPHERS_C_S, cfg->algo.ciphers, "ciphers");
-	ALGO(SSH_BIND_OPTIONS_CIPHERS_S_C, cfg->algo.ciphers, "ciphers");
 	ALGO(SSH_BIND_OPTIONS_HMAC_C_S, cfg->algo.macs, "macs");
-	ALGO(SSH_BIND_OPTIONS_HMAC_S_C, cfg->algo.macs, "macs");
 	ALGO(SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, cfg->algo.host_keys, "host_keys");
 	ALGO(SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, cfg->algo.pubkeys, "pubkeys");
 #undef ALGO
-	if (r < 0) {
-		ssh_bind_free(b);
-		return r;
-	}
-	*out = b;
-	return 0;
+	ssh_bind_free(b);
+	return r;
 }
 
 int daemon_check_config(const struct peon_config *cfg, char *err)
 {
-	ssh_bind b = NULL;
 	struct stat st;
-	int r = bind_setup(NULL, cfg, &b, err);
+	int r = check_algorithms(cfg, err);
 
-	if (b)
-		ssh_bind_free(b);
 	if (r < 0)
 		return r;
 	/* An existing key directory must already be safe; a missing one is created at start. */
@@ -290,33 +278,45 @@ static struct conn *find_conn(struct daemon *d, pid_t pid)
 	return NULL;
 }
 
-/* c (admitted and counted by the gate) gets its session process. */
+/* c (admitted and counted by the gate) gets its monitor, which starts the
+ * network child with a uid of its own. */
 static void fork_session(struct daemon *d, int fd, struct conn *c)
 {
 	struct conn *nv = realloc(d->conns, (d->n_conns + 1) * sizeof(*nv));
+	uint64_t rnd = 0;
 	int sp[2];
 	pid_t pid;
 
 	if (nv)
 		d->conns = nv;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
+		rnd = (uint64_t)mono_ms();
+	c->uid_slot = uidpool_take(&d->uids, rnd);
 	/* SEQPACKET: each question and answer is one record, never split or merged. */
-	if (!nv || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		log_err("cannot set up a connection: %s", nv ? strerror(errno) : "out of memory");
+	if (!nv || c->uid_slot < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_err("cannot set up a connection: %s", !nv ? "out of memory" : c->uid_slot < 0 ?
+			"every uid of the privsep range is in use" : strerror(errno));
+		uidpool_give(&d->uids, c->uid_slot);
 		gate_uncount(d, c);
 		close(fd);
 		return;
 	}
 	pid = fork();
 	if (pid == 0) {
-		struct session_args a = { .cfg = &d->cfg, .bind = d->bind, .fd = fd, .daemon_fd = sp[1] };
+		long long id = d->cfg.privsep.uid_base + c->uid_slot;
+		struct monitor_args a = {
+			.cfg = &d->cfg, .fd = fd, .daemon_fd = sp[1], .net_image = d->net_image, .hk = &d->hk,
+			.uid = (uid_t)id, .gid = (gid_t)id, .empty_dir = d->empty_dir,
+		};
 		close(sp[0]);
 		close_inherited(d);
-		_exit(session_run(&a));
+		_exit(monitor_run(&a));
 	}
 	close(fd);
 	close(sp[1]);
 	if (pid < 0) {
 		log_err("cannot fork a session: %s", strerror(errno));
+		uidpool_give(&d->uids, c->uid_slot);
 		gate_uncount(d, c);
 		close(sp[0]);
 		return;
@@ -494,6 +494,7 @@ static void reap(struct daemon *d)
 		}
 		struct conn *c = find_conn(d, pid);
 		if (c) {
+			uidpool_give(&d->uids, c->uid_slot);
 			gate_ended(d, c, st);
 			drop_conn(d, c);
 		}
@@ -539,7 +540,6 @@ static int reopen_listeners(struct daemon *d, const struct peon_config *ncfg, ch
 static void reload(struct daemon *d)
 {
 	struct peon_config ncfg;
-	ssh_bind nb = NULL;
 	char err[ERRLEN];
 
 	sd_notify(0, "RELOADING=1");
@@ -551,11 +551,13 @@ static void reload(struct daemon *d)
 	    strcmp(ncfg.host_key_dir, d->cfg.host_key_dir) != 0 ||
 	    strcmp(ncfg.control_socket, d->cfg.control_socket) != 0)
 		log_warn("runtime_dir, host_key_dir and control_socket change only on restart");
-	if (bind_setup(&d->hk, &ncfg, &nb, err) < 0 ||
+	if (ncfg.privsep.uid_base != d->cfg.privsep.uid_base || ncfg.privsep.uid_count != d->cfg.privsep.uid_count) {
+		log_warn("privsep changes only on restart");
+		ncfg.privsep = d->cfg.privsep;
+	}
+	if (check_algorithms(&ncfg, err) < 0 ||
 	    (!same_listen(&ncfg, &d->cfg) && reopen_listeners(d, &ncfg, err) < 0)) {
 		log_err("reload refused, keeping the running configuration: %s", err);
-		if (nb)
-			ssh_bind_free(nb);
 		config_free(&ncfg);
 		goto out;
 	}
@@ -566,8 +568,6 @@ static void reload(struct daemon *d)
 	ncfg.host_key_dir = strdup(d->cfg.host_key_dir);
 	free(ncfg.control_socket);
 	ncfg.control_socket = strdup(d->cfg.control_socket);
-	ssh_bind_free(d->bind);
-	d->bind = nb;
 	config_free(&d->cfg);
 	d->cfg = ncfg;
 	log_set_level(log_level_from_name(d->cfg.log_level));
@@ -717,12 +717,52 @@ static int make_dir(const char *path, mode_t mode, char *err)
 	return 0;
 }
 
+/* The network children's root: an empty directory only root may change. */
+static int make_empty_dir(struct daemon *d, char *err)
+{
+	struct stat st;
+
+	snprintf(d->empty_dir, sizeof(d->empty_dir), "%s/empty", d->cfg.runtime_dir);
+	if (mkdir(d->empty_dir, 0755) < 0 && errno != EEXIST)
+		return errf(err, -errno, "cannot create %s: %s", d->empty_dir, strerror(errno));
+	if (lstat(d->empty_dir, &st) < 0)
+		return errf(err, -errno, "%s: %s", d->empty_dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return errf(err, -EPERM, "%s must be a directory owned by root and writable only by root",
+			    d->empty_dir);
+	if (rmdir(d->empty_dir) == 0 || errno == ENOENT) {
+		/* Recreated: whatever another process left in it is gone. */
+		if (mkdir(d->empty_dir, 0755) < 0)
+			return errf(err, -errno, "cannot create %s: %s", d->empty_dir, strerror(errno));
+		return 0;
+	}
+	return errf(err, -ENOTEMPTY, "%s is not empty; it must be, as the network children's root",
+		    d->empty_dir);
+}
+
+/* Privilege separation needs its image, its root and a uid range no user has. */
+static int privsep_setup(struct daemon *d, char *err)
+{
+	char why[ERRLEN];
+	int r;
+
+	d->net_image = image_load("peon-sshd-net", why);
+	if (d->net_image < 0)
+		return errf(err, d->net_image, "cannot load the network child: %s", why);
+	if ((r = make_empty_dir(d, err)) < 0 ||
+	    (r = uidpool_check_passwd("/etc/passwd", d->cfg.privsep.uid_base, d->cfg.privsep.uid_count, err)) < 0)
+		return r;
+	if (uidpool_init(&d->uids, d->cfg.privsep.uid_count) < 0)
+		return errf(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
 /* SFTP runs from a sealed copy of peon-sftp-server; without it the rest of
  * the service works and SFTP requests are refused with the reason. */
 static void load_sftp_image(void)
 {
 	char err[ERRLEN], why[ERRLEN + 64];
-	int fd = sftpimage_load(err);
+	int fd = image_load("peon-sftp-server", err);
 
 	if (fd < 0) {
 		log_warn("SFTP is unavailable: %s", err);
@@ -737,7 +777,7 @@ static int setup(struct daemon *d, char *err)
 	sigset_t set;
 	int r;
 
-	d->ctl_fd = d->sig_fd = -1;
+	d->ctl_fd = d->sig_fd = d->net_image = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		d->clients[i].fd = -1;
 	if ((r = make_dir(d->cfg.runtime_dir, 0755, err)) < 0 ||
@@ -746,7 +786,8 @@ static int setup(struct daemon *d, char *err)
 	if ((r = gate_init(d, err)) < 0)
 		return r;
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
-	    (r = bind_setup(&d->hk, &d->cfg, &d->bind, err)) < 0 || (r = control_listen(d, err)) < 0)
+	    (r = check_algorithms(&d->cfg, err)) < 0 || (r = privsep_setup(d, err)) < 0 ||
+	    (r = control_listen(d, err)) < 0)
 		return r;
 	load_sftp_image();
 	/* Once, before any add: a slow metadata service delays start, never add. */
@@ -787,8 +828,9 @@ static void teardown(struct daemon *d)
 	}
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
-	if (d->bind)
-		ssh_bind_free(d->bind);
+	if (d->net_image >= 0)
+		close(d->net_image);
+	uidpool_free(&d->uids);
 	hostkeys_free(&d->hk);
 	if (d->hki.b64)
 		ssh_string_free_char(d->hki.b64);

@@ -6,6 +6,7 @@
 #include "address.h"
 #include "config.h"
 #include "hostkey.h"
+#include "uidpool.h"
 #include "listener.h"
 #include "preauth.h"
 #include "registry.h"
@@ -49,6 +50,7 @@ struct conn {
 	struct preauth_addr addr;   /* the same, for per-source accounting */
 	bool claimed;       /* let in (routeq CLAIM): no longer counts against max_startups */
 	bool counted;       /* counted as unauthenticated in the daemon's preauth table */
+	int uid_slot;       /* its network child's uid: privsep.uid_base + this */
 };
 
 /* Why connections were refused at accept, for status. */
@@ -58,8 +60,10 @@ struct daemon {
 	const char *config_path;
 	bool config_explicit;
 	struct peon_config cfg;
-	struct hostkeys hk;
-	ssh_bind bind;
+	struct hostkeys hk;         /* public halves and the private files' paths */
+	int net_image;              /* sealed memfd of peon-sshd-net */
+	char empty_dir[4096];       /* the network children's root */
+	struct uidpool uids;
 	struct registry reg;
 	struct listener *ls;
 	size_t n_ls;

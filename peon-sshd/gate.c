@@ -220,6 +220,7 @@ static void log_penalty(struct daemon *d, const struct conn *c, enum preauth_kin
 void gate_ended(struct daemon *d, struct conn *c, int st)
 {
 	enum preauth_ending e = preauth_ending_of(st);
+	int sig = preauth_signal_of(st);
 	struct log_ctx ctx = { .remote_addr = c->remote };
 	struct preauth_penalty p;
 	enum preauth_kind kind;
@@ -231,10 +232,10 @@ void gate_ended(struct daemon *d, struct conn *c, int st)
 		log_full(LOG_INFO, &ctx, "timeout before authentication from %s", c->remote);
 	else if (e == ENDING_CRASH)
 		log_full(LOG_WARNING, &ctx, "session process %d serving %s crashed (signal %d: %s)", (int)c->pid,
-			 c->remote, WTERMSIG(st), strsignal(WTERMSIG(st)));
+			 c->remote, sig, strsignal(sig));
 	else if (e == ENDING_KILLED)
 		log_full(LOG_INFO, &ctx, "session process %d serving %s was killed before authentication "
-			 "(signal %d: %s)", (int)c->pid, c->remote, WTERMSIG(st), strsignal(WTERMSIG(st)));
+			 "(signal %d: %s)", (int)c->pid, c->remote, sig, strsignal(sig));
 	if (!preauth_ending_penalty(e, &kind))
 		return;
 	if (preauth_penalise(&d->pre, &c->addr, kind, mono_ms(), &p) < 0) {

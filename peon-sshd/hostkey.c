@@ -3,11 +3,13 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const struct {
@@ -60,9 +62,47 @@ static int check_file(const char *path, char *err)
 	return 0;
 }
 
+/* Private key bytes never enter the daemon (or, through fork, a monitor):
+ * generating a key and deriving its public half run in a short-lived
+ * child, which writes the files and says only whether it worked. */
+static int in_helper(int (*fn)(const char *path, int kind, char *err), const char *path, int kind, char *err)
+{
+	int p[2], st = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errf(err, -errno, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid == 0) {
+		char e[ERRLEN] = "";
+		int r = fn(path, kind, e);
+
+		if (r < 0)
+			write_all(p[1], e, strlen(e));
+		_exit(r < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return errf(err, -errno, "fork: %s", strerror(errno));
+	}
+	n = read(p[0], err, ERRLEN - 1);
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (n <= 0)
+		snprintf(err, ERRLEN, "the host key helper for %s failed", path);
+	else
+		err[n] = '\0';
+	return -EIO;
+}
+
 static int generate(const char *path, int kind, char *err)
 {
-	char tmp[PATH_MAX + 16], pub[PATH_MAX + 8];
+	char tmp[PATH_MAX + 16];
 	ssh_key key = NULL;
 	mode_t old;
 	int r = 0;
@@ -70,20 +110,39 @@ static int generate(const char *path, int kind, char *err)
 	if (ssh_pki_generate(key_kinds[kind].type, key_kinds[kind].bits, &key) != SSH_OK)
 		return errf(err, -EIO, "cannot generate %s", path);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	snprintf(pub, sizeof(pub), "%s.pub", path);
 	unlink(tmp);
 	old = umask(077);
 	if (ssh_pki_export_privkey_file(key, NULL, NULL, NULL, tmp) != SSH_OK ||
 	    chmod(tmp, 0600) < 0 || rename(tmp, path) < 0)
 		r = errf(err, -EIO, "cannot write host key %s", path);
-	umask(022);
-	if (r == 0)
-		ssh_pki_export_pubkey_file(key, pub);
 	umask(old);
 	unlink(tmp);
 	ssh_key_free(key);
-	if (r == 0)
-		log_notice("generated host key %s", path);
+	return r;
+}
+
+/* <path>.pub holds the public half of <path>: written when missing or
+ * different, so the daemon can read it without touching the private key. */
+static int sync_public(const char *path, int kind, char *err)
+{
+	char pub[PATH_MAX + 8];
+	ssh_key key = NULL, have = NULL;
+	mode_t old;
+	int r = 0;
+
+	(void)kind;
+	snprintf(pub, sizeof(pub), "%s.pub", path);
+	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
+		return errf(err, -EINVAL, "host key %s is not a readable private key", path);
+	if (ssh_pki_import_pubkey_file(pub, &have) != SSH_OK || ssh_key_cmp(key, have, SSH_KEY_CMP_PUBLIC) != 0) {
+		unlink(pub);
+		old = umask(022);
+		if (ssh_pki_export_pubkey_file(key, pub) != SSH_OK)
+			r = errf(err, -EIO, "cannot write %s", pub);
+		umask(old);
+	}
+	ssh_key_free(have);
+	ssh_key_free(key);
 	return r;
 }
 
@@ -95,18 +154,22 @@ int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err)
 	if ((r = check_dir(dir, create, err)) < 0)
 		return r;
 	for (int i = 0; i < HOSTKEY_MAX; i++) {
-		char path[PATH_MAX];
+		char path[PATH_MAX], pub[PATH_MAX + 8];
 
 		snprintf(path, sizeof(path), "%s/%s", dir, key_kinds[i].file);
+		snprintf(pub, sizeof(pub), "%s.pub", path);
 		r = check_file(path, err);
-		if (r == -ENOENT && create)
-			r = generate(path, i, err);
-		else if (r == -ENOENT)
+		if (r == -ENOENT && create) {
+			r = in_helper(generate, path, i, err);
+			if (r == 0)
+				log_notice("generated host key %s", path);
+		} else if (r == -ENOENT) {
 			r = errf(err, r, "host key %s does not exist (it is created when peon-sshd starts)", path);
-		if (r < 0)
+		}
+		if (r < 0 || (r = in_helper(sync_public, path, i, err)) < 0)
 			goto fail;
-		if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &hk->keys[i]) != SSH_OK) {
-			r = errf(err, -EINVAL, "host key %s is not a readable private key", path);
+		if (ssh_pki_import_pubkey_file(pub, &hk->keys[i]) != SSH_OK) {
+			r = errf(err, -EINVAL, "cannot read the public host key %s", pub);
 			goto fail;
 		}
 		hk->paths[i] = strdup(path);
@@ -117,7 +180,6 @@ fail:
 	hostkeys_free(hk);
 	return r;
 }
-
 void hostkeys_free(struct hostkeys *hk)
 {
 	for (int i = 0; i < HOSTKEY_MAX; i++) {

@@ -1,5 +1,7 @@
 /* Host keys: generated on first start, reused after; refused when anyone but
- * the owner could write them (or read the private half). */
+ * the owner could write them (or read the private half). The daemon holds
+ * only the public halves; the private files are opened by each monitor and
+ * read only by its network child. */
 #ifndef PEON_HOSTKEY_H
 #define PEON_HOSTKEY_H
 
@@ -9,8 +11,8 @@
 #define HOSTKEY_MAX 2
 
 struct hostkeys {
-	ssh_key keys[HOSTKEY_MAX];
-	char *paths[HOSTKEY_MAX];
+	ssh_key keys[HOSTKEY_MAX];     /* public halves only (from <path>.pub) */
+	char *paths[HOSTKEY_MAX];      /* the private key files */
 	int n;
 };
 

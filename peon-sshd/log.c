@@ -11,6 +11,7 @@
 static const char *log_ident = "peon-sshd";
 static bool log_stderr = true;
 static int log_max = LOG_INFO;
+static void (*log_sink)(int prio, const char *msg);
 
 static const char *const level_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -32,6 +33,16 @@ void log_set_level(int max_prio)
 	log_max = max_prio;
 }
 
+void log_set_sink(void (*fn)(int prio, const char *msg))
+{
+	log_sink = fn;
+}
+
+bool log_to_stderr(void)
+{
+	return log_stderr;
+}
+
 int log_level_from_name(const char *name)
 {
 	for (int i = 0; i <= LOG_DEBUG; i++)
@@ -49,7 +60,7 @@ const char *log_level_name(int prio)
 	return prio >= 0 && prio <= LOG_DEBUG ? level_names[prio] : "info";
 }
 
-static void log_to_stderr(int prio, const struct log_ctx *ctx, const char *msg)
+static void write_stderr(int prio, const struct log_ctx *ctx, const char *msg)
 {
 	char ts[32];
 	struct timespec now;
@@ -108,8 +119,10 @@ void log_full(int prio, const struct log_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (log_stderr)
-		log_to_stderr(prio, ctx, msg);
+	if (log_sink)
+		log_sink(prio, msg);
+	else if (log_stderr)
+		write_stderr(prio, ctx, msg);
 	else
 		log_to_journal(prio, ctx, msg);
 }

@@ -15,6 +15,11 @@ struct log_ctx {
 
 void log_init(const char *ident, bool to_stderr, int max_prio);
 void log_set_level(int max_prio);
+/* Send every line to fn instead (the network child: to its monitor, which
+ * logs it with the connection's fields). */
+void log_set_sink(void (*fn)(int prio, const char *msg));
+/* Lines go to stderr (-d, or no journal), not to journald. */
+bool log_to_stderr(void);
 /* Names are syslog's: "debug", "info", "notice", "warning", "err". */
 int log_level_from_name(const char *name);
 const char *log_level_name(int prio);

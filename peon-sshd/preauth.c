@@ -23,8 +23,30 @@ struct preauth_entry {
 
 /* ---- endings ---- */
 
+static enum preauth_ending by_signal(int sig)
+{
+	switch (sig) {
+	case SIGALRM:
+		return ENDING_GRACE;
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGSYS: case SIGTRAP:
+		return ENDING_CRASH;
+	default:
+		return ENDING_KILLED;
+	}
+}
+
+int preauth_signal_of(int st)
+{
+	if (WIFEXITED(st) && WEXITSTATUS(st) > SESSION_EXIT_SIGNALED && WEXITSTATUS(st) < SESSION_EXIT_SIGNALED + 65)
+		return WEXITSTATUS(st) - SESSION_EXIT_SIGNALED;
+	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
 enum preauth_ending preauth_ending_of(int st)
 {
+	/* The monitor's own death by signal, or its child's as it reports it. */
+	if (preauth_signal_of(st))
+		return by_signal(preauth_signal_of(st));
 	if (WIFEXITED(st)) {
 		switch (WEXITSTATUS(st)) {
 		case SESSION_EXIT_NOAUTH: return ENDING_NOAUTH;
@@ -33,16 +55,7 @@ enum preauth_ending preauth_ending_of(int st)
 		default: return ENDING_NONE;
 		}
 	}
-	if (!WIFSIGNALED(st))
-		return ENDING_NONE;
-	switch (WTERMSIG(st)) {
-	case SIGALRM:
-		return ENDING_GRACE;
-	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGSYS: case SIGTRAP:
-		return ENDING_CRASH;
-	default:
-		return ENDING_KILLED;
-	}
+	return ENDING_NONE;
 }
 
 const char *preauth_ending_name(enum preauth_ending e)

@@ -29,7 +29,9 @@ enum session_exit {
 	SESSION_EXIT_INTERNAL = 1,  /* our own failure (setup, daemon unreachable): not the client's */
 	SESSION_EXIT_NOAUTH = 10,   /* the client left without a failed authentication attempt */
 	SESSION_EXIT_AUTHFAIL = 11, /* the client left after failed attempts, or max_auth_tries ran out */
-	SESSION_EXIT_PROTOCOL = 12, /* a protocol or key exchange error */
+	SESSION_EXIT_PROTOCOL = 12, /* a protocol or key exchange error, or the network child broke the
+				     * monitor's protocol */
+	SESSION_EXIT_SIGNALED = 128, /* + N: the network child died by signal N (the monitor reports it) */
 };
 
 enum preauth_ending {
@@ -44,6 +46,9 @@ enum preauth_ending {
 
 /* The ending of an unauthenticated connection from its waitpid() status. */
 enum preauth_ending preauth_ending_of(int wait_status);
+/* The signal that ended it (the monitor's, or its network child's as the
+ * monitor reports it in its exit code), or 0. */
+int preauth_signal_of(int wait_status);
 const char *preauth_ending_name(enum preauth_ending e);
 
 /* ---- penalties ---- */

@@ -1,3 +1,4 @@
+#include "monclient.h"
 #include "session.h"
 #include "session_int.h"
 #include "util.h"
@@ -17,32 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static void addr_string(const struct sockaddr_storage *sa, char *ip, size_t len, int *port)
-{
-	if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)len);
-		*port = ntohs(s6->sin6_port);
-		/* IPv4-mapped addresses read better as IPv4. */
-		if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.'))
-			memmove(ip, ip + 7, strlen(ip + 7) + 1);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)len);
-		*port = ntohs(s4->sin_port);
-	}
-}
-
 static void read_addresses(struct sess *ss)
 {
 	struct sockaddr_storage sa;
 	socklen_t l = sizeof(sa);
 
 	if (getpeername(ss->fd, (struct sockaddr *)&sa, &l) == 0)
-		addr_string(&sa, ss->remote_ip, sizeof(ss->remote_ip), &ss->remote_port);
+		sockaddr_split(&sa, ss->remote_ip, sizeof(ss->remote_ip), &ss->remote_port);
 	l = sizeof(sa);
 	if (getsockname(ss->fd, (struct sockaddr *)&sa, &l) == 0)
-		addr_string(&sa, ss->local_ip, sizeof(ss->local_ip), &ss->local_port);
+		sockaddr_split(&sa, ss->local_ip, sizeof(ss->local_ip), &ss->local_port);
 	snprintf(ss->remote, sizeof(ss->remote), "%s%s%s:%d", strchr(ss->remote_ip, ':') ? "[" : "",
 		 ss->remote_ip, strchr(ss->remote_ip, ':') ? "]" : "", ss->remote_port);
 	ss->lctx.remote_addr = ss->remote;
@@ -64,19 +49,14 @@ short pollset_revents(const struct pollset *ps, int slot)
 static void handle_signals(struct sess *ss)
 {
 	struct signalfd_siginfo si;
-	pid_t pid;
-	int status;
 
+	/* SIGTERM/SIGHUP come from the monitor: access has ended. */
 	while (read(ss->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) {
 			log_full(LOG_INFO, &ss->lctx, "closing: access to the execution has ended");
 			ss->quit = true;
 			ss->ended_by_us = true;
 		}
-	}
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		chan_child_exited(ss, pid, status);
-		chan_direct_reaped(ss, pid);
 	}
 }
 
@@ -85,9 +65,7 @@ static int setup_signals(struct sess *ss)
 	sigset_t set;
 
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGALRM, SIG_DFL);
 	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_SETMASK, &set, NULL);
@@ -153,8 +131,8 @@ static int min_timeout(int a, int b)
 }
 
 /* One poll for everything: the client's socket (POLLOUT only while libssh
- * has output queued), signals, the job's fds, pending forward opens. */
-static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *sig_slot)
+ * has output queued), signals, the monitor, the job's fds. */
+static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *sig_slot, int *mon_slot)
 {
 	int timeout = min_timeout(client_alive(ss, mono_ms()), chan_direct_timeout(ss));
 	short ev = POLLIN;
@@ -164,8 +142,8 @@ static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *s
 	ps->n = 0;
 	*ssh_slot = pollset_add(ps, ss->fd, ev);
 	*sig_slot = pollset_add(ps, ss->sigfd, POLLIN);
+	*mon_slot = pollset_add(ps, ss->mon_fd, POLLIN);
 	relay_poll(ss, ps);
-	chan_direct_poll(ss, ps);
 	if (ss->quit)
 		return 0;
 	return poll(ps->p, ps->n, timeout);
@@ -174,7 +152,7 @@ static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *s
 static void serve(struct sess *ss)
 {
 	static struct pollset ps;
-	int ssh_slot, sig_slot;
+	int ssh_slot, sig_slot, mon_slot;
 	ssh_message msg;
 
 	ss->ev = ssh_event_new();
@@ -184,12 +162,14 @@ static void serve(struct sess *ss)
 	}
 	ss->last_rx_ms = mono_ms();
 	while (!ss->quit) {
-		if (wait_round(ss, &ps, &ssh_slot, &sig_slot) < 0 && errno != EINTR) {
+		if (wait_round(ss, &ps, &ssh_slot, &sig_slot, &mon_slot) < 0 && errno != EINTR) {
 			log_full(LOG_ERR, &ss->lctx, "poll: %s", strerror(errno));
 			break;
 		}
 		if (pollset_revents(&ps, sig_slot))
 			handle_signals(ss);
+		if (pollset_revents(&ps, mon_slot))
+			monc_read_async(ss);
 		if (pollset_revents(&ps, ssh_slot)) {
 			if (pollset_revents(&ps, ssh_slot) & (POLLIN | POLLHUP | POLLERR)) {
 				ss->last_rx_ms = mono_ms();
@@ -200,7 +180,7 @@ static void serve(struct sess *ss)
 		}
 		while (!ss->quit && (msg = ssh_message_get(ss->s)))
 			dispatch_message(ss, msg);
-		chan_direct_run(ss, &ps);
+		chan_direct_run(ss);
 		relay_run(ss, &ps);
 		chan_housekeeping(ss);
 		if (connection_over(ss))
@@ -248,42 +228,22 @@ static int preauth_ending(struct sess *ss, bool in_kex)
 	return SESSION_EXIT_PROTOCOL;
 }
 
-/* RekeyLimit: libssh 0.10 honours both on a server session, checked as
- * packets go out and come in (only once authenticated). */
-static int set_rekey_limits(struct sess *ss)
-{
-	uint64_t data = ss->cfg->limits.rekey_data;
-	uint32_t secs = (uint32_t)ss->cfg->limits.rekey_time;
-
-	if ((data && ssh_options_set(ss->s, SSH_OPTIONS_REKEY_DATA, &data) < 0) ||
-	    (secs && ssh_options_set(ss->s, SSH_OPTIONS_REKEY_TIME, &secs) < 0)) {
-		log_full(LOG_ERR, &ss->lctx, "cannot set the rekey limits: %s", ssh_get_error(ss->s));
-		return -EINVAL;
-	}
-	return 0;
-}
-
 int session_run(const struct session_args *a)
 {
-	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .daemon_fd = a->daemon_fd, .sigfd = -1 };
+	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .mon_fd = a->mon_fd, .sigfd = -1 };
 	int one = 1, code = SESSION_EXIT_INTERNAL;
 
 	if (setup_signals(&ss) < 0)
 		return SESSION_EXIT_INTERNAL;
-	/* libssh 0.10 has no LoginGraceTime: the alarm's default action ends us,
-	 * and the daemon reads the SIGALRM as "grace time exceeded". */
-	alarm((unsigned)a->cfg->limits.login_grace_time);
 	read_addresses(&ss);
 	setsockopt(ss.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	ss.s = ssh_new();
-	if (!ss.s || set_rekey_limits(&ss) < 0)
-		goto out;
 	/* No server callbacks and no message callback: libssh queues every
 	 * request and the loop answers them (see session_int.h). */
-	if (ssh_bind_accept_fd(a->bind, ss.s, ss.fd) != SSH_OK) {
+	if (ssh_bind_accept_fd(a->bind, a->s, ss.fd) != SSH_OK) {
 		log_full(LOG_WARNING, &ss.lctx, "cannot start the SSH session: %s", ssh_get_error(a->bind));
 		goto out;
 	}
+	ss.s = a->s;
 	ssh_set_auth_methods(ss.s, SSH_AUTH_METHOD_PUBLICKEY);
 	ssh_set_blocking(ss.s, 0);
 	if (key_exchange(&ss) != SSH_OK) {
@@ -297,14 +257,12 @@ out:
 	chan_free_all(&ss);
 	if (ss.ev)
 		ssh_event_free(ss.ev);
-	ssh_disconnect(ss.s);
-	ssh_free(ss.s);
-	execution_free(ss.exec);
+	if (ss.s)
+		ssh_disconnect(ss.s);
+	free(ss.exec_id);
 	if (ss.fp)
 		ssh_string_free_char(ss.fp);
 	free(ss.user);
 	free(ss.key_comment);
-	if (ss.daemon_fd >= 0)
-		close(ss.daemon_fd);
 	return code;
 }

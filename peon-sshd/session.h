@@ -1,4 +1,4 @@
-/* One SSH connection, served by its own forked process. */
+/* One SSH connection, served inside the network child (netchild.c). */
 #ifndef PEON_SESSION_H
 #define PEON_SESSION_H
 
@@ -10,13 +10,14 @@
 struct session_args {
 	const struct peon_config *cfg;
 	ssh_bind bind;
+	ssh_session s;   /* new, options set; freed by the caller */
 	int fd;          /* the accepted connection */
-	int daemon_fd;   /* routeq socket to the daemon: which execution a key reaches (routeq.h) */
+	int mon_fd;      /* the monitor (monproto.h): every privileged act is asked of it */
 };
 
 /* Runs the connection to its end; returns the process exit code, which
- * tells the daemon how a connection that never authenticated ended
- * (enum session_exit in preauth.h). */
+ * tells the monitor (and through it the daemon) how a connection that
+ * never authenticated ended (enum session_exit in preauth.h). */
 int session_run(const struct session_args *a);
 
 #endif

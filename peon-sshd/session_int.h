@@ -1,6 +1,8 @@
-/* State shared by the modules that serve one connection: session.c (the
- * loop), auth.c, dispatch.c (requests), channel.c (channel table),
- * relay.c (bytes), chan_session.c and chan_direct.c (channel kinds).
+/* State shared by the modules that serve one connection inside the network
+ * child: session.c (the loop), auth.c, dispatch.c (requests), channel.c
+ * (channel table), relay.c (bytes), chan_session.c and chan_direct.c
+ * (channel kinds). Everything privileged is asked of the monitor
+ * (monclient.h).
  *
  * The rule that keeps this process correct: libssh runs its callbacks while
  * it processes packets, and it processes packets from inside many of its
@@ -13,7 +15,6 @@
 
 #include "config.h"
 #include "log.h"
-#include "registry.h"
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
@@ -41,7 +42,7 @@ struct sess {
 	ssh_session s;
 	ssh_event ev;
 	int fd, sigfd;
-	int daemon_fd;                   /* to the daemon: routing and the session record (routeq.h) */
+	int mon_fd;                      /* to the monitor (monproto.h) */
 	char remote_ip[64], local_ip[64];
 	int remote_port, local_port;
 	char remote[96];                 /* "ip:port" for logs */
@@ -52,12 +53,12 @@ struct sess {
 	bool none_asked;                 /* the first "none" is free */
 	char *pk_ok_fp;                  /* the key the last probe was told "ok" for */
 	bool tries_exhausted;            /* max_auth_tries reached: logged, exit AUTHFAIL */
-	bool internal_error;             /* our failure, not the client's: exit INTERNAL */
+	bool internal_error;             /* the monitor did not answer: exit INTERNAL */
 	bool ended_by_us;                /* SIGTERM/SIGHUP: no pre-auth ending to report */
-	struct execution *exec;          /* the daemon's copy, from the routeq CLAIM answer; owned */
+	char *exec_id;                   /* the execution the monitor let us into */
 	char *user, *fp, *key_comment;
 	struct log_ctx lctx;
-	bool pidns_entered;
+	uint32_t next_chan_id;           /* names channels to the monitor */
 	struct chan **chans;
 	size_t n_chans;
 	int n_session_chans, n_forward_chans;   /* open or being opened, per kind */
@@ -87,7 +88,8 @@ struct chan *chan_accept(struct sess *ss, ssh_message msg, enum chan_kind kind);
 struct chan *chan_find(struct sess *ss, ssh_channel ch);
 /* After each round: finish channels whose work is done, free closed ones. */
 void chan_housekeeping(struct sess *ss);
-void chan_child_exited(struct sess *ss, pid_t pid, int status);
+/* The monitor says the process of channel id ended. */
+void chan_child_exited(struct sess *ss, uint32_t id, int status);
 void chan_hangup_all(struct sess *ss);
 void chan_free_all(struct sess *ss);
 
@@ -97,10 +99,10 @@ void chan_session_request(struct sess *ss, struct chan *c, ssh_message msg);
 
 /* chan_direct.c: direct-tcpip opens, connected from inside the job. */
 void chan_direct_open(struct sess *ss, ssh_message msg);
-void chan_direct_poll(struct sess *ss, struct pollset *ps);
-void chan_direct_run(struct sess *ss, const struct pollset *ps);
+/* The monitor's answer to open id: a connected fd, or -1 and why. */
+void chan_direct_connected(struct sess *ss, uint32_t id, int fd, const char *err);
+void chan_direct_run(struct sess *ss);
 int chan_direct_timeout(struct sess *ss);
-void chan_direct_reaped(struct sess *ss, pid_t pid);
 void chan_direct_cancel_all(struct sess *ss);
 
 /* relay.c: move bytes between channels and the job's fds. */

@@ -2,7 +2,7 @@
  *
  * The spawn path enters the job (cgroups, namespaces, root, the job user's
  * credentials) and then executes this program from a sealed memfd the
- * daemon filled at start (sftpimage.c). So the process serving SFTP inside
+ * daemon filled at start (image.c). So the process serving SFTP inside
  * a job is a fresh address space: none of the daemon's or the session's
  * memory (host private keys included) is in it, and /proc/PID/exe names no
  * file of the host that a job process could open (the CVE-2019-5736

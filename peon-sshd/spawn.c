@@ -35,7 +35,7 @@
 #define SPAWN_TIMEOUT_MS 15000
 #define PIPE_BYTES (1024 * 1024)
 
-/* What the session process learns about the job before forking. */
+/* What the monitor learns about the job before forking. */
 struct job_view {
 	pid_t pid;
 	int pidfd, rootfd, cwdfd;
@@ -47,8 +47,8 @@ struct job_view {
 	size_t environ_len;
 };
 
-/* The SFTP server image (sftpimage.c), loaded by the daemon at start and
- * inherited by every session process; -1 with the reason when unusable. */
+/* The SFTP server image (image.c), loaded by the daemon at start and
+ * inherited by every monitor; -1 with the reason when unusable. */
 static int sftp_image = -1;
 static char sftp_image_error[ERRLEN] = "the SFTP server was not loaded";
 
@@ -463,11 +463,15 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 		if (setsid() < 0 || dup2(f->in[0], 0) < 0 || dup2(f->out[1], 1) < 0 || dup2(f->err[1], 2) < 0)
 			child_fail(f->status[1], "cannot attach stdin/stdout/stderr");
 	}
-	/* Nothing of the session process may leak into the job. */
+	/* Nothing of the monitor may leak into the job. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	fd_set_cloexec(f->status[1], true);
 	if (caps_apply(&c, err) < 0)
 		child_fail(f->status[1], err);
+	/* The connection's processes end with it, even when the monitor is
+	 * killed outright: a hangup, as a terminal's would be (the credential
+	 * change above cleared any earlier setting; exec keeps this one). */
+	prctl(PR_SET_PDEATHSIG, SIGHUP);
 	enter_cwd(rq, jv, &u);
 	if (rq->sftp) {
 		/* A fresh image from the sealed memfd: nothing of this process
@@ -656,8 +660,10 @@ connect_main(const struct execution *e, const struct job_view *jv, const char *h
 	build_creds(&rq, jv, &u, &c);
 	if (caps_apply(&c, err) < 0)
 		goto fail;
+	/* Both are reset by the credential change. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_DUMPABLE, 0);
-	/* Nothing of the session process (its SSH socket, the job view) stays. */
+	/* Nothing of the monitor (its sockets, the job view) stays. */
 	if (dup2(sock, 3) < 0)
 		_exit(126);
 	syscall(SYS_close_range, 4U, ~0U, 0U);

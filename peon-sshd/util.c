@@ -225,27 +225,37 @@ bool execution_id_valid(const char *id)
 	return true;
 }
 
-void sockaddr_format(const struct sockaddr_storage *sa, char *out, size_t len)
+void sockaddr_split(const struct sockaddr_storage *sa, char *ip, size_t len, int *port)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-	const char *shown = ip;
-	int port = 0;
+	char buf[INET6_ADDRSTRLEN] = "?";
+	const char *shown = buf;
 
+	*port = 0;
 	if (sa->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(s6->sin6_port);
-		if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.'))
-			shown = ip + 7;
+		inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof(buf));
+		*port = ntohs(s6->sin6_port);
+		/* IPv4-mapped addresses read better as IPv4. */
+		if (strncmp(buf, "::ffff:", 7) == 0 && strchr(buf, '.'))
+			shown = buf + 7;
 	} else if (sa->ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		port = ntohs(s4->sin_port);
+		inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof(buf));
+		*port = ntohs(s4->sin_port);
 	}
-	if (strchr(shown, ':'))
-		snprintf(out, len, "[%s]:%d", shown, port);
+	snprintf(ip, len, "%s", shown);
+}
+
+void sockaddr_format(const struct sockaddr_storage *sa, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+
+	sockaddr_split(sa, ip, sizeof(ip), &port);
+	if (strchr(ip, ':'))
+		snprintf(out, len, "[%s]:%d", ip, port);
 	else
-		snprintf(out, len, "%s:%d", shown, port);
+		snprintf(out, len, "%s:%d", ip, port);
 }
 
 long long now_ms(void)

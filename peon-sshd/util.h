@@ -43,6 +43,8 @@ bool execution_id_valid(const char *id);
 struct sockaddr_storage;
 /* "ip:port", "[ip6]:port"; IPv4-mapped IPv6 addresses as IPv4. */
 void sockaddr_format(const struct sockaddr_storage *sa, char *out, size_t len);
+/* The address alone (IPv4-mapped as IPv4) and the port. */
+void sockaddr_split(const struct sockaddr_storage *sa, char *ip, size_t len, int *port);
 
 /* Wall-clock time in milliseconds (CLOCK_REALTIME): execution lifetimes. */
 long long now_ms(void);

@@ -48,6 +48,16 @@ def sftp_pids():
     return found
 
 
+def comm(pid):
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
+
+
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
 def ppid(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(next(l for l in f if l.startswith("PPid:")).split()[1])
@@ -66,8 +76,14 @@ def test_sftp_server_holds_no_host_key_and_no_host_path(daemon, job, keys):
         with open(f"/proc/{pid}/status") as f:
             status = f.read()
         assert "\nUid:\t1000\t1000\t1000\t1000\n" in status
-        # The scan works: the session process (its parent) does hold the key.
-        assert memory_holds(ppid(pid), seed)
+        # The scan works: the connection's network child (the monitor's
+        # other child) does hold the key; the monitor, which forked the
+        # SFTP process, does not, and neither does the SFTP process.
+        monitor = ppid(pid)
+        net = [c for c in children(monitor) if comm(c) == "peon-sshd-net"]
+        assert len(net) == 1
+        assert memory_holds(net[0], seed)
+        assert not memory_holds(monitor, seed)
         assert not memory_holds(pid, seed)
         sf.close()
     finally:
@@ -80,6 +96,7 @@ def test_sftp_refused_with_reason_when_the_image_is_unsafe(tmp_path, hostkeys, j
     bindir.mkdir()
     shutil.copy(SSHD, bindir / "peon-sshd")
     shutil.copy(os.path.join(os.path.dirname(SSHD), "peon-sftp-server"), bindir / "peon-sftp-server")
+    shutil.copy(os.path.join(os.path.dirname(SSHD), "peon-sshd-net"), bindir / "peon-sshd-net")
     os.chmod(bindir / "peon-sftp-server", 0o777)
     d = Daemon(str(tmp_path), hostkeys, sshd=str(bindir / "peon-sshd")).start()
     try:

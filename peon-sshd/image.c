@@ -1,4 +1,4 @@
-#include "sftpimage.h"
+#include "image.h"
 #include "util.h"
 
 #include <errno.h>
@@ -15,10 +15,9 @@
 #ifndef PEON_LIBEXECDIR
 #define PEON_LIBEXECDIR "/usr/local/lib/peon-sshd"
 #endif
-#define IMAGE_NAME "peon-sftp-server"
 #define IMAGE_MAX (64 * 1024 * 1024)
 
-/* The image runs inside every job: only root may have been able to change it. */
+/* The images run inside every job or as root: only root may have been able to change them. */
 static int check_file(int fd, const char *path, char *err)
 {
 	struct stat st;
@@ -32,9 +31,9 @@ static int check_file(int fd, const char *path, char *err)
 	return (int)st.st_size;
 }
 
-static int copy_sealed(int src, size_t size, const char *path, char *err)
+static int copy_sealed(int src, size_t size, const char *name, const char *path, char *err)
 {
-	int fd = memfd_create(IMAGE_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	off_t off = 0;
 
 	if (fd < 0)
@@ -55,7 +54,7 @@ static int copy_sealed(int src, size_t size, const char *path, char *err)
 	return fd;
 }
 
-static int load_from(const char *path, char *err)
+static int load_from(const char *name, const char *path, char *err)
 {
 	int src = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
 
@@ -63,21 +62,22 @@ static int load_from(const char *path, char *err)
 		return errf(err, -errno, "cannot open %s: %s", path, strerror(errno));
 	r = check_file(src, path, err);
 	if (r > 0)
-		r = copy_sealed(src, (size_t)r, path, err);
+		r = copy_sealed(src, (size_t)r, name, path, err);
 	close(src);
 	return r;
 }
 
-int sftpimage_load(char *err)
+int image_load(const char *name, char *err)
 {
-	char self[PATH_MAX], beside[PATH_MAX + 32];
+	char self[PATH_MAX], beside[PATH_MAX + 64], lib[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 	if (n > 0) {
 		self[n] = '\0';
-		snprintf(beside, sizeof(beside), "%s/%s", dirname(self), IMAGE_NAME);
+		snprintf(beside, sizeof(beside), "%s/%s", dirname(self), name);
 		if (access(beside, F_OK) == 0)
-			return load_from(beside, err);
+			return load_from(name, beside, err);
 	}
-	return load_from(PEON_LIBEXECDIR "/" IMAGE_NAME, err);
+	snprintf(lib, sizeof(lib), "%s/%s", PEON_LIBEXECDIR, name);
+	return load_from(name, lib, err);
 }
