@@ -160,8 +160,9 @@ fuzz-smoke: fuzz
 integration: deps all $(TEST_SSHD)
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
-# The relay, session, forwarding and SFTP tests again against a sanitized daemon.
-SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py \
+# The relay, session, privilege-separation, forwarding and SFTP tests again
+# against a sanitized daemon (its monitor and network child are sanitized too).
+SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py tests/integration/test_privsep.py \
              tests/integration/test_forward.py tests/integration/test_sftp.py
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"

@@ -79,16 +79,21 @@ static int take(struct sess *ss, size_t len, int *fds, int nfds, enum mon_type w
 	mon_reader_init(&r, rbuf + 1, len - 1);
 	if (rbuf[0] == MON_EXITED) {
 		on_exited(ss, &r);
+	} else if (rbuf[0] == MON_CLOSE) {
+		log_full(LOG_INFO, &ss->lctx, "closing: access to the execution has ended");
+		ss->quit = true;
+		ss->ended_by_us = true;
 	} else if (rbuf[0] == MON_CONNECTED) {
 		on_connected(ss, &r, fds, nfds);
 		return 0;
 	} else {
 		log_full(LOG_ERR, &ss->lctx, "unexpected record %u from the monitor", (unsigned)rbuf[0]);
 		ss->quit = true;
+		ss->internal_error = true;
 	}
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
-	return ss->quit ? -1 : 0;
+	return ss->internal_error ? -1 : 0;
 }
 
 static ssize_t recv_one(int *fds, int *nfds, int flags)

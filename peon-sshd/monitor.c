@@ -409,9 +409,12 @@ static void handle_signals(struct mon *m)
 	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) && !m->terminating && !m->child_done) {
 			/* The child says goodbye to the client and ends. */
-			kill(m->child, SIGTERM);
+			struct mon_buf b;
+
 			m->terminating = true;
 			m->kill_at = mono_ms() + CLOSE_GRACE_MS;
+			mon_buf_init(&b, MON_CLOSE);
+			mon_reply(m, &b, NULL, 0);
 		}
 	}
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {

@@ -49,6 +49,7 @@ enum mon_type {
 	MON_SPAWNED,        /* id, ok, error text; fds: pty master, or stdin, stdout, stderr */
 	MON_EXITED,         /* id, wait status */
 	MON_CONNECTED,      /* id, ok, error text; fd: the connected socket */
+	MON_CLOSE,          /* access has ended (remove, kill, ttl): say goodbye and end */
 };
 
 enum mon_spawn_kind { MON_SPAWN_SHELL, MON_SPAWN_EXEC, MON_SPAWN_SFTP };

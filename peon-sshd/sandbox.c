@@ -114,7 +114,7 @@ static const char *const allowed[] = {
 	"brk", "munmap", "mremap", "madvise", "futex",
 	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
 	"getrandom", "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "sigaltstack",
-	"sched_yield", "restart_syscall", "exit", "exit_group", "signalfd", "signalfd4",
+	"sched_yield", "restart_syscall", "exit", "exit_group",
 #if defined(__SANITIZE_ADDRESS__)
 	/* AddressSanitizer's runtime (SAN=1 test builds only). */
 	"prlimit64", "getrlimit", "sched_getaffinity",

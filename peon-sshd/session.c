@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,31 +44,12 @@ short pollset_revents(const struct pollset *ps, int slot)
 	return slot >= 0 && (nfds_t)slot < ps->n ? ps->p[slot].revents : 0;
 }
 
-static void handle_signals(struct sess *ss)
+/* Access ends by the monitor's MON_CLOSE record (monclient.c), not by a
+ * signal: the child holds no signalfd. SIGPIPE: writes to a job's closed
+ * pipe fail with EPIPE instead. */
+static void setup_signals(void)
 {
-	struct signalfd_siginfo si;
-
-	/* SIGTERM/SIGHUP come from the monitor: access has ended. */
-	while (read(ss->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) {
-			log_full(LOG_INFO, &ss->lctx, "closing: access to the execution has ended");
-			ss->quit = true;
-			ss->ended_by_us = true;
-		}
-	}
-}
-
-static int setup_signals(struct sess *ss)
-{
-	sigset_t set;
-
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_SETMASK, &set, NULL);
-	ss->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return ss->sigfd < 0 ? -errno : 0;
 }
 
 static bool connection_over(struct sess *ss)
@@ -132,7 +111,7 @@ static int min_timeout(int a, int b)
 
 /* One poll for everything: the client's socket (POLLOUT only while libssh
  * has output queued), signals, the monitor, the job's fds. */
-static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *sig_slot, int *mon_slot)
+static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *mon_slot)
 {
 	int timeout = min_timeout(client_alive(ss, mono_ms()), chan_direct_timeout(ss));
 	short ev = POLLIN;
@@ -141,7 +120,6 @@ static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *s
 		ev |= POLLOUT;
 	ps->n = 0;
 	*ssh_slot = pollset_add(ps, ss->fd, ev);
-	*sig_slot = pollset_add(ps, ss->sigfd, POLLIN);
 	*mon_slot = pollset_add(ps, ss->mon_fd, POLLIN);
 	relay_poll(ss, ps);
 	if (ss->quit)
@@ -152,7 +130,7 @@ static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *s
 static void serve(struct sess *ss)
 {
 	static struct pollset ps;
-	int ssh_slot, sig_slot, mon_slot;
+	int ssh_slot, mon_slot;
 	ssh_message msg;
 
 	ss->ev = ssh_event_new();
@@ -162,12 +140,10 @@ static void serve(struct sess *ss)
 	}
 	ss->last_rx_ms = mono_ms();
 	while (!ss->quit) {
-		if (wait_round(ss, &ps, &ssh_slot, &sig_slot, &mon_slot) < 0 && errno != EINTR) {
+		if (wait_round(ss, &ps, &ssh_slot, &mon_slot) < 0 && errno != EINTR) {
 			log_full(LOG_ERR, &ss->lctx, "poll: %s", strerror(errno));
 			break;
 		}
-		if (pollset_revents(&ps, sig_slot))
-			handle_signals(ss);
 		if (pollset_revents(&ps, mon_slot))
 			monc_read_async(ss);
 		if (pollset_revents(&ps, ssh_slot)) {
@@ -230,11 +206,10 @@ static int preauth_ending(struct sess *ss, bool in_kex)
 
 int session_run(const struct session_args *a)
 {
-	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .mon_fd = a->mon_fd, .sigfd = -1 };
+	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .mon_fd = a->mon_fd };
 	int one = 1, code = SESSION_EXIT_INTERNAL;
 
-	if (setup_signals(&ss) < 0)
-		return SESSION_EXIT_INTERNAL;
+	setup_signals();
 	read_addresses(&ss);
 	setsockopt(ss.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* No server callbacks and no message callback: libssh queues every

@@ -41,7 +41,7 @@ struct sess {
 	const struct peon_config *cfg;
 	ssh_session s;
 	ssh_event ev;
-	int fd, sigfd;
+	int fd;
 	int mon_fd;                      /* to the monitor (monproto.h) */
 	char remote_ip[64], local_ip[64];
 	int remote_port, local_port;
@@ -54,7 +54,7 @@ struct sess {
 	char *pk_ok_fp;                  /* the key the last probe was told "ok" for */
 	bool tries_exhausted;            /* max_auth_tries reached: logged, exit AUTHFAIL */
 	bool internal_error;             /* the monitor did not answer: exit INTERNAL */
-	bool ended_by_us;                /* SIGTERM/SIGHUP: no pre-auth ending to report */
+	bool ended_by_us;                /* the monitor closed us: no pre-auth ending to report */
 	char *exec_id;                   /* the execution the monitor let us into */
 	char *user, *fp, *key_comment;
 	struct log_ctx lctx;

@@ -58,7 +58,7 @@ void testhook_postauth(struct sess *ss)
 	if (strcmp(user, "peon-test-second-claim") == 0) {
 		mon_buf_init(&b, MON_AUTH_CLAIM);
 		mon_put_str(&b, user);
-		mon_put_str(&b, "not a key blob");
+		mon_put_str(&b, "AAAAC3NzaC1lZDI1NTE5AAAAIA==");
 		send_rec(&b, -1);
 	} else if (strcmp(user, "peon-test-unknown-channel") == 0) {
 		mon_buf_init(&b, MON_SIGNAL);
