@@ -397,7 +397,8 @@ static enum route_result claim(struct daemon *d, struct conn *c, const struct ro
 	struct log_ctx ctx = { .execution_id = e->id, .remote_addr = c->remote, .key_fp = q->fingerprint };
 	char *user = str_printable(q->user, ROUTEQ_USER_MAX);
 	struct sessinfo si = { .execution = e->id, .remote = c->remote, .user = user ? user : "",
-			       .key_fp = q->fingerprint, .key_comment = key_comment(e, q->fingerprint) };
+			       .key_fp = q->fingerprint, .key_comment = key_comment(e, q->fingerprint),
+			       .uid_slot = c->uid_slot };
 	int max = d->cfg.limits.max_connections, r;
 
 	if (sessfile_count(d->cfg.runtime_dir, e->id) >= max) {
@@ -740,6 +741,18 @@ static int make_empty_dir(struct daemon *d, char *err)
 		    d->empty_dir);
 }
 
+/* Sessions that outlived a restart keep their network children's uids:
+ * no new connection may share one. */
+static void keep_running_slots(struct daemon *d)
+{
+	json_object *all = sessfile_list(d->cfg.runtime_dir, NULL), *slot;
+
+	for (size_t i = 0; all && i < json_object_array_length(all); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(all, i), "uid_slot", &slot))
+			uidpool_mark(&d->uids, json_object_get_int(slot));
+	json_object_put(all);
+}
+
 /* Privilege separation needs its image, its root and a uid range no user has. */
 static int privsep_setup(struct daemon *d, char *err)
 {
@@ -754,6 +767,7 @@ static int privsep_setup(struct daemon *d, char *err)
 		return r;
 	if (uidpool_init(&d->uids, d->cfg.privsep.uid_count) < 0)
 		return errf(err, -ENOMEM, "out of memory");
+	keep_running_slots(d);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 
 struct sessinfo {
 	const char *execution, *remote, *user, *key_fp, *key_comment;
+	int uid_slot;      /* its network child's privsep slot: a restarted daemon keeps it taken */
 };
 
 /* Record the session of process pid (its start time guards against pid reuse). */

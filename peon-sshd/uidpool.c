@@ -48,6 +48,14 @@ void uidpool_give(struct uidpool *p, int slot)
 	}
 }
 
+void uidpool_mark(struct uidpool *p, int slot)
+{
+	if (slot >= 0 && slot < p->count && !p->used[slot]) {
+		p->used[slot] = 1;
+		p->n_used++;
+	}
+}
+
 /* A child with the uid of a real user could be signalled by that user's
  * processes (and could signal them): such a range is a configuration error. */
 int uidpool_check_passwd(const char *passwd_path, long long base, int count, char *err)

@@ -17,6 +17,8 @@ void uidpool_free(struct uidpool *p);
  * one), or -1 when all are taken. */
 int uidpool_take(struct uidpool *p, uint64_t rnd);
 void uidpool_give(struct uidpool *p, int slot);
+/* Take this slot (a session that outlived a restart); ignored when out of range. */
+void uidpool_mark(struct uidpool *p, int slot);
 /* Refuse a range that holds a user of passwd_path: -EEXIST with err. */
 int uidpool_check_passwd(const char *passwd_path, long long base, int count, char *err);
 

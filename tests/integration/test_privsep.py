@@ -439,6 +439,34 @@ def test_uid_range_from_config(mkdaemon, keys):
             s.close()
 
 
+def test_restart_keeps_running_sessions_uids(mkdaemon, keys):
+    """A restarted daemon does not hand a running session's uid to a new
+    connection: the slot is in the session record. With two slots, one kept
+    by the surviving session, a second new connection is refused."""
+    d = mkdaemon("privsep = { uid_base = 3000000; uid_count = 2; };\n")
+    k = host_exec(d, keys)
+    p = subprocess.Popen(ssh_argv(k, d.port, "sleep 120"), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    held = []
+    try:
+        [(mon, child)] = session_processes(d, n=1)
+        kept = int(status(child)["Uid"].split()[0])
+        d.restart()
+        assert alive(child, stat_fields(child)[1]), "the session did not survive the restart"
+        s, _, other = raw_connection(d, send_version=True)
+        held.append(s)
+        wait_sandboxed(d, other)
+        assert int(status(other)["Uid"].split()[0]) not in (kept, 0)
+        third = connect_from("127.0.0.1", d.port)
+        held.append(third)
+        assert banner(third) == b"", "a third connection got in with two uids, one of them kept"
+        wait_for(lambda: "every uid of the privsep range is in use" in d.log(), what="the refusal line")
+    finally:
+        for c in held:
+            c.close()
+        kill_proc(p)
+
+
 def test_network_child_sandboxed_during_shell(daemon, keys):
     """The same sandbox during live sessions: OpenSSH without a pty, and
     paramiko with a pty."""

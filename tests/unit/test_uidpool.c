@@ -24,6 +24,10 @@ static void test_slots_are_distinct_until_given_back(void **state)
 	assert_int_equal(uidpool_take(&p, 0), 5);
 	uidpool_give(&p, -1);         /* a failed take: no effect */
 	assert_int_equal(p.n_used, 8);
+	uidpool_give(&p, 2);
+	uidpool_mark(&p, 2);          /* a session that outlived a restart */
+	uidpool_mark(&p, 99);         /* out of range: ignored */
+	assert_int_equal(uidpool_take(&p, 0), -1);
 	uidpool_free(&p);
 }
 
