@@ -61,10 +61,15 @@ static int check_algorithms(const struct peon_config *cfg, char *err)
 int daemon_check_config(const struct peon_config *cfg, char *err)
 {
 	struct stat st;
+	char why[ERRLEN];
 	int r = check_algorithms(cfg, err);
 
 	if (r < 0)
 		return r;
+	r = image_load("peon-sshd-net", why);
+	if (r < 0)
+		return errf(err, r, "cannot load the network child: %s", why);
+	close(r);
 	/* An existing key directory must already be safe; a missing one is created at start. */
 	if (stat(cfg->host_key_dir, &st) == 0) {
 		struct hostkeys hk;

@@ -65,7 +65,7 @@ static int check_file(const char *path, char *err)
 /* Private key bytes never enter the daemon (or, through fork, a monitor):
  * generating a key and deriving its public half run in a short-lived
  * child, which writes the files and says only whether it worked. */
-static int in_helper(int (*fn)(const char *path, int kind, char *err), const char *path, int kind, char *err)
+static int in_helper(int (*fn)(const char *path, int arg, char *err), const char *path, int arg, char *err)
 {
 	int p[2], st = 0;
 	ssize_t n;
@@ -76,7 +76,7 @@ static int in_helper(int (*fn)(const char *path, int kind, char *err), const cha
 	pid = fork();
 	if (pid == 0) {
 		char e[ERRLEN] = "";
-		int r = fn(path, kind, e);
+		int r = fn(path, arg, e);
 
 		if (r < 0)
 			write_all(p[1], e, strlen(e));
@@ -122,19 +122,20 @@ static int generate(const char *path, int kind, char *err)
 }
 
 /* <path>.pub holds the public half of <path>: written when missing or
- * different, so the daemon can read it without touching the private key. */
-static int sync_public(const char *path, int kind, char *err)
+ * different, so the daemon can read it without touching the private key.
+ * write 0 (peon-sshd -t): only check that the private key is readable. */
+static int sync_public(const char *path, int write, char *err)
 {
 	char pub[PATH_MAX + 8];
 	ssh_key key = NULL, have = NULL;
 	mode_t old;
 	int r = 0;
 
-	(void)kind;
 	snprintf(pub, sizeof(pub), "%s.pub", path);
 	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
 		return errf(err, -EINVAL, "host key %s is not a readable private key", path);
-	if (ssh_pki_import_pubkey_file(pub, &have) != SSH_OK || ssh_key_cmp(key, have, SSH_KEY_CMP_PUBLIC) != 0) {
+	if (write && (ssh_pki_import_pubkey_file(pub, &have) != SSH_OK ||
+		      ssh_key_cmp(key, have, SSH_KEY_CMP_PUBLIC) != 0)) {
 		unlink(pub);
 		old = umask(022);
 		if (ssh_pki_export_pubkey_file(key, pub) != SSH_OK)
@@ -166,9 +167,9 @@ int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err)
 		} else if (r == -ENOENT) {
 			r = errf(err, r, "host key %s does not exist (it is created when peon-sshd starts)", path);
 		}
-		if (r < 0 || (r = in_helper(sync_public, path, i, err)) < 0)
+		if (r < 0 || (r = in_helper(sync_public, path, create, err)) < 0)
 			goto fail;
-		if (ssh_pki_import_pubkey_file(pub, &hk->keys[i]) != SSH_OK) {
+		if (create && ssh_pki_import_pubkey_file(pub, &hk->keys[i]) != SSH_OK) {
 			r = errf(err, -EINVAL, "cannot read the public host key %s", pub);
 			goto fail;
 		}

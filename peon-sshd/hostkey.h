@@ -16,6 +16,10 @@ struct hostkeys {
 	int n;
 };
 
+/* create (the daemon's start): generate missing keys, (re)write each
+ * <key>.pub, and load the public halves. !create (-t): only check that
+ * the private keys exist, are safe and readable; nothing is written and
+ * no key is loaded. Private keys are read only in short-lived children. */
 int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err);
 void hostkeys_free(struct hostkeys *hk);
 

@@ -371,9 +371,13 @@ static void handle(struct mon *m, const struct mon_request *rq)
 	}
 }
 
+/* At most a round's worth: a child that floods still lets the loop see
+ * signals and connects. */
+#define RECORDS_PER_ROUND 64
+
 static void read_requests(struct mon *m, unsigned char *buf)
 {
-	while (!m->violation) {
+	for (int i = 0; i < RECORDS_PER_ROUND && !m->violation && !m->sock_eof; i++) {
 		struct mon_request rq;
 		char err[ERRLEN];
 		int nfds;
@@ -383,8 +387,10 @@ static void read_requests(struct mon *m, unsigned char *buf)
 			mon_violation(m, "file descriptors sent to the monitor");
 			return;
 		}
+		if (n == 0)
+			m->sock_eof = true; /* the child is ending; SIGCHLD follows */
 		if (n == -EAGAIN || n == 0)
-			return;             /* EOF: the child is ending; SIGCHLD follows */
+			return;
 		if (n == -EMSGSIZE) {
 			mon_violation(m, "message too large");
 			return;
@@ -448,7 +454,7 @@ static void serve(struct mon *m)
 		size_t n = 2;
 
 		p[0] = (struct pollfd){ .fd = m->sigfd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = m->violation ? -1 : m->sock, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = m->violation || m->sock_eof ? -1 : m->sock, .events = POLLIN };
 		n += monjob_poll(m, p + 2, ARRAY_SIZE(p) - 2);
 		if (poll(p, n, loop_timeout(m)) < 0 && errno != EINTR)
 			break;

@@ -40,6 +40,7 @@ struct mon {
 	int child_status;
 	bool child_done;
 	bool violation;                 /* the child broke the protocol: killed */
+	bool sock_eof;                  /* the child closed its end */
 	bool terminating;               /* SIGTERM/SIGHUP: the child was asked to close */
 	long long kill_at;              /* then SIGKILL if it has not ended */
 	bool internal_error;            /* our failure (the daemon did not answer) */
