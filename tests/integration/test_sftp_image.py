@@ -18,20 +18,35 @@ def host_ed25519_seed(keydir):
                              serialization.NoEncryption())
 
 
+# Mappings larger than this are skipped: only AddressSanitizer's shadow
+# (terabytes reserved, SAN=1 builds) is that large, and it holds no copy of
+# program data; the heap of a sanitized process lives in its allocator's
+# regions, which are mapped in much smaller pieces.
+SCAN_MAPPING_MAX = 8 << 30
+SCAN_CHUNK = 64 << 20
+
+
 def memory_holds(pid, needle):
-    """Search every readable mapping of a process for the bytes."""
+    """Search every readable mapping of a process for the bytes, in chunks
+    that overlap by len(needle) - 1 so nothing straddling a cut is missed."""
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
         for line in maps:
             addr, perms = line.split()[:2]
             if not perms.startswith("r"):
                 continue
             lo, hi = (int(x, 16) for x in addr.split("-"))
-            try:
-                mem.seek(lo)
-                if needle in mem.read(hi - lo):
-                    return True
-            except (OSError, OverflowError, ValueError):
+            if hi - lo > SCAN_MAPPING_MAX:
                 continue
+            pos = lo
+            while pos < hi:
+                end = min(hi, pos + SCAN_CHUNK)
+                try:
+                    mem.seek(pos)
+                    if needle in mem.read(min(hi, end + len(needle) - 1) - pos):
+                        return True
+                except (OSError, OverflowError, ValueError):
+                    break
+                pos = end
     return False
 
 
