@@ -25,7 +25,7 @@ B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log peonconf preauth config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
 DAEMON := $(CORE) hostkey listener control daemon gate monitor monjob monproto uidpool \
-          spawn image sessfile pty forward reporter
+          jobenter spawn image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
 NET := netchild sandbox monclient monproto session auth dispatch channel chan_session chan_direct relay \

@@ -4,6 +4,7 @@
  * (fork from the monitor, enter the job, act, hand fds back), and each is
  * checked first: logged in, a channel id the child owns, within limits. */
 #include "envfilter.h"
+#include "jobenter.h"
 #include "monitor_int.h"
 #include "spawn.h"
 #include "util.h"
@@ -123,7 +124,7 @@ static int start(struct mon *m, const struct mon_request *rq, struct spawn_res *
 	snprintf(client, sizeof(client), "%s %d %d", m->remote_ip, m->remote_port, m->local_port);
 	/* Once: later children of the monitor are members of the job's pid
 	 * namespace, so a shell is our direct child there too. */
-	r = m->pidns_entered ? 0 : spawn_enter_ns(m->exec, "pid", CLONE_NEWPID, err);
+	r = m->pidns_entered ? 0 : job_enter_ns(m->exec, "pid", CLONE_NEWPID, err);
 	if (r == 0) {
 		m->pidns_entered = true;
 		r = spawn_start(&sr, res, err);

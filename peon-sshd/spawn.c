@@ -1,9 +1,10 @@
+/* Job processes of a connection, on the "do it inside the job" primitive
+ * (jobenter.h): the shell, a command or the SFTP server with a pty or
+ * pipes, and the direct-tcpip connect helper. Run from the monitor. */
 #include "spawn.h"
-#include "caps.h"
-#include "cgroup.h"
 #include "envbuild.h"
 #include "forward.h"
-#include "procinfo.h"
+#include "jobenter.h"
 #include "pty.h"
 #include "util.h"
 
@@ -35,18 +36,6 @@
 #define SPAWN_TIMEOUT_MS 15000
 #define PIPE_BYTES (1024 * 1024)
 
-/* What the monitor learns about the job before forking. */
-struct job_view {
-	pid_t pid;
-	int pidfd, rootfd, cwdfd;
-	int nsflags;                  /* namespaces that differ from ours */
-	struct proc_status st;        /* ids already translated into the job's user ns */
-	bool userns, setgroups_ok;
-	struct idmap uidmap, gidmap;
-	char *environ;
-	size_t environ_len;
-};
-
 /* The SFTP server image (image.c), loaded by the daemon at start and
  * inherited by every monitor; -1 with the reason when unusable. */
 static int sftp_image = -1;
@@ -59,298 +48,7 @@ void spawn_set_sftp_image(int fd, const char *why)
 		snprintf(sftp_image_error, sizeof(sftp_image_error), "%s", why);
 }
 
-struct user_info {
-	char name[256], home[PATH_MAX], shell[PATH_MAX];
-	uid_t uid;
-	gid_t gid;
-	bool found;
-};
-
-static const struct {
-	const char *name;
-	int flag;
-} namespaces[] = {
-	{ "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
-	{ "uts", CLONE_NEWUTS },   { "net", CLONE_NEWNET },       { "mnt", CLONE_NEWNS },
-	{ "time", CLONE_NEWTIME },
-};
-
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static bool pidfd_alive(int pidfd)
-{
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
-}
-
-static bool ns_differs(pid_t pid, const char *ns)
-{
-	char a[64], b[64];
-	struct stat sa, sb;
-
-	snprintf(a, sizeof(a), "/proc/self/ns/%s", ns);
-	snprintf(b, sizeof(b), "/proc/%d/ns/%s", (int)pid, ns);
-	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
-		return false;  /* namespace type not supported by this kernel */
-	return sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev;
-}
-
-static int read_proc_text(pid_t pid, const char *what, char **out, size_t *len)
-{
-	char p[64];
-
-	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, what);
-	return read_file(p, 1 << 20, out, len);
-}
-
-static int translate_ids(struct job_view *jv, char *err)
-{
-	unsigned long v;
-
-	if (idmap_to_inside(&jv->uidmap, jv->st.uid, &v) < 0)
-		return errf(err, -ERANGE, "the job's uid %u is not mapped in its user namespace",
-			    (unsigned)jv->st.uid);
-	jv->st.uid = (uid_t)v;
-	if (idmap_to_inside(&jv->gidmap, jv->st.gid, &v) < 0)
-		return errf(err, -ERANGE, "the job's gid %u is not mapped in its user namespace",
-			    (unsigned)jv->st.gid);
-	jv->st.gid = (gid_t)v;
-	for (int i = 0; i < jv->st.n_groups; i++) {
-		if (idmap_to_inside(&jv->gidmap, jv->st.groups[i], &v) < 0) {
-			jv->st.groups[i--] = jv->st.groups[--jv->st.n_groups];
-			continue;
-		}
-		jv->st.groups[i] = (gid_t)v;
-	}
-	return 0;
-}
-
-static int read_userns(struct job_view *jv, char *err)
-{
-	char *text = NULL;
-	int r;
-
-	if ((r = read_proc_text(jv->pid, "uid_map", &text, NULL)) < 0 ||
-	    (r = idmap_parse(text, &jv->uidmap)) < 0)
-		goto out;
-	free(text);
-	text = NULL;
-	if ((r = read_proc_text(jv->pid, "gid_map", &text, NULL)) < 0 ||
-	    (r = idmap_parse(text, &jv->gidmap)) < 0)
-		goto out;
-	free(text);
-	text = NULL;
-	jv->setgroups_ok = !(read_proc_text(jv->pid, "setgroups", &text, NULL) == 0 &&
-			     strncmp(text, "deny", 4) == 0);
-	r = translate_ids(jv, err);
-	err = NULL;
-out:
-	free(text);
-	if (r < 0 && err)
-		errf(err, r, "cannot read the job's user namespace maps: %s", strerror(-r));
-	return r;
-}
-
-static void job_close(struct job_view *jv)
-{
-	if (jv->pidfd >= 0)
-		close(jv->pidfd);
-	if (jv->rootfd >= 0)
-		close(jv->rootfd);
-	if (jv->cwdfd >= 0)
-		close(jv->cwdfd);
-	free(jv->environ);
-}
-
-static int open_proc_dir(pid_t pid, const char *what)
-{
-	char p[64];
-
-	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, what);
-	return open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-}
-
-/* Everything read here comes from /proc/PID; the pidfd, opened first and
- * checked last, proves PID was the job's process throughout. */
-static int job_open(const struct execution *e, struct job_view *jv, char *err)
-{
-	int r;
-
-	memset(jv, 0, sizeof(*jv));
-	jv->pidfd = jv->rootfd = jv->cwdfd = -1;
-	jv->pid = e->target.pid;
-	jv->pidfd = pidfd_open(jv->pid);
-	if (jv->pidfd < 0 || !procinfo_same_process(jv->pid, e->target.starttime)) {
-		r = errf(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
-		goto fail;
-	}
-	if ((r = procinfo_read_status(jv->pid, &jv->st)) < 0 ||
-	    (r = read_proc_text(jv->pid, "environ", &jv->environ, &jv->environ_len)) < 0) {
-		errf(err, r, "cannot read the job's process %d: %s", (int)jv->pid, strerror(-r));
-		goto fail;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
-		if (ns_differs(jv->pid, namespaces[i].name))
-			jv->nsflags |= namespaces[i].flag;
-	jv->userns = jv->nsflags & CLONE_NEWUSER;
-	jv->setgroups_ok = true;
-	if (jv->userns && (r = read_userns(jv, err)) < 0)
-		goto fail;
-	jv->rootfd = open_proc_dir(jv->pid, "root");
-	jv->cwdfd = open_proc_dir(jv->pid, "cwd");
-	if (jv->rootfd < 0) {
-		r = errf(err, -errno, "cannot open the job's root directory: %s", strerror(errno));
-		goto fail;
-	}
-	if (!pidfd_alive(jv->pidfd)) {
-		r = errf(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
-		goto fail;
-	}
-	return 0;
-fail:
-	job_close(jv);
-	return r;
-}
-
-int spawn_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
-{
-	int pidfd, r = 0;
-
-	if (e->target.type != TARGET_PID || !ns_differs(e->target.pid, ns))
-		return 0;
-	pidfd = pidfd_open(e->target.pid);
-	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
-		r = errf(err, -ESRCH, "the job's process %d has ended", (int)e->target.pid);
-	else if (setns(pidfd, flag) < 0)
-		r = errf(err, -errno, "cannot enter the job's %s namespace: %s", ns, strerror(errno));
-	if (pidfd >= 0)
-		close(pidfd);
-	return r;
-}
-
 /* ---- child side: everything below runs in the forked child ---- */
-
-static void copy_pw(const struct passwd *pw, struct user_info *u)
-{
-	snprintf(u->name, sizeof(u->name), "%s", pw->pw_name);
-	snprintf(u->home, sizeof(u->home), "%s", pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
-	snprintf(u->shell, sizeof(u->shell), "%s", pw->pw_shell ? pw->pw_shell : "");
-	u->uid = pw->pw_uid;
-	u->gid = pw->pw_gid;
-	u->found = true;
-}
-
-/* The job's /etc/passwd, read as a file: never NSS modules from the job. */
-static void lookup_in_job(const char *name, uid_t uid, struct user_info *u)
-{
-	FILE *f = fopen("/etc/passwd", "re");
-	struct passwd *pw;
-
-	if (!f)
-		return;
-	while ((pw = fgetpwent(f)))
-		if (name ? strcmp(pw->pw_name, name) == 0 : pw->pw_uid == uid) {
-			copy_pw(pw, u);
-			break;
-		}
-	fclose(f);
-}
-
-static void lookup_on_host(const char *name, uid_t uid, struct user_info *u)
-{
-	struct passwd *pw = name ? getpwnam(name) : getpwuid(uid);
-
-	if (pw)
-		copy_pw(pw, u);
-}
-
-static int resolve_user(const struct spawn_req *rq, const struct job_view *jv, struct user_info *u,
-			char *err)
-{
-	bool host = rq->exec->target.type == TARGET_HOST;
-	const char *name = rq->exec->user;
-
-	memset(u, 0, sizeof(*u));
-	if (host)
-		lookup_on_host(name, 0, u);
-	else
-		lookup_in_job(name, jv->st.uid, u);
-	if (!u->found && name)
-		return errf(err, -ENOENT, "user '%s' does not exist in the %s", name, host ? "worker" : "job");
-	if (!u->found) {
-		/* The job runs as a uid its passwd does not name (common in images). */
-		snprintf(u->name, sizeof(u->name), "%u", (unsigned)jv->st.uid);
-		snprintf(u->home, sizeof(u->home), "/");
-		u->uid = jv->st.uid;
-		u->gid = jv->st.gid;
-	}
-	if (!*u->shell || access(u->shell, X_OK) != 0)
-		snprintf(u->shell, sizeof(u->shell), "/bin/sh");
-	return 0;
-}
-
-static void groups_in_job(const char *user, gid_t primary, struct creds *c)
-{
-	FILE *f = fopen("/etc/group", "re");
-	struct group *gr;
-
-	c->groups[0] = primary;
-	c->n_groups = 1;
-	if (!f)
-		return;
-	while ((gr = fgetgrent(f)) && c->n_groups < PROC_MAX_GROUPS)
-		for (char **m = gr->gr_mem; m && *m; m++)
-			if (strcmp(*m, user) == 0 && gr->gr_gid != primary) {
-				c->groups[c->n_groups++] = gr->gr_gid;
-				break;
-			}
-	fclose(f);
-}
-
-static void build_creds(const struct spawn_req *rq, const struct job_view *jv,
-			const struct user_info *u, struct creds *c)
-{
-	bool host = rq->exec->target.type == TARGET_HOST;
-	bool same = !host && !rq->exec->user;
-	struct proc_status self = { 0 };
-
-	memset(c, 0, sizeof(*c));
-	/* On the host the ceiling is our own sets: --user root keeps what the
-	 * daemon has (systemd may have narrowed it), other users get none. */
-	if (host)
-		procinfo_read_status(getpid(), &self);
-	caps_for(host ? &self : &jv->st, same, u->uid, c);
-	c->uid = u->uid;
-	c->gid = same ? jv->st.gid : u->gid;
-	c->set_groups = jv->setgroups_ok;
-	if (same) {
-		memcpy(c->groups, jv->st.groups, sizeof(gid_t) * (size_t)jv->st.n_groups);
-		c->n_groups = jv->st.n_groups;
-	} else if (host) {
-		int n = PROC_MAX_GROUPS;
-
-		if (getgrouplist(u->name, u->gid, c->groups, &n) < 0)
-			n = PROC_MAX_GROUPS;
-		c->n_groups = n;
-	} else {
-		groups_in_job(u->name, u->gid, c);
-	}
-}
-
-static int enter_job(const struct job_view *jv, char *err)
-{
-	int r = cgroup_join(jv->pid, err);
-
-	if (r < 0)
-		return r;
-	if (jv->nsflags && setns(jv->pidfd, jv->nsflags) < 0)
-		return errf(err, -errno, "cannot enter the job's namespaces: %s", strerror(errno));
-	if (fchdir(jv->rootfd) < 0 || chroot(".") < 0)
-		return errf(err, -errno, "cannot enter the job's root directory: %s", strerror(errno));
-	return 0;
-}
 
 static gid_t tty_gid(gid_t fallback)
 {
@@ -445,19 +143,16 @@ static void __attribute__((noreturn))
 child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_fds *f)
 {
 	char err[ERRLEN], tty[64] = "", argv0[PATH_MAX + 1];
-	struct user_info u;
-	struct creds c;
+	struct job_entry je;
+	struct user_info *u = &je.u;
 	char **env;
 	const char *base;
 
 	reset_signals();
-	if (rq->exec->target.type == TARGET_PID && enter_job(jv, err) < 0)
+	if (job_enter(rq->exec, jv, &je, err) < 0)
 		child_fail(f->status[1], err);
-	if (resolve_user(rq, jv, &u, err) < 0)
-		child_fail(f->status[1], err);
-	build_creds(rq, jv, &u, &c);
 	if (rq->pty) {
-		if (setup_pty(rq, f->sock[1], &c, tty, err) < 0)
+		if (setup_pty(rq, f->sock[1], &je.c, tty, err) < 0)
 			child_fail(f->status[1], err);
 	} else {
 		if (setsid() < 0 || dup2(f->in[0], 0) < 0 || dup2(f->out[1], 1) < 0 || dup2(f->err[1], 2) < 0)
@@ -466,13 +161,11 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 	/* Nothing of the monitor may leak into the job. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	fd_set_cloexec(f->status[1], true);
-	if (caps_apply(&c, err) < 0)
-		child_fail(f->status[1], err);
 	/* The connection's processes end with it, even when the monitor is
-	 * killed outright: a hangup, as a terminal's would be (the credential
-	 * change above cleared any earlier setting; exec keeps this one). */
-	prctl(PR_SET_PDEATHSIG, SIGHUP);
-	enter_cwd(rq, jv, &u);
+	 * killed outright: a hangup, as a terminal's would be. */
+	if (job_become(&je, SIGHUP, true, err) < 0)
+		child_fail(f->status[1], err);
+	enter_cwd(rq, jv, u);
 	if (rq->sftp) {
 		/* A fresh image from the sealed memfd: nothing of this process
 		 * (its memory, host keys included) stays, and no host file is
@@ -481,24 +174,24 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 
 		if (sftp_image < 0)
 			child_fail(f->status[1], sftp_image_error);
-		snprintf(home, sizeof(home), "HOME=%s", u.home);
+		snprintf(home, sizeof(home), "HOME=%s", u->home);
 		syscall(SYS_execveat, sftp_image, "", argv, envp, AT_EMPTY_PATH);
 		snprintf(err, sizeof(err), "cannot start the SFTP server in the job: %s", strerror(errno));
 		child_fail(f->status[1], err);
 	}
-	env = build_env(rq, jv, &u, tty);
+	env = build_env(rq, jv, u, tty);
 	if (!env)
 		child_fail(f->status[1], "out of memory building the environment");
-	base = strrchr(u.shell, '/') ? strrchr(u.shell, '/') + 1 : u.shell;
+	base = strrchr(u->shell, '/') ? strrchr(u->shell, '/') + 1 : u->shell;
 	if (rq->command) {
-		char *argv[] = { u.shell, "-c", (char *)rq->command, NULL };
-		execve(u.shell, argv, env);
+		char *argv[] = { u->shell, "-c", (char *)rq->command, NULL };
+		execve(u->shell, argv, env);
 	} else {
 		char *argv[] = { argv0, NULL };
 		snprintf(argv0, sizeof(argv0), "-%s", base);
-		execve(u.shell, argv, env);
+		execve(u->shell, argv, env);
 	}
-	snprintf(err, sizeof(err), "cannot run %.256s in the job: %s", u.shell, strerror(errno));
+	snprintf(err, sizeof(err), "cannot run %.256s in the job: %s", u->shell, strerror(errno));
 	child_fail(f->status[1], err);
 }
 
@@ -645,24 +338,16 @@ static void __attribute__((noreturn))
 connect_main(const struct execution *e, const struct job_view *jv, const char *host, int port,
 	     int timeout_ms, int sock)
 {
-	struct spawn_req rq = { .exec = e };
+	struct job_entry je;
 	char err[ERRLEN];
-	struct user_info u;
-	struct creds c;
 	int fd;
 
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* Job processes of the same uid must not reach into this one. */
 	prctl(PR_SET_DUMPABLE, 0);
-	if ((e->target.type == TARGET_PID && enter_job(jv, err) < 0) || resolve_user(&rq, jv, &u, err) < 0)
+	if (job_enter(e, jv, &je, err) < 0 || job_become(&je, SIGKILL, false, err) < 0)
 		goto fail;
-	build_creds(&rq, jv, &u, &c);
-	if (caps_apply(&c, err) < 0)
-		goto fail;
-	/* Both are reset by the credential change. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_DUMPABLE, 0);
 	/* Nothing of the monitor (its sockets, the job view) stays. */
 	if (dup2(sock, 3) < 0)
 		_exit(126);

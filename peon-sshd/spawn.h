@@ -34,10 +34,6 @@ int spawn_connect(const struct execution *exec, const char *host, int port, int 
  * -errno with err saying why. */
 int spawn_connect_result(int sock, int *fd, char *err);
 
-/* Once per session process, the session itself joins one namespace of the
- * job: "pid" (CLONE_NEWPID) makes future children members of the job's pid
- * namespace; "net" (CLONE_NEWNET) makes sockets it opens the job's. */
-int spawn_enter_ns(const struct execution *exec, const char *ns, int flag, char *err);
 /* The daemon hands over the SFTP server image once (fd -1: unusable, why). */
 void spawn_set_sftp_image(int fd, const char *why);
 int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err);

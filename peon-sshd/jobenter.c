@@ -1,0 +1,332 @@
+#include "jobenter.h"
+#include "cgroup.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static const struct {
+	const char *name;
+	int flag;
+} namespaces[] = {
+	{ "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
+	{ "uts", CLONE_NEWUTS },   { "net", CLONE_NEWNET },       { "mnt", CLONE_NEWNS },
+	{ "time", CLONE_NEWTIME },
+};
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static bool pidfd_alive(int pidfd)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
+static bool ns_differs(pid_t pid, const char *ns)
+{
+	char a[64], b[64];
+	struct stat sa, sb;
+
+	snprintf(a, sizeof(a), "/proc/self/ns/%s", ns);
+	snprintf(b, sizeof(b), "/proc/%d/ns/%s", (int)pid, ns);
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;  /* namespace type not supported by this kernel */
+	return sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev;
+}
+
+static int read_proc_text(pid_t pid, const char *what, char **out, size_t *len)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, what);
+	return read_file(p, 1 << 20, out, len);
+}
+
+static int translate_ids(struct job_view *jv, char *err)
+{
+	unsigned long v;
+
+	if (idmap_to_inside(&jv->uidmap, jv->st.uid, &v) < 0)
+		return errf(err, -ERANGE, "the job's uid %u is not mapped in its user namespace",
+			    (unsigned)jv->st.uid);
+	jv->st.uid = (uid_t)v;
+	if (idmap_to_inside(&jv->gidmap, jv->st.gid, &v) < 0)
+		return errf(err, -ERANGE, "the job's gid %u is not mapped in its user namespace",
+			    (unsigned)jv->st.gid);
+	jv->st.gid = (gid_t)v;
+	for (int i = 0; i < jv->st.n_groups; i++) {
+		if (idmap_to_inside(&jv->gidmap, jv->st.groups[i], &v) < 0) {
+			jv->st.groups[i--] = jv->st.groups[--jv->st.n_groups];
+			continue;
+		}
+		jv->st.groups[i] = (gid_t)v;
+	}
+	return 0;
+}
+
+static int read_userns(struct job_view *jv, char *err)
+{
+	char *text = NULL;
+	int r;
+
+	if ((r = read_proc_text(jv->pid, "uid_map", &text, NULL)) < 0 ||
+	    (r = idmap_parse(text, &jv->uidmap)) < 0)
+		goto out;
+	free(text);
+	text = NULL;
+	if ((r = read_proc_text(jv->pid, "gid_map", &text, NULL)) < 0 ||
+	    (r = idmap_parse(text, &jv->gidmap)) < 0)
+		goto out;
+	free(text);
+	text = NULL;
+	jv->setgroups_ok = !(read_proc_text(jv->pid, "setgroups", &text, NULL) == 0 &&
+			     strncmp(text, "deny", 4) == 0);
+	r = translate_ids(jv, err);
+	err = NULL;
+out:
+	free(text);
+	if (r < 0 && err)
+		errf(err, r, "cannot read the job's user namespace maps: %s", strerror(-r));
+	return r;
+}
+
+void job_close(struct job_view *jv)
+{
+	if (jv->pidfd >= 0)
+		close(jv->pidfd);
+	if (jv->rootfd >= 0)
+		close(jv->rootfd);
+	if (jv->cwdfd >= 0)
+		close(jv->cwdfd);
+	free(jv->environ);
+}
+
+static int open_proc_dir(pid_t pid, const char *what)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, what);
+	return open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Everything read here comes from /proc/PID; the pidfd, opened first and
+ * checked last, proves PID was the job's process throughout. */
+int job_open(const struct execution *e, struct job_view *jv, char *err)
+{
+	int r;
+
+	memset(jv, 0, sizeof(*jv));
+	jv->pidfd = jv->rootfd = jv->cwdfd = -1;
+	jv->pid = e->target.pid;
+	jv->pidfd = pidfd_open(jv->pid);
+	if (jv->pidfd < 0 || !procinfo_same_process(jv->pid, e->target.starttime)) {
+		r = errf(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
+		goto fail;
+	}
+	if ((r = procinfo_read_status(jv->pid, &jv->st)) < 0 ||
+	    (r = read_proc_text(jv->pid, "environ", &jv->environ, &jv->environ_len)) < 0) {
+		errf(err, r, "cannot read the job's process %d: %s", (int)jv->pid, strerror(-r));
+		goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
+		if (ns_differs(jv->pid, namespaces[i].name))
+			jv->nsflags |= namespaces[i].flag;
+	jv->userns = jv->nsflags & CLONE_NEWUSER;
+	jv->setgroups_ok = true;
+	if (jv->userns && (r = read_userns(jv, err)) < 0)
+		goto fail;
+	jv->rootfd = open_proc_dir(jv->pid, "root");
+	jv->cwdfd = open_proc_dir(jv->pid, "cwd");
+	if (jv->rootfd < 0) {
+		r = errf(err, -errno, "cannot open the job's root directory: %s", strerror(errno));
+		goto fail;
+	}
+	if (!pidfd_alive(jv->pidfd)) {
+		r = errf(err, -ESRCH, "the job's process %d has ended", (int)jv->pid);
+		goto fail;
+	}
+	return 0;
+fail:
+	job_close(jv);
+	return r;
+}
+
+int job_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
+{
+	int pidfd, r = 0;
+
+	if (e->target.type != TARGET_PID || !ns_differs(e->target.pid, ns))
+		return 0;
+	pidfd = pidfd_open(e->target.pid);
+	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
+		r = errf(err, -ESRCH, "the job's process %d has ended", (int)e->target.pid);
+	else if (setns(pidfd, flag) < 0)
+		r = errf(err, -errno, "cannot enter the job's %s namespace: %s", ns, strerror(errno));
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
+}
+
+/* ---- in the forked child ---- */
+
+static void copy_pw(const struct passwd *pw, struct user_info *u)
+{
+	snprintf(u->name, sizeof(u->name), "%s", pw->pw_name);
+	snprintf(u->home, sizeof(u->home), "%s", pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+	snprintf(u->shell, sizeof(u->shell), "%s", pw->pw_shell ? pw->pw_shell : "");
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	u->found = true;
+}
+
+/* The job's /etc/passwd, read as a file: never NSS modules from the job. */
+static void lookup_in_job(const char *name, uid_t uid, struct user_info *u)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+
+	if (!f)
+		return;
+	while ((pw = fgetpwent(f)))
+		if (name ? strcmp(pw->pw_name, name) == 0 : pw->pw_uid == uid) {
+			copy_pw(pw, u);
+			break;
+		}
+	fclose(f);
+}
+
+static void lookup_on_host(const char *name, uid_t uid, struct user_info *u)
+{
+	struct passwd *pw = name ? getpwnam(name) : getpwuid(uid);
+
+	if (pw)
+		copy_pw(pw, u);
+}
+
+static int resolve_user(const struct execution *e, const struct job_view *jv, struct user_info *u, char *err)
+{
+	bool host = e->target.type == TARGET_HOST;
+	const char *name = e->user;
+
+	memset(u, 0, sizeof(*u));
+	if (host)
+		lookup_on_host(name, 0, u);
+	else
+		lookup_in_job(name, jv->st.uid, u);
+	if (!u->found && name)
+		return errf(err, -ENOENT, "user '%s' does not exist in the %s", name, host ? "worker" : "job");
+	if (!u->found) {
+		/* The job runs as a uid its passwd does not name (common in images). */
+		snprintf(u->name, sizeof(u->name), "%u", (unsigned)jv->st.uid);
+		snprintf(u->home, sizeof(u->home), "/");
+		u->uid = jv->st.uid;
+		u->gid = jv->st.gid;
+	}
+	if (!*u->shell || access(u->shell, X_OK) != 0)
+		snprintf(u->shell, sizeof(u->shell), "/bin/sh");
+	return 0;
+}
+
+static void groups_in_job(const char *user, gid_t primary, struct creds *c)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+
+	c->groups[0] = primary;
+	c->n_groups = 1;
+	if (!f)
+		return;
+	while ((gr = fgetgrent(f)) && c->n_groups < PROC_MAX_GROUPS)
+		for (char **m = gr->gr_mem; m && *m; m++)
+			if (strcmp(*m, user) == 0 && gr->gr_gid != primary) {
+				c->groups[c->n_groups++] = gr->gr_gid;
+				break;
+			}
+	fclose(f);
+}
+
+static void build_creds(const struct execution *e, const struct job_view *jv, const struct user_info *u,
+			struct creds *c)
+{
+	bool host = e->target.type == TARGET_HOST;
+	bool same = !host && !e->user;
+	struct proc_status self = { 0 };
+
+	memset(c, 0, sizeof(*c));
+	/* On the host the ceiling is our own sets: --user root keeps what the
+	 * daemon has (systemd may have narrowed it), other users get none. */
+	if (host)
+		procinfo_read_status(getpid(), &self);
+	caps_for(host ? &self : &jv->st, same, u->uid, c);
+	c->uid = u->uid;
+	c->gid = same ? jv->st.gid : u->gid;
+	c->set_groups = jv->setgroups_ok;
+	if (same) {
+		memcpy(c->groups, jv->st.groups, sizeof(gid_t) * (size_t)jv->st.n_groups);
+		c->n_groups = jv->st.n_groups;
+	} else if (host) {
+		int n = PROC_MAX_GROUPS;
+
+		if (getgrouplist(u->name, u->gid, c->groups, &n) < 0)
+			n = PROC_MAX_GROUPS;
+		c->n_groups = n;
+	} else {
+		groups_in_job(u->name, u->gid, c);
+	}
+}
+
+static int enter_job(const struct job_view *jv, char *err)
+{
+	int r = cgroup_join(jv->pid, err);
+
+	if (r < 0)
+		return r;
+	if (jv->nsflags && setns(jv->pidfd, jv->nsflags) < 0)
+		return errf(err, -errno, "cannot enter the job's namespaces: %s", strerror(errno));
+	if (fchdir(jv->rootfd) < 0 || chroot(".") < 0)
+		return errf(err, -errno, "cannot enter the job's root directory: %s", strerror(errno));
+	return 0;
+}
+
+int job_enter(const struct execution *e, const struct job_view *jv, struct job_entry *je, char *err)
+{
+	int r;
+
+	if (e->target.type == TARGET_PID && (r = enter_job(jv, err)) < 0)
+		return r;
+	if ((r = resolve_user(e, jv, &je->u, err)) < 0)
+		return r;
+	build_creds(e, jv, &je->u, &je->c);
+	return 0;
+}
+
+int job_become(const struct job_entry *je, int pdeathsig, bool dumpable, char *err)
+{
+	int r = caps_apply(&je->c, err);
+
+	if (r < 0)
+		return r;
+	/* Both are reset by the credential change; exec keeps them. */
+	if (pdeathsig && prctl(PR_SET_PDEATHSIG, pdeathsig) < 0)
+		return errf(err, -errno, "PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (!dumpable && prctl(PR_SET_DUMPABLE, 0) < 0)
+		return errf(err, -errno, "PR_SET_DUMPABLE: %s", strerror(errno));
+	return 0;
+}
