@@ -279,6 +279,35 @@ def echo_roundtrip(chan, data=b"ping\n", timeout=10):
     assert got == data, f"the earlier session no longer echoes: sent {data!r}, got {got!r}"
 
 
+def sleep_token(seconds):
+    """An argument for sleep that no other process on the machine has."""
+    return f"{seconds}.{secrets.randbelow(10 ** 6):06d}"
+
+
+def sleepers(token):
+    found = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) == b"sleep" and argv[1:2] == [token.encode()]:
+            found.append(int(e))
+    return found
+
+
+def wait_sleeping(d, token):
+    """Wait until the shell has run `sleep token`. A session ended while its
+    login shell still runs root's startup files could kill those halfway
+    (pyenv's rehash, on this machine, then leaves a stale lock that stalls
+    every later root shell for a minute), so tests end sessions only once
+    their command runs."""
+    return find(d, lambda: sleepers(token), f"the process running sleep {token}", timeout=60)
+
+
 def kill_proc(p):
     if p.poll() is None:
         try:
@@ -445,11 +474,13 @@ def test_restart_keeps_running_sessions_uids(mkdaemon, keys):
     by the surviving session, a second new connection is refused."""
     d = mkdaemon("privsep = { uid_base = 3000000; uid_count = 2; };\n")
     k = host_exec(d, keys)
-    p = subprocess.Popen(ssh_argv(k, d.port, "sleep 120"), stdin=subprocess.DEVNULL,
+    token = sleep_token(120)
+    p = subprocess.Popen(ssh_argv(k, d.port, f"sleep {token}"), stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     held = []
     try:
         [(mon, child)] = session_processes(d, n=1)
+        wait_sleeping(d, token)
         kept = int(status(child)["Uid"].split()[0])
         d.restart()
         assert alive(child, stat_fields(child)[1]), "the session did not survive the restart"
@@ -471,7 +502,8 @@ def test_network_child_sandboxed_during_shell(daemon, keys):
     """The same sandbox during live sessions: OpenSSH without a pty, and
     paramiko with a pty."""
     k = host_exec(daemon, keys)
-    p = subprocess.Popen(ssh_argv(k, daemon.port, "sleep 30"), stdin=subprocess.DEVNULL,
+    tokens = sleep_token(30), sleep_token(30)
+    p = subprocess.Popen(ssh_argv(k, daemon.port, f"sleep {tokens[0]}"), stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     c = None
     try:
@@ -479,8 +511,10 @@ def test_network_child_sandboxed_during_shell(daemon, keys):
         c = paramiko_client(daemon, k)
         chan = c.get_transport().open_session(timeout=10)
         chan.get_pty()
-        chan.exec_command("sleep 30")
+        chan.exec_command(f"sleep {tokens[1]}")
         pairs = session_processes(daemon, n=2)
+        for t in tokens:
+            wait_sleeping(daemon, t)
         [(mon_b, child_b)] = [pr for pr in pairs if pr[0] != mon_a]
         assert p.poll() is None, "the ssh session ended early"
         uid_a, gids_a, _ = check_net_child(daemon, mon_a, child_a, during_shell=True)
@@ -512,31 +546,17 @@ def test_network_child_layout_differs_from_the_daemon(daemon, keys):
 
 def test_killing_the_monitor_ends_child_and_shell(daemon, keys):
     k = host_exec(daemon, keys)
-    token = f"1000.{secrets.randbelow(10 ** 6):06d}"     # a sleep no one else runs
+    token = sleep_token(1000)
     p = subprocess.Popen(ssh_argv(k, daemon.port, f"sleep {token}"), stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    sleepers = []
+    sleeping = []
     try:
         [(mon, child)] = session_processes(daemon, n=1)
-
-        def find_sleep():
-            found = []
-            for e in os.listdir("/proc"):
-                if not e.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{e}/cmdline", "rb") as f:
-                        argv = f.read().split(b"\0")
-                except OSError:
-                    continue
-                if os.path.basename(argv[0]) == b"sleep" and argv[1:2] == [token.encode()]:
-                    found.append(int(e))
-            return found
         # The login shell may take its time (root's .bashrc on a busy machine).
-        sleepers = find(daemon, find_sleep, f"the process running sleep {token}", timeout=60)
-        assert len(sleepers) == 1, sleepers
+        sleeping = wait_sleeping(daemon, token)
+        assert len(sleeping) == 1, sleeping
         watched = {"network child": (child, stat_fields(child)[1]),
-                   "sleep": (sleepers[0], stat_fields(sleepers[0])[1])}
+                   "sleep": (sleeping[0], stat_fields(sleeping[0])[1])}
         os.kill(mon, signal.SIGKILL)
         t0 = time.monotonic()
         try:
@@ -548,7 +568,7 @@ def test_killing_the_monitor_ends_child_and_shell(daemon, keys):
         assert daemon.proc.poll() is None
     finally:
         kill_proc(p)
-        for pid in sleepers:
+        for pid in sleeping:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -739,13 +759,15 @@ VIOLATIONS = [
 def test_protocol_violation_ends_only_that_connection(hooked, user, reason):
     d, k = hooked
     bystander = paramiko_client(d, k)
-    sleeper = subprocess.Popen(ssh_argv(k, d.port, "sleep 120; echo done"), stdin=subprocess.DEVNULL,
+    token = sleep_token(120)
+    sleeper = subprocess.Popen(ssh_argv(k, d.port, f"sleep {token}; echo done"), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         chan = bystander.get_transport().open_session(timeout=10)
         chan.exec_command("cat")
         echo_roundtrip(chan, b"before\n")
         session_processes(d, n=2)
+        wait_sleeping(d, token)
         t0 = time.monotonic()
         r = ssh(k, d.port, "echo reached", user=user, timeout=30)
         took = time.monotonic() - t0
