@@ -23,7 +23,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
-CORE := util log peonconf preauth config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
+CORE := util log logjournal peonconf preauth config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
 DAEMON := $(CORE) hostkey listener control daemon gate monitor monjob monproto uidpool \
           jobenter spawn image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
@@ -62,8 +62,11 @@ $(B)/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
 $(B)/peon-sshd: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# Only what it uses: each library loaded costs every connection its
+# relocations and data (libcurl alone brings a dozen more).
+NET_LIBS = $(shell pkg-config --libs libssh libseccomp libcrypto 2>/dev/null)
 $(B)/peon-sshd-net: $(NET_OBJS)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 
 # Test builds only (tests/integration/test_privsep.py): the network child
 # with hooks that try what its sandbox and its monitor must refuse.
@@ -71,7 +74,7 @@ $(B)/th/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
 	@mkdir -p $(B)/th
 	@echo "  CC(hooks) $<"; $(CC) $(CPPFLAGS) -DPEON_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 $(B)/peon-sshd-net-testhooks: $(addprefix $(B)/th/,$(addsuffix .o,$(NET)))
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 
 $(B)/peon-sshctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
@@ -120,7 +123,7 @@ $(B)/sand/peon-sshd: $(addprefix $(B)/sand/,$(addsuffix .o,$(DAEMON))) $(B)/sand
                      $(B)/sand/peon-sshd-net
 	$(CC) $(LDFLAGS) $(SANFLAGS) $(filter %.o,$^) $(PKG_LIBS) -o $@
 $(B)/sand/peon-sshd-net: $(addprefix $(B)/sand/,$(addsuffix .o,$(NET)))
-	$(CC) $(LDFLAGS) $(SANFLAGS) $^ $(PKG_LIBS) -o $@
+	$(CC) $(LDFLAGS) $(SANFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 # A static image cannot carry ASan's runtime: the sanitized daemon runs the
 # plain SFTP server (its parser is covered by the unit tests under ASan).
 $(B)/sand/peon-sftp-server: $(B)/peon-sftp-server

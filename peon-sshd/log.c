@@ -3,15 +3,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include <systemd/sd-journal.h>
 
 static const char *log_ident = "peon-sshd";
 static bool log_stderr = true;
 static int log_max = LOG_INFO;
 static void (*log_sink)(int prio, const char *msg);
+static void (*log_journal_fn)(int prio, const struct log_ctx *ctx, const char *msg);
 
 static const char *const level_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -33,9 +32,19 @@ void log_set_level(int max_prio)
 	log_max = max_prio;
 }
 
+void log_set_journal(void (*fn)(int prio, const struct log_ctx *ctx, const char *msg))
+{
+	log_journal_fn = fn;
+}
+
 void log_set_sink(void (*fn)(int prio, const char *msg))
 {
 	log_sink = fn;
+}
+
+const char *log_identity(void)
+{
+	return log_ident;
 }
 
 bool log_to_stderr(void)
@@ -82,33 +91,6 @@ static void write_stderr(int prio, const struct log_ctx *ctx, const char *msg)
 	fputc('\n', stderr);
 }
 
-static void log_to_journal(int prio, const struct log_ctx *ctx, const char *msg)
-{
-	char f[12][600];
-	struct iovec iov[12];
-	int n = 0;
-
-#define FIELD(fmt, val) do { \
-		int l = snprintf(f[n], sizeof(f[n]), fmt, val); \
-		iov[n].iov_base = f[n]; \
-		iov[n].iov_len = l < (int)sizeof(f[n]) ? (size_t)l : sizeof(f[n]) - 1; \
-		n++; \
-	} while (0)
-	FIELD("MESSAGE=%s", msg);
-	FIELD("PRIORITY=%d", prio);
-	FIELD("SYSLOG_IDENTIFIER=%s", log_ident);
-	if (ctx && ctx->execution_id)
-		FIELD("EXECUTION_ID=%s", ctx->execution_id);
-	if (ctx && ctx->remote_addr)
-		FIELD("REMOTE_ADDR=%s", ctx->remote_addr);
-	if (ctx && ctx->key_fp)
-		FIELD("KEY_FINGERPRINT=%s", ctx->key_fp);
-	for (int i = 0; ctx && ctx->extra && ctx->extra[i] && n < 12; i++)
-		FIELD("%s", ctx->extra[i]);
-#undef FIELD
-	sd_journal_sendv(iov, n);
-}
-
 void log_full(int prio, const struct log_ctx *ctx, const char *fmt, ...)
 {
 	char msg[1024];
@@ -121,8 +103,8 @@ void log_full(int prio, const struct log_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	if (log_sink)
 		log_sink(prio, msg);
-	else if (log_stderr)
+	else if (log_stderr || !log_journal_fn)
 		write_stderr(prio, ctx, msg);
 	else
-		log_to_journal(prio, ctx, msg);
+		log_journal_fn(prio, ctx, msg);
 }

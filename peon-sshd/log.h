@@ -15,6 +15,11 @@ struct log_ctx {
 
 void log_init(const char *ident, bool to_stderr, int max_prio);
 void log_set_level(int max_prio);
+/* Where lines go when not to stderr: log_journal (logjournal.c). */
+void log_set_journal(void (*fn)(int prio, const struct log_ctx *ctx, const char *msg));
+void log_journal(int prio, const struct log_ctx *ctx, const char *msg);
+/* The SYSLOG_IDENTIFIER given to log_init. */
+const char *log_identity(void);
 /* Send every line to fn instead (the network child: to its monitor, which
  * logs it with the connection's fields). */
 void log_set_sink(void (*fn)(int prio, const char *msg));

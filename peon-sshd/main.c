@@ -45,6 +45,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	log_set_journal(log_journal);
 	log_init("peon-sshd", debug || test || print, debug ? LOG_DEBUG : LOG_INFO);
 	if (config_load(d.config_path, d.config_explicit, &d.cfg, err) < 0) {
 		fprintf(stderr, "peon-sshd: %s\n", err);

@@ -395,6 +395,7 @@ int main(int argc, char **argv)
 	json_object *req, *reply;
 	int i = 1;
 
+	log_set_journal(log_journal);
 	log_init("peon-sshctl", true, LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
 	for (; i < argc && argv[i][0] == '-'; i++) {
