@@ -23,13 +23,13 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
-CORE := util log logjournal peonconf preauth config authkeys route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
+CORE := util log logjournal peonconf preauth config authkeys keyfp route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
 DAEMON := $(CORE) hostkey listener control daemon gate monitor monjob monproto uidpool \
           jobenter spawn image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
 NET := netchild sandbox monclient monproto session auth dispatch channel chan_session chan_direct relay \
-       testhook util log authkeys envfilter
+       testhook util log keyfp envfilter
 # Unit tests also cover the SFTP server's parser.
 UNIT_MODS := $(CORE) sftp monproto uidpool
 # The SFTP server is an image of its own, run inside jobs from a sealed memfd:
@@ -64,7 +64,7 @@ $(B)/peon-sshd: $(DAEMON_OBJS)
 
 # Only what it uses: each library loaded costs every connection its
 # relocations and data (libcurl alone brings a dozen more).
-NET_LIBS = $(shell pkg-config --libs libssh libseccomp libcrypto 2>/dev/null)
+NET_LIBS = $(shell pkg-config --libs libssh libseccomp 2>/dev/null)
 $(B)/peon-sshd-net: $(NET_OBJS)
 	$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 

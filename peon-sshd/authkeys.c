@@ -29,19 +29,6 @@ static bool looks_like_type(const char *t, size_t len)
 	       (len > 3 && strncmp(t, "sk-", 3) == 0);
 }
 
-char *authkey_fingerprint(const ssh_key key)
-{
-	unsigned char *hash = NULL;
-	size_t hlen = 0;
-	char *fp;
-
-	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
-		return NULL;
-	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-	ssh_clean_pubkey_hash(&hash);
-	return fp;
-}
-
 /* Comments end up in logs and log files: keep them printable and short. */
 static char *sanitize_comment(const char *s)
 {
