@@ -24,11 +24,11 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log logjournal peonconf preauth config authkeys keyfp route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
-DAEMON := $(CORE) hostkey listener control daemon gate monitor monjob monproto uidpool \
+DAEMON := $(CORE) algo hostkey listener control daemon gate monitor monjob monproto uidpool \
           jobenter spawn image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
-NET := netchild sandbox monclient monproto session auth dispatch channel chan_session chan_direct relay \
+NET := netchild algo sandbox monclient monproto session auth dispatch channel chan_session chan_direct relay \
        testhook util log keyfp envfilter
 # Unit tests also cover the SFTP server's parser.
 UNIT_MODS := $(CORE) sftp monproto uidpool

@@ -51,7 +51,7 @@ static bool spend_try(struct sess *ss, ssh_message msg)
 		ss->auth_tries++;
 		return true;
 	}
-	log_full(LOG_NOTICE, &ss->lctx, "too many authentication attempts from %s (%d); closing", ss->remote, max);
+	log_full(LOG_NOTICE, &ss->lctx, "too many authentication attempts from %s (%d); closing", ss->ep.remote, max);
 	ss->tries_exhausted = true;
 	ss->quit = true;
 	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
@@ -86,7 +86,7 @@ static void deny(struct sess *ss, ssh_message msg, const char *user, const char 
 	log_full(LOG_INFO, &ss->lctx, "refused key %s for user %s: %s", fp ? fp : "(unreadable)", u ? u : "?", why);
 	free(u);
 	if (ss->auth_tries >= ss->cfg->limits.max_auth_tries) {
-		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures from %s (%d)", ss->remote,
+		log_full(LOG_NOTICE, &ss->lctx, "too many authentication failures from %s (%d)", ss->ep.remote,
 			 ss->auth_failures);
 		ss->tries_exhausted = true;
 		ss->quit = true;

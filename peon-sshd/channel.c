@@ -3,6 +3,7 @@
  * channel (exit status, EOF, close) and freeing it. */
 #include "chan.h"
 #include "monclient.h"
+#include "monproto.h"
 #include "util.h"
 
 #include <signal.h>
@@ -11,16 +12,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static const struct {
-	const char *name;
-	int sig;
-} signals[] = {
-	{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "FPE", SIGFPE },   { "HUP", SIGHUP },
-	{ "ILL", SIGILL },   { "INT", SIGINT },   { "KILL", SIGKILL }, { "PIPE", SIGPIPE },
-	{ "QUIT", SIGQUIT }, { "SEGV", SIGSEGV }, { "TERM", SIGTERM }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 },
-};
 
 bool chan_room(struct sess *ss, enum chan_kind kind)
 {
@@ -98,9 +89,10 @@ static void on_signal(ssh_session s, ssh_channel ch, const char *name, void *u)
 
 	(void)s;
 	(void)ch;
-	for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
-		if (strcmp(name, signals[i].name) == 0 && c->spawned && !c->exited)
-			monc_signal(c->id, signals[i].sig);
+	int sig = monproto_signal_number(name);
+
+	if (sig && c->spawned && !c->exited)
+		monc_signal(c->id, sig);
 }
 
 /* libssh 0.10.6 answers auth-agent-req itself: "failure" without a handler,

@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "algo.h"
 #include "authkeys.h"
 #include "ctlproto.h"
 #include "log.h"
@@ -39,21 +40,11 @@
 static int check_algorithms(const struct peon_config *cfg, char *err)
 {
 	ssh_bind b = ssh_bind_new();
-	bool no = false;
-	int r = 0;
+	int r;
 
 	if (!b)
 		return errf(err, -ENOMEM, "cannot create the SSH server");
-	ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
-#define ALGO(opt, val, name) \
-	if (r == 0 && ssh_bind_options_set(b, opt, val) < 0) \
-		r = errf(err, -EINVAL, "algorithms.%s: libssh rejects \"%s\": %s", name, val, ssh_get_error(b))
-	ALGO(SSH_BIND_OPTIONS_KEY_EXCHANGE, cfg->algo.kex, "kex");
-	ALGO(SSH_BIND_OPTIONS_CIPHERS_C_S, cfg->algo.ciphers, "ciphers");
-	ALGO(SSH_BIND_OPTIONS_HMAC_C_S, cfg->algo.macs, "macs");
-	ALGO(SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, cfg->algo.host_keys, "host_keys");
-	ALGO(SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, cfg->algo.pubkeys, "pubkeys");
-#undef ALGO
+	r = algorithms_apply(b, &cfg->algo, err);
 	ssh_bind_free(b);
 	return r;
 }
@@ -385,14 +376,6 @@ static char *printf_alloc(const char *fmt, ...)
 	return r < 0 ? NULL : s;
 }
 
-static const char *key_comment(const struct execution *e, const char *fp)
-{
-	for (size_t i = 0; i < e->n_keys; i++)
-		if (strcmp(e->keys[i].fingerprint, fp) == 0)
-			return e->keys[i].comment;
-	return "";
-}
-
 /* The signature is verified: enforce the connection limit and record the
  * session before the connection is let in. A login that cannot be recorded
  * would be invisible to `sessions` and out of reach of `remove`: refused. */
@@ -402,7 +385,7 @@ static enum route_result claim(struct daemon *d, struct conn *c, const struct ro
 	struct log_ctx ctx = { .execution_id = e->id, .remote_addr = c->remote, .key_fp = q->fingerprint };
 	char *user = str_printable(q->user, ROUTEQ_USER_MAX);
 	struct sessinfo si = { .execution = e->id, .remote = c->remote, .user = user ? user : "",
-			       .key_fp = q->fingerprint, .key_comment = key_comment(e, q->fingerprint),
+			       .key_fp = q->fingerprint, .key_comment = execution_key_comment(e, q->fingerprint),
 			       .uid_slot = c->uid_slot };
 	int max = d->cfg.limits.max_connections, r;
 

@@ -14,13 +14,10 @@
 #include "sessfile.h"
 #include "util.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,20 +74,6 @@ void mon_reply(struct mon *m, struct mon_buf *b, const int *fds, int nfds)
 
 /* ---- addresses ---- */
 
-static void read_addresses(struct mon *m, int fd)
-{
-	struct sockaddr_storage sa;
-	socklen_t l = sizeof(sa);
-
-	if (getpeername(fd, (struct sockaddr *)&sa, &l) == 0)
-		sockaddr_split(&sa, m->remote_ip, sizeof(m->remote_ip), &m->remote_port);
-	l = sizeof(sa);
-	if (getsockname(fd, (struct sockaddr *)&sa, &l) == 0)
-		sockaddr_split(&sa, m->local_ip, sizeof(m->local_ip), &m->local_port);
-	snprintf(m->remote, sizeof(m->remote), "%s%s%s:%d", strchr(m->remote_ip, ':') ? "[" : "", m->remote_ip,
-		 strchr(m->remote_ip, ':') ? "]" : "", m->remote_port);
-	m->lctx.remote_addr = m->remote;
-}
 
 /* ---- the network child ---- */
 
@@ -197,8 +180,7 @@ static int send_setup(struct mon *m, const struct monitor_args *a, char *err)
 	const struct peon_config *c = a->cfg;
 	struct mon_setup s = {
 		.uid = a->uid, .gid = a->gid, .monitor_pid = (uint32_t)getpid(), .empty_dir = (char *)a->empty_dir,
-		.log_level = c->log_level, .kex = c->algo.kex, .ciphers = c->algo.ciphers, .macs = c->algo.macs,
-		.host_keys = c->algo.host_keys, .pubkeys = c->algo.pubkeys,
+		.log_level = c->log_level, .algo = c->algo,
 		.login_grace_time = (uint32_t)c->limits.login_grace_time,
 		.max_auth_tries = (uint32_t)c->limits.max_auth_tries, .max_sessions = (uint32_t)c->limits.max_sessions,
 		.max_forwards = (uint32_t)c->limits.max_forwards,
@@ -242,20 +224,12 @@ static char *blob_fingerprint(const char *b64)
 	return copy;
 }
 
-static const char *key_comment(const struct execution *e, const char *fp)
-{
-	for (size_t i = 0; i < e->n_keys; i++)
-		if (strcmp(e->keys[i].fingerprint, fp) == 0)
-			return e->keys[i].comment;
-	return "";
-}
-
 static void session_report(struct mon *m, const char *what)
 {
 	char line[REPORT_LINE_MAX];
 
 	snprintf(line, sizeof(line), "SSH session %s: key %s (%s) from %s as %s.", what, m->fp,
-		 m->key_comment ? m->key_comment : "", m->remote, m->user ? m->user : "?");
+		 m->key_comment ? m->key_comment : "", m->ep.remote, m->user ? m->user : "?");
 	report_line(m->cfg, m->exec, line, NULL);
 }
 
@@ -268,7 +242,7 @@ static void logged_in(struct mon *m, const char *user, struct route_answer *ans,
 	ans->exec = NULL;
 	m->fp = fp;
 	m->user = str_printable(user, MON_USER_MAX);
-	m->key_comment = strdup(key_comment(m->exec, fp));
+	m->key_comment = strdup(execution_key_comment(m->exec, fp));
 	m->lctx.execution_id = m->exec->id;
 	m->lctx.key_fp = m->fp;
 	log_full(LOG_INFO, &m->lctx, "accepted key %s (%s) for user %s", fp, m->key_comment ? m->key_comment : "",
@@ -316,7 +290,7 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 	mon_put_u32(&b, res);
 	mon_put_str(&b, ans.message);
 	mon_put_str(&b, res == MON_AUTH_OK && claim ? ans.exec->id : "");
-	mon_put_str(&b, res == MON_AUTH_OK && claim ? key_comment(ans.exec, fp) : "");
+	mon_put_str(&b, res == MON_AUTH_OK && claim ? execution_key_comment(ans.exec, fp) : "");
 	mon_put_str(&b, ans.reason ? ans.reason : ans.result == ROUTE_AMBIGUOUS ?
 		    "several executions accept it; the user must name one" : "");
 	if (res == MON_AUTH_OK && claim) {
@@ -500,7 +474,7 @@ static void log_child_end(const struct mon *m)
 
 	if (WIFSIGNALED(st) && !m->violation && !(m->terminating && WTERMSIG(st) == SIGKILL))
 		log_full(WTERMSIG(st) == SIGKILL ? LOG_INFO : LOG_WARNING, &m->lctx,
-			 "network child %d serving %s was killed by signal %d (%s)", (int)m->child, m->remote,
+			 "network child %d serving %s was killed by signal %d (%s)", (int)m->child, m->ep.remote,
 			 WTERMSIG(st), strsignal(WTERMSIG(st)));
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
 		log_full(LOG_ERR, &m->lctx, "the network child could not be started");
@@ -548,7 +522,8 @@ int monitor_run(const struct monitor_args *a)
 	int code = SESSION_EXIT_INTERNAL;
 
 	prctl(PR_SET_NAME, "peon-sshd-mon");
-	read_addresses(&m, a->fd);
+	endpoints_read(a->fd, &m.ep);
+	m.lctx.remote_addr = m.ep.remote;
 	if (setup_signals(&m) < 0)
 		goto out;
 	/* libssh 0.10 has no LoginGraceTime: the alarm's default action ends

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "monproto.h"
 #include "registry.h"
+#include "util.h"
 
 #include <poll.h>
 #include <stdbool.h>
@@ -48,9 +49,7 @@ struct mon {
 	int auth_asks;
 	struct execution *exec;         /* after the claim: the daemon's copy */
 	char *user, *fp, *key_comment;
-	char remote_ip[64], local_ip[64];
-	int remote_port, local_port;
-	char remote[96];
+	struct endpoints ep;
 	struct log_ctx lctx;
 	bool pidns_entered;
 	struct mproc *procs;

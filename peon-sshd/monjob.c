@@ -22,11 +22,6 @@
 /* Name resolution in the job may take its resolver's timeouts first. */
 #define OPEN_DEADLINE_MS 25000
 
-/* Signals a client may send (RFC 4254 6.9), by number. */
-static const int client_signals[] = {
-	SIGABRT, SIGALRM, SIGFPE, SIGHUP, SIGILL, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSEGV, SIGTERM, SIGUSR1, SIGUSR2,
-};
-
 static struct mproc *find_proc(struct mon *m, uint32_t id)
 {
 	for (size_t i = 0; i < m->n_procs; i++)
@@ -120,8 +115,9 @@ static int start(struct mon *m, const struct mon_request *rq, struct spawn_res *
 	};
 	int r;
 
-	snprintf(conn, sizeof(conn), "%s %d %s %d", m->remote_ip, m->remote_port, m->local_ip, m->local_port);
-	snprintf(client, sizeof(client), "%s %d %d", m->remote_ip, m->remote_port, m->local_port);
+	snprintf(conn, sizeof(conn), "%s %d %s %d", m->ep.remote_ip, m->ep.remote_port, m->ep.local_ip,
+		 m->ep.local_port);
+	snprintf(client, sizeof(client), "%s %d %d", m->ep.remote_ip, m->ep.remote_port, m->ep.local_port);
 	/* Once: later children of the monitor are members of the job's pid
 	 * namespace, so a shell is our direct child there too. */
 	r = m->pidns_entered ? 0 : job_enter_ns(m->exec, "pid", CLONE_NEWPID, err);
@@ -178,13 +174,10 @@ static struct mproc *known(struct mon *m, uint32_t id)
 void monjob_signal(struct mon *m, const struct mon_request *rq)
 {
 	struct mproc *p = known(m, rq->id);
-	bool ok = false;
 
 	if (!p)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(client_signals); i++)
-		ok |= client_signals[i] == (int)rq->sig;
-	if (!ok) {
+	if (!monproto_signal_allowed((int)rq->sig)) {
 		mon_violation(m, "signal %u, which a client may not send", (unsigned)rq->sig);
 		return;
 	}

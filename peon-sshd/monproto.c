@@ -6,10 +6,39 @@
 #include "util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* ---- signals ---- */
+
+static const struct {
+	const char *name;
+	int sig;
+} client_signals[] = {
+	{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "FPE", SIGFPE },   { "HUP", SIGHUP },
+	{ "ILL", SIGILL },   { "INT", SIGINT },   { "KILL", SIGKILL }, { "PIPE", SIGPIPE },
+	{ "QUIT", SIGQUIT }, { "SEGV", SIGSEGV }, { "TERM", SIGTERM }, { "USR1", SIGUSR1 },
+	{ "USR2", SIGUSR2 },
+};
+
+int monproto_signal_number(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(client_signals); i++)
+		if (strcmp(name, client_signals[i].name) == 0)
+			return client_signals[i].sig;
+	return 0;
+}
+
+bool monproto_signal_allowed(int sig)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(client_signals); i++)
+		if (client_signals[i].sig == sig)
+			return true;
+	return false;
+}
 
 /* ---- building ---- */
 
@@ -373,11 +402,11 @@ void monproto_setup_build(struct mon_buf *b, const struct mon_setup *s)
 	mon_put_u32(b, s->monitor_pid);
 	mon_put_str(b, s->empty_dir);
 	mon_put_str(b, s->log_level);
-	mon_put_str(b, s->kex);
-	mon_put_str(b, s->ciphers);
-	mon_put_str(b, s->macs);
-	mon_put_str(b, s->host_keys);
-	mon_put_str(b, s->pubkeys);
+	mon_put_str(b, s->algo.kex);
+	mon_put_str(b, s->algo.ciphers);
+	mon_put_str(b, s->algo.macs);
+	mon_put_str(b, s->algo.host_keys);
+	mon_put_str(b, s->algo.pubkeys);
 	mon_put_u32(b, s->login_grace_time);
 	mon_put_u32(b, s->max_auth_tries);
 	mon_put_u32(b, s->max_sessions);
@@ -410,11 +439,11 @@ int monproto_setup_parse(const void *buf, size_t len, struct mon_setup *s, char 
 	s->monitor_pid = mon_get_u32(&r);
 	s->empty_dir = mon_get_str(&r, 4096);
 	s->log_level = mon_get_str(&r, 32);
-	s->kex = mon_get_str(&r, 4096);
-	s->ciphers = mon_get_str(&r, 4096);
-	s->macs = mon_get_str(&r, 4096);
-	s->host_keys = mon_get_str(&r, 4096);
-	s->pubkeys = mon_get_str(&r, 4096);
+	s->algo.kex = mon_get_str(&r, 4096);
+	s->algo.ciphers = mon_get_str(&r, 4096);
+	s->algo.macs = mon_get_str(&r, 4096);
+	s->algo.host_keys = mon_get_str(&r, 4096);
+	s->algo.pubkeys = mon_get_str(&r, 4096);
 	s->login_grace_time = mon_get_u32(&r);
 	s->max_auth_tries = mon_get_u32(&r);
 	s->max_sessions = mon_get_u32(&r);
@@ -442,11 +471,11 @@ void monproto_setup_clear(struct mon_setup *s)
 {
 	free(s->empty_dir);
 	free(s->log_level);
-	free(s->kex);
-	free(s->ciphers);
-	free(s->macs);
-	free(s->host_keys);
-	free(s->pubkeys);
+	free(s->algo.kex);
+	free(s->algo.ciphers);
+	free(s->algo.macs);
+	free(s->algo.host_keys);
+	free(s->algo.pubkeys);
 	strv_free(s->accept_env);
 	memset(s, 0, sizeof(*s));
 }

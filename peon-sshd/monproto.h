@@ -13,6 +13,8 @@
 #ifndef PEON_MONPROTO_H
 #define PEON_MONPROTO_H
 
+#include "config.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,6 +86,11 @@ struct mon_request {
 int monproto_parse_request(const void *buf, size_t len, struct mon_request *rq, char *err);
 void monproto_request_clear(struct mon_request *rq);
 
+/* The signals a client may send (RFC 4254 6.9): the child maps a name to
+ * a number (0: not one), the monitor accepts only those numbers. */
+int monproto_signal_number(const char *name);
+bool monproto_signal_allowed(int sig);
+
 /* ---- building records ---- */
 
 struct mon_buf {
@@ -128,7 +135,7 @@ struct mon_setup {
 	uint32_t monitor_pid;       /* its parent: checked after the parent-death signal is set */
 	char *empty_dir;            /* its root */
 	char *log_level;
-	char *kex, *ciphers, *macs, *host_keys, *pubkeys;
+	struct algorithms algo;
 	uint32_t login_grace_time, max_auth_tries, max_sessions, max_forwards;
 	uint32_t client_alive_interval, client_alive_count_max, rekey_time;
 	uint32_t rekey_data_hi, rekey_data_lo;

@@ -8,6 +8,7 @@
  * monitor, loads the host keys and sets up libssh, and then gives up
  * everything (sandbox.c). From then on it serves the whole connection
  * (session.c) and asks the monitor for every privileged act. */
+#include "algo.h"
 #include "log.h"
 #include "monclient.h"
 #include "monproto.h"
@@ -73,24 +74,10 @@ static int import_host_key(ssh_bind b, int fd, char *err)
 
 static int bind_setup(ssh_bind b, const struct mon_setup *s, char *err)
 {
-	bool no = false;
-	int r = 0;
+	int r = algorithms_apply(b, &s->algo, err);
 
-	/* Never read /etc/ssh/libssh_server_config behind our back. */
-	ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
 	for (uint32_t i = 0; i < s->n_hostkeys && r == 0; i++)
 		r = import_host_key(b, FIRST_KEY_FD + (int)i, err);
-#define ALGO(opt, val, name) \
-	if (r == 0 && ssh_bind_options_set(b, opt, val) < 0) \
-		r = errf(err, -EINVAL, "algorithms.%s: libssh rejects \"%s\"", name, val)
-	ALGO(SSH_BIND_OPTIONS_KEY_EXCHANGE, s->kex, "kex");
-	ALGO(SSH_BIND_OPTIONS_CIPHERS_C_S, s->ciphers, "ciphers");
-	ALGO(SSH_BIND_OPTIONS_CIPHERS_S_C, s->ciphers, "ciphers");
-	ALGO(SSH_BIND_OPTIONS_HMAC_C_S, s->macs, "macs");
-	ALGO(SSH_BIND_OPTIONS_HMAC_S_C, s->macs, "macs");
-	ALGO(SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, s->host_keys, "host_keys");
-	ALGO(SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, s->pubkeys, "pubkeys");
-#undef ALGO
 	return r;
 }
 

@@ -35,12 +35,24 @@ void execution_free(struct execution *e)
 	free(e);
 }
 
-bool execution_has_key(const struct execution *e, const char *fingerprint)
+static const struct authkey *find_key(const struct execution *e, const char *fingerprint)
 {
 	for (size_t i = 0; i < e->n_keys; i++)
 		if (strcmp(e->keys[i].fingerprint, fingerprint) == 0)
-			return true;
-	return false;
+			return &e->keys[i];
+	return NULL;
+}
+
+bool execution_has_key(const struct execution *e, const char *fingerprint)
+{
+	return find_key(e, fingerprint) != NULL;
+}
+
+const char *execution_key_comment(const struct execution *e, const char *fingerprint)
+{
+	const struct authkey *k = find_key(e, fingerprint);
+
+	return k && k->comment ? k->comment : "";
 }
 
 const char *target_describe(const struct target *t, char *buf, size_t len)

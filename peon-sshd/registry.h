@@ -53,6 +53,8 @@ struct execution *execution_new(void);
 void execution_free(struct execution *e);
 /* Does e accept the key with this fingerprint? */
 bool execution_has_key(const struct execution *e, const char *fingerprint);
+/* The comment of e's key with this fingerprint, or "". */
+const char *execution_key_comment(const struct execution *e, const char *fingerprint);
 const char *target_describe(const struct target *t, char *buf, size_t len);
 
 struct execution *registry_find(const struct registry *r, const char *id);

@@ -3,7 +3,6 @@
 #include "session_int.h"
 #include "util.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,20 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void read_addresses(struct sess *ss)
-{
-	struct sockaddr_storage sa;
-	socklen_t l = sizeof(sa);
-
-	if (getpeername(ss->fd, (struct sockaddr *)&sa, &l) == 0)
-		sockaddr_split(&sa, ss->remote_ip, sizeof(ss->remote_ip), &ss->remote_port);
-	l = sizeof(sa);
-	if (getsockname(ss->fd, (struct sockaddr *)&sa, &l) == 0)
-		sockaddr_split(&sa, ss->local_ip, sizeof(ss->local_ip), &ss->local_port);
-	snprintf(ss->remote, sizeof(ss->remote), "%s%s%s:%d", strchr(ss->remote_ip, ':') ? "[" : "",
-		 ss->remote_ip, strchr(ss->remote_ip, ':') ? "]" : "", ss->remote_port);
-	ss->lctx.remote_addr = ss->remote;
-}
 
 int pollset_add(struct pollset *ps, int fd, short events)
 {
@@ -192,13 +177,13 @@ static int preauth_ending(struct sess *ss, bool in_kex)
 	if (ss->tries_exhausted)
 		return SESSION_EXIT_AUTHFAIL;       /* logged when it happened */
 	if (client_left(why)) {
-		log_full(LOG_INFO, &ss->lctx, "connection from %s closed before authentication (%s)", ss->remote,
+		log_full(LOG_INFO, &ss->lctx, "connection from %s closed before authentication (%s)", ss->ep.remote,
 			 in_kex ? "during key exchange" : ss->auth_failures ? "after failed attempts" :
 			 "without an authentication attempt");
 		return ss->auth_failures ? SESSION_EXIT_AUTHFAIL : SESSION_EXIT_NOAUTH;
 	}
 	shown = str_printable(why, 200);
-	log_full(LOG_NOTICE, &ss->lctx, "protocol error from %s%s: %s", ss->remote,
+	log_full(LOG_NOTICE, &ss->lctx, "protocol error from %s%s: %s", ss->ep.remote,
 		 in_kex ? " during key exchange" : "", shown ? shown : "?");
 	free(shown);
 	return SESSION_EXIT_PROTOCOL;
@@ -210,7 +195,8 @@ int session_run(const struct session_args *a)
 	int one = 1, code = SESSION_EXIT_INTERNAL;
 
 	setup_signals();
-	read_addresses(&ss);
+	endpoints_read(ss.fd, &ss.ep);
+	ss.lctx.remote_addr = ss.ep.remote;
 	setsockopt(ss.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* No server callbacks and no message callback: libssh queues every
 	 * request and the loop answers them (see session_int.h). */

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
@@ -43,9 +44,7 @@ struct sess {
 	ssh_event ev;
 	int fd;
 	int mon_fd;                      /* to the monitor (monproto.h) */
-	char remote_ip[64], local_ip[64];
-	int remote_port, local_port;
-	char remote[96];                 /* "ip:port" for logs */
+	struct endpoints ep;             /* ep.remote: "ip:port" for logs */
 	bool authenticated, quit;
 	/* Pre-auth accounting (auth.c): userauth requests counted toward
 	 * max_auth_tries, refusals, and what ended the connection. */

@@ -246,6 +246,21 @@ void sockaddr_split(const struct sockaddr_storage *sa, char *ip, size_t len, int
 	snprintf(ip, len, "%s", shown);
 }
 
+void endpoints_read(int fd, struct endpoints *ep)
+{
+	struct sockaddr_storage sa;
+	socklen_t l = sizeof(sa);
+
+	memset(ep, 0, sizeof(*ep));
+	if (getpeername(fd, (struct sockaddr *)&sa, &l) == 0) {
+		sockaddr_split(&sa, ep->remote_ip, sizeof(ep->remote_ip), &ep->remote_port);
+		sockaddr_format(&sa, ep->remote, sizeof(ep->remote));
+	}
+	l = sizeof(sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &l) == 0)
+		sockaddr_split(&sa, ep->local_ip, sizeof(ep->local_ip), &ep->local_port);
+}
+
 void sockaddr_format(const struct sockaddr_storage *sa, char *out, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];

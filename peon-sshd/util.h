@@ -46,6 +46,14 @@ void sockaddr_format(const struct sockaddr_storage *sa, char *out, size_t len);
 /* The address alone (IPv4-mapped as IPv4) and the port. */
 void sockaddr_split(const struct sockaddr_storage *sa, char *ip, size_t len, int *port);
 
+/* Both ends of a connected socket, for logs and SSH_CONNECTION. */
+struct endpoints {
+	char remote_ip[64], local_ip[64];
+	int remote_port, local_port;
+	char remote[96];                 /* "ip:port", "[ip6]:port" */
+};
+void endpoints_read(int fd, struct endpoints *ep);
+
 /* Wall-clock time in milliseconds (CLOCK_REALTIME): execution lifetimes. */
 long long now_ms(void);
 /* CLOCK_MONOTONIC in milliseconds: deadlines. */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 static int parse(struct mon_buf *b, struct mon_request *rq)
@@ -161,7 +162,8 @@ static void test_setup_round_trip(void **state)
 	char *env[] = { "LANG", "LC_*", NULL };
 	struct mon_setup in = {
 		.uid = 2147418113, .gid = 2147418113, .monitor_pid = 42, .empty_dir = "/run/x/empty",
-		.log_level = "info", .kex = "k", .ciphers = "c", .macs = "m", .host_keys = "h", .pubkeys = "p",
+		.log_level = "info", 
+		.algo = { .kex = "k", .ciphers = "c", .macs = "m", .host_keys = "h", .pubkeys = "p" },
 		.max_sessions = 16, .rekey_data_hi = 1, .rekey_data_lo = 2, .n_hostkeys = 2, .accept_env = env,
 	}, out;
 	struct mon_buf b;
@@ -231,6 +233,18 @@ static void test_oversized_record_is_cut(void **state)
 	close(sp[1]);
 }
 
+static void test_client_signals(void **state)
+{
+	(void)state;
+	assert_int_equal(monproto_signal_number("TERM"), SIGTERM);
+	assert_int_equal(monproto_signal_number("USR2"), SIGUSR2);
+	assert_int_equal(monproto_signal_number("STOP"), 0);
+	assert_int_equal(monproto_signal_number(NULL), 0);
+	assert_true(monproto_signal_allowed(SIGKILL));
+	assert_false(monproto_signal_allowed(SIGSTOP));
+	assert_false(monproto_signal_allowed(0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_setup_round_trip),
 		cmocka_unit_test(test_fds_upward_are_refused),
 		cmocka_unit_test(test_oversized_record_is_cut),
+		cmocka_unit_test(test_client_signals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
