@@ -29,6 +29,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from conftest import ROOT, SSHD, Daemon, paramiko_client, ssh, ssh_argv, wait_for
+from test_preauth import banner, connect_from
 from test_sftp_image import host_ed25519_seed, memory_holds
 
 MON = "peon-sshd-mon"
@@ -229,21 +230,6 @@ def libc_start(pid):
 
 # ---- connections ----
 
-def connect_from(src, port, timeout=5):
-    s = socket.socket()
-    s.settimeout(timeout)
-    s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
-    return s
-
-
-def banner(s):
-    try:
-        return s.recv(256)
-    except (ConnectionResetError, socket.timeout):
-        return b""
-
-
 def raw_connection(d, send_version, src="127.0.0.1"):
     """A TCP connection that has read the server's banner and sent at most
     its own version line: (socket, monitor, network child)."""
@@ -297,6 +283,15 @@ def sleepers(token):
         if os.path.basename(argv[0]) == b"sleep" and argv[1:2] == [token.encode()]:
             found.append(int(e))
     return found
+
+
+def ssh_sleeping(k, d, seconds, then=""):
+    """An OpenSSH session running `sleep` with an argument of its own
+    (plus `then`, a command after it): (process, token)."""
+    token = sleep_token(seconds)
+    p = subprocess.Popen(ssh_argv(k, d.port, f"sleep {token}{then}"), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return p, token
 
 
 def wait_sleeping(d, token):
@@ -474,9 +469,7 @@ def test_restart_keeps_running_sessions_uids(mkdaemon, keys):
     by the surviving session, a second new connection is refused."""
     d = mkdaemon("privsep = { uid_base = 3000000; uid_count = 2; };\n")
     k = host_exec(d, keys)
-    token = sleep_token(120)
-    p = subprocess.Popen(ssh_argv(k, d.port, f"sleep {token}"), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p, token = ssh_sleeping(k, d, 120)
     held = []
     try:
         [(mon, child)] = session_processes(d, n=1)
@@ -502,9 +495,8 @@ def test_network_child_sandboxed_during_shell(daemon, keys):
     """The same sandbox during live sessions: OpenSSH without a pty, and
     paramiko with a pty."""
     k = host_exec(daemon, keys)
-    tokens = sleep_token(30), sleep_token(30)
-    p = subprocess.Popen(ssh_argv(k, daemon.port, f"sleep {tokens[0]}"), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p, token_a = ssh_sleeping(k, daemon, 30)
+    tokens = token_a, sleep_token(30)
     c = None
     try:
         [(mon_a, child_a)] = session_processes(daemon, n=1)
@@ -546,9 +538,7 @@ def test_network_child_layout_differs_from_the_daemon(daemon, keys):
 
 def test_killing_the_monitor_ends_child_and_shell(daemon, keys):
     k = host_exec(daemon, keys)
-    token = sleep_token(1000)
-    p = subprocess.Popen(ssh_argv(k, daemon.port, f"sleep {token}"), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p, token = ssh_sleeping(k, daemon, 1000)
     sleeping = []
     try:
         [(mon, child)] = session_processes(daemon, n=1)
@@ -759,9 +749,7 @@ VIOLATIONS = [
 def test_protocol_violation_ends_only_that_connection(hooked, user, reason):
     d, k = hooked
     bystander = paramiko_client(d, k)
-    token = sleep_token(120)
-    sleeper = subprocess.Popen(ssh_argv(k, d.port, f"sleep {token}; echo done"), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    sleeper, token = ssh_sleeping(k, d, 120, then="; echo done")
     try:
         chan = bystander.get_transport().open_session(timeout=10)
         chan.exec_command("cat")
