@@ -161,6 +161,33 @@ static void expect_error(const char *body, const char *needle)
 		fail_msg("error \"%s\" does not contain \"%s\"", err, needle);
 }
 
+/* privsep (the network children's uids) and the key exchanges the sandbox
+ * cannot serve: loaded with bounds, refused with file:line. */
+static void test_privsep_settings(void **state)
+{
+	struct peon_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(load_text("", &cfg, err), 0);
+	assert_int_equal(cfg.privsep.uid_base, 2147418112LL);
+	assert_int_equal(cfg.privsep.uid_count, 32768);
+	config_free(&cfg);
+	assert_int_equal(load_text("privsep = { uid_base = 3000000; uid_count = 8; };\n", &cfg, err), 0);
+	assert_int_equal(cfg.privsep.uid_base, 3000000);
+	assert_int_equal(cfg.privsep.uid_count, 8);
+	config_free(&cfg);
+	expect_error("privsep = { uid_base = 999; };\n", ":2: uid_base: must be between 1000 and 2147483646");
+	expect_error("privsep = { uid_base = \"3000000\"; };\n", ":2: uid_base: must be an integer");
+	expect_error("privsep = { uid_count = 0; };\n", ":2: uid_count: must be between 1 and 1048576");
+	expect_error("privsep = { uid_base = 2147483600; uid_count = 100; };\n",
+		     ":2: privsep: uid_base + uid_count - 1 must not exceed 2147483646");
+	expect_error("privsep = { uid = 5; };\n", ":2: uid: unknown setting in privsep");
+	expect_error("algorithms = { kex = \"curve25519-sha256,diffie-hellman-group-exchange-sha256\"; };\n",
+		     ":2: kex: diffie-hellman-group-exchange and gss key exchanges are not supported");
+	expect_error("algorithms = { kex = \"gss-curve25519-sha256-\"; };\n", "are not supported");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -316,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_privsep_settings),
 		cmocka_unit_test(test_bad_debug_port),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_print_round_trip),
