@@ -46,7 +46,7 @@ static int check_algorithms(const struct peon_config *cfg, char *err)
 		return errf(err, -ENOMEM, "cannot create the SSH server");
 	r = algorithms_apply(b, &cfg->algo, err);
 	ssh_bind_free(b);
-	return r;
+	return r < 0 ? r : hostkeys_check_offered(cfg->algo.host_keys, err);
 }
 
 int daemon_check_config(const struct peon_config *cfg, char *err)
@@ -172,18 +172,29 @@ void daemon_report_activation(struct daemon *d, const struct execution *e)
 		report_line(&d->cfg, e, lines[i], extra);
 }
 
-static int hostkey_info(struct daemon *d, char *err)
+/* The key the connect lines name: the first one a client can be offered
+ * under algorithms.host_keys (ed25519 unless the admin turned it off). */
+static int hostkey_info(struct daemon *d, const struct peon_config *cfg, char *err)
 {
-	char *fp = authkey_fingerprint(d->hk.keys[0]);
+	struct hostkey_info hki = { .b64 = NULL };
+	int i = 0;
+	ssh_key key = hostkeys_first_offered(&d->hk, cfg->algo.host_keys, &i);
+	char *fp = key ? authkey_fingerprint(key) : NULL;
 
-	if (!fp || ssh_pki_export_pubkey_base64(d->hk.keys[0], &d->hki.b64) != SSH_OK) {
+	if (!key)
+		return errf(err, -EINVAL, "no loaded host key is offered by algorithms.host_keys \"%s\"",
+			    cfg->algo.host_keys);
+	if (!fp || ssh_pki_export_pubkey_base64(key, &hki.b64) != SSH_OK) {
 		if (fp)
 			ssh_string_free_char(fp);
-		return errf(err, -EINVAL, "cannot read the public half of %s", d->hk.paths[0]);
+		return errf(err, -EINVAL, "cannot read the public half of %s", d->hk.paths[i]);
 	}
-	snprintf(d->hki.type, sizeof(d->hki.type), "%s", ssh_key_type_to_char(ssh_key_type(d->hk.keys[0])));
-	snprintf(d->hki.fingerprint, sizeof(d->hki.fingerprint), "%s", fp);
+	snprintf(hki.type, sizeof(hki.type), "%s", ssh_key_type_to_char(ssh_key_type(key)));
+	snprintf(hki.fingerprint, sizeof(hki.fingerprint), "%s", fp);
 	ssh_string_free_char(fp);
+	if (d->hki.b64)
+		ssh_string_free_char(d->hki.b64);
+	d->hki = hki;
 	return 0;
 }
 
@@ -545,7 +556,8 @@ static void reload(struct daemon *d)
 		ncfg.privsep = d->cfg.privsep;
 	}
 	if (check_algorithms(&ncfg, err) < 0 ||
-	    (!same_listen(&ncfg, &d->cfg) && reopen_listeners(d, &ncfg, err) < 0)) {
+	    (!same_listen(&ncfg, &d->cfg) && reopen_listeners(d, &ncfg, err) < 0) ||
+	    hostkey_info(d, &ncfg, err) < 0) {
 		log_err("reload refused, keeping the running configuration: %s", err);
 		config_free(&ncfg);
 		goto out;
@@ -787,8 +799,8 @@ static int setup(struct daemon *d, char *err)
 		return r;
 	if ((r = gate_init(d, err)) < 0)
 		return r;
-	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = hostkey_info(d, err)) < 0 ||
-	    (r = check_algorithms(&d->cfg, err)) < 0 || (r = privsep_setup(d, err)) < 0 ||
+	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = check_algorithms(&d->cfg, err)) < 0 ||
+	    (r = hostkey_info(d, &d->cfg, err)) < 0 || (r = privsep_setup(d, err)) < 0 ||
 	    (r = control_listen(d, err)) < 0)
 		return r;
 	load_sftp_image();

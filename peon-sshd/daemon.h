@@ -74,7 +74,7 @@ struct daemon {
 	time_t started;
 	bool stopping;
 	struct address addr;        /* discovered at start and on reload */
-	struct hostkey_info hki;    /* the ed25519 host key, for the connect lines */
+	struct hostkey_info hki;    /* the offered host key the connect lines name */
 	pid_t reporter;
 	unsigned long long accepted, dropped;
 	unsigned long long dropped_by[DROP_REASONS];

@@ -12,14 +12,65 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Each kind of key peon-sshd keeps, and the host-key algorithms
+ * (algorithms.host_keys) that sign with it. */
 static const struct {
 	const char *file;
 	enum ssh_keytypes_e type;
 	int bits;
+	const char *algs[3];
 } key_kinds[HOSTKEY_MAX] = {
-	{ "ssh_host_ed25519_key", SSH_KEYTYPE_ED25519, 0 },
-	{ "ssh_host_rsa_key", SSH_KEYTYPE_RSA, 3072 },
+	{ "ssh_host_ed25519_key", SSH_KEYTYPE_ED25519, 0, { "ssh-ed25519" } },
+	{ "ssh_host_rsa_key", SSH_KEYTYPE_RSA, 3072, { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" } },
 };
+
+/* Is name one of the comma-separated entries of list? */
+static bool list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static bool kind_offered(int kind, const char *algos)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(key_kinds[kind].algs) && key_kinds[kind].algs[i]; i++)
+		if (list_has(algos, key_kinds[kind].algs[i]))
+			return true;
+	return false;
+}
+
+bool hostkey_offered(ssh_key key, const char *algos)
+{
+	for (int i = 0; i < HOSTKEY_MAX; i++)
+		if (key && ssh_key_type(key) == key_kinds[i].type)
+			return kind_offered(i, algos);
+	return false;
+}
+
+int hostkeys_check_offered(const char *algos, char *err)
+{
+	for (int i = 0; i < HOSTKEY_MAX; i++)
+		if (kind_offered(i, algos))
+			return 0;
+	return errf(err, -EINVAL,
+		    "algorithms.host_keys \"%s\" offers none of the host keys peon-sshd has "
+		    "(ssh-ed25519, rsa-sha2-512, rsa-sha2-256)", algos);
+}
+
+ssh_key hostkeys_first_offered(const struct hostkeys *hk, const char *algos, int *index)
+{
+	for (int i = 0; i < hk->n; i++)
+		if (hostkey_offered(hk->keys[i], algos)) {
+			if (index)
+				*index = i;
+			return hk->keys[i];
+		}
+	return NULL;
+}
 
 static int check_dir(const char *dir, bool create, char *err)
 {

@@ -23,4 +23,14 @@ struct hostkeys {
 int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err);
 void hostkeys_free(struct hostkeys *hk);
 
+/* Only keys some configured host-key algorithm can sign with are worth
+ * anything: the others are neither read by network children nor
+ * reported. algos is algorithms.host_keys. */
+bool hostkey_offered(ssh_key key, const char *algos);
+/* -EINVAL (err says so) when algos can use none of the kinds of key
+ * peon-sshd keeps: no client could ever connect. */
+int hostkeys_check_offered(const char *algos, char *err);
+/* The first loaded public key algos offers (its index in *index), or NULL. */
+ssh_key hostkeys_first_offered(const struct hostkeys *hk, const char *algos, int *index);
+
 #endif

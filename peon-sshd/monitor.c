@@ -158,9 +158,13 @@ static int start_child(struct mon *m, const struct monitor_args *a, char *err)
 		setsockopt(sp[i], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
 	}
 	setsockopt(sp[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* Only keys the configured algorithms can sign with: the child needs
+	 * no other, and reading and importing one costs every connection. */
 	for (int i = 0; i < a->hk->n && r == 0; i++)
-		if ((r = open_host_key(a->hk->paths[i], err)) >= 0)
+		if (hostkey_offered(a->hk->keys[i], a->cfg->algo.host_keys) &&
+		    (r = open_host_key(a->hk->paths[i], err)) >= 0)
 			keys[nkeys++] = r, r = 0;
+	m->n_hostkeys = nkeys;
 	if (r == 0) {
 		m->child = fork();
 		if (m->child == 0)
@@ -187,7 +191,7 @@ static int send_setup(struct mon *m, const struct monitor_args *a, char *err)
 		.client_alive_interval = (uint32_t)c->limits.client_alive_interval,
 		.client_alive_count_max = (uint32_t)c->limits.client_alive_count_max,
 		.rekey_time = (uint32_t)c->limits.rekey_time, .rekey_data_hi = (uint32_t)(c->limits.rekey_data >> 32),
-		.rekey_data_lo = (uint32_t)c->limits.rekey_data, .n_hostkeys = (uint32_t)a->hk->n,
+		.rekey_data_lo = (uint32_t)c->limits.rekey_data, .n_hostkeys = (uint32_t)m->n_hostkeys,
 		.accept_env = c->accept_env,
 	};
 	struct mon_buf b;

@@ -38,6 +38,7 @@ struct mon {
 	int daemon_fd;
 	int sigfd;
 	pid_t child;
+	int n_hostkeys;                 /* private key files given to the child */
 	int child_status;
 	bool child_done;
 	bool violation;                 /* the child broke the protocol: killed */

@@ -170,6 +170,11 @@ def test_config_check_names_file_and_line(tmp_path):
     assert r.returncode == 1 and "bad.conf:" in r.stderr
     r = conf_check(tmp_path, 'algorithms = { ciphers = "rot13"; };\n', "-t")
     assert r.returncode == 1 and "algorithms.ciphers" in r.stderr
+    # Valid for libssh, but peon-sshd has no ECDSA host key to offer.
+    r = conf_check(tmp_path, 'algorithms = { host_keys = "ecdsa-sha2-nistp256"; };\n', "-t")
+    assert r.returncode == 1
+    assert ('algorithms.host_keys "ecdsa-sha2-nistp256" offers none of the host keys peon-sshd has '
+            '(ssh-ed25519, rsa-sha2-512, rsa-sha2-256)') in r.stderr, r.stderr
     (tmp_path / "p").write_text("DEBUG_PORT=80\n")
     r = conf_check(tmp_path, f'peon_config = "{tmp_path}/p";\n', "-t")
     assert f'{tmp_path}/p:1: DEBUG_PORT="80" is not a port between 1024 and 65535' in r.stderr

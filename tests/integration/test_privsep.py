@@ -606,6 +606,24 @@ def test_host_private_keys_only_in_the_network_child(daemon, keys):
         c.close()
 
 
+def test_network_child_reads_only_the_host_keys_it_can_offer(mkdaemon, keys):
+    """A key no configured host-key algorithm can use stays on disk: with
+    only ssh-ed25519 offered, no network child holds the RSA key."""
+    d = mkdaemon('algorithms = { host_keys = "ssh-ed25519"; };\n')
+    k = host_exec(d, keys)
+    seed = host_ed25519_seed(d.keydir)
+    d_be, d_le = host_rsa_d(d.keydir)
+    p, token = ssh_sleeping(k, d, 30)
+    try:
+        wait_sleeping(d, token)
+        [(_, child)] = session_processes(d, n=1)
+        assert memory_holds(child, seed), f"{NET} {child} does not hold the ed25519 seed: the scan is broken"
+        assert not memory_holds(child, d_be) and not memory_holds(child, d_le), \
+            f"{NET} {child} holds the RSA private exponent though only ssh-ed25519 is offered"
+    finally:
+        kill_proc(p)
+
+
 # ---- algorithms under the sandbox ----
 
 ALGO_DEBUG = {

@@ -79,6 +79,31 @@ def test_fingerprint_and_known_hosts_line(daemon, job, keys, tmp_path):
     assert r.stdout == "kh-job\n"
 
 
+@pytest.mark.parametrize("algos,ktype,scan", [("rsa-sha2-512,rsa-sha2-256", "ssh-rsa", "rsa"),
+                                               ("ssh-ed25519", "ssh-ed25519", "ed25519")])
+def test_logged_host_key_is_one_the_server_offers(tmp_path, hostkeys, job, keys, algos, ktype, scan):
+    """The known_hosts line in the log names a key the server offers under
+    the configured algorithms.host_keys, so pasting it works."""
+    d = Daemon(str(tmp_path), hostkeys, f'algorithms = {{ host_keys = "{algos}"; }};\n').start()
+    try:
+        k = keys("k")
+        log = tmp_path / "execution.log"
+        d.add("exec-hk", "--pid", str(job(hostname="hk-job")), "--log-file", str(log), key=k)
+        line = [l for l in log.read_text().splitlines() if l.startswith("SSH host key:")][0]
+        assert line.startswith(f"SSH host key: {ktype} SHA256:"), line
+        offered = subprocess.run(["ssh-keyscan", "-p", str(d.port), "127.0.0.1"],
+                                 capture_output=True, text=True).stdout.split()
+        assert offered[1::3] == [ktype], offered
+        kh = tmp_path / "known_hosts"
+        kh.write_text(line.split("(known_hosts line: ")[1].rstrip(")") + "\n")
+        argv = ssh_argv(k, d.port, "hostname", opts=["StrictHostKeyChecking=yes", f"UserKnownHostsFile={kh}"])
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "hk-job\n"
+    finally:
+        d.stop()
+
+
 def test_session_and_end_lines(daemon, job, keys, tmp_path):
     k = keys("sess")
     log = tmp_path / "execution.log"
