@@ -140,23 +140,52 @@ int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***o
 	return 0;
 }
 
+int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mountinfo, char ***out,
+			 size_t *n)
+{
+	char **mine = NULL;
+	size_t n_mine = 0, keep = 0;
+	int r = cgroup_procs_paths(job_cg, mountinfo, out, n);
+
+	if (r == 0)
+		r = cgroup_procs_paths(self_cg, mountinfo, &mine, &n_mine);
+	for (size_t i = 0; r == 0 && i < *n; i++) {
+		bool member = false;
+
+		for (size_t j = 0; j < n_mine && !member; j++)
+			member = strcmp((*out)[i], mine[j]) == 0;
+		if (member)
+			free((*out)[i]);
+		else
+			(*out)[keep++] = (*out)[i];
+	}
+	if (r == 0 && *out) {
+		*n = keep;
+		(*out)[keep] = NULL;
+	}
+	strv_free(mine);
+	return r;
+}
+
 int cgroup_join(pid_t pid, char *err)
 {
-	char src[64], *pcg = NULL, *mi = NULL, **paths = NULL;
+	char src[64], *pcg = NULL, *self = NULL, *mi = NULL, **paths = NULL;
 	size_t n = 0;
 	int r;
 
 	snprintf(src, sizeof(src), "/proc/%d/cgroup", (int)pid);
 	r = read_file(src, 1 << 20, &pcg, NULL);
 	if (r == 0)
+		r = read_file("/proc/self/cgroup", 1 << 20, &self, NULL);
+	if (r == 0)
 		r = read_file("/proc/self/mountinfo", 16 << 20, &mi, NULL);
 	if (r < 0) {
 		errf(err, r, "cannot read the job's cgroups: %s", strerror(-r));
 		goto out;
 	}
-	r = cgroup_procs_paths(pcg, mi, &paths, &n);
+	r = cgroup_paths_to_join(pcg, self, mi, &paths, &n);
 	if (r < 0) {
-		errf(err, r, "cannot parse %s: %s", src, strerror(-r));
+		errf(err, r, "cannot parse %s or /proc/self/cgroup: %s", src, strerror(-r));
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -175,6 +204,7 @@ int cgroup_join(pid_t pid, char *err)
 out:
 	strv_free(paths);
 	free(pcg);
+	free(self);
 	free(mi);
 	return r;
 }

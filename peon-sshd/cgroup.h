@@ -9,6 +9,12 @@
 /* From /proc/PID/cgroup and our /proc/self/mountinfo, the cgroup.procs files
  * to write. Hierarchies we do not have mounted are skipped. Heap strv. */
 int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n);
+/* Of job_cg's cgroup.procs files, those self_cg is not already in: a
+ * write that changes nothing still takes the kernel's global lock on
+ * cgroup migration (an RCU grace period, 10-20 ms on a cgroup v1 host)
+ * for every shell started. Heap strv; < 0 when either cannot be parsed. */
+int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mountinfo, char ***out,
+			 size_t *n);
 /* Move the calling process into every cgroup of pid. err names the failure. */
 int cgroup_join(pid_t pid, char *err);
 

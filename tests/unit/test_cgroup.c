@@ -60,12 +60,42 @@ static void test_v2_only(void **state)
 	strv_free(paths);
 }
 
+/* Only the hierarchies where we are not already in the job's cgroup. */
+static void test_join_skips_shared_cgroups(void **state)
+{
+	const char *job = "4:memory:/kube/pod1\n"
+			  "3:cpu,cpuacct:/\n"
+			  "1:name=systemd:/job\n"
+			  "0::/\n";
+	const char *self = "4:memory:/kube\n"
+			   "3:cpu,cpuacct:/\n"
+			   "1:name=systemd:/system.slice/peon-sshd.service\n"
+			   "0::/\n";
+	char **paths = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(cgroup_paths_to_join(job, self, mountinfo, &paths, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(paths[0], "/sys/fs/cgroup/my memory/pod1/cgroup.procs");
+	assert_string_equal(paths[1], "/sys/fs/cgroup/systemd/job/cgroup.procs");
+	strv_free(paths);
+	/* Already in every one of them: nothing to write. */
+	assert_int_equal(cgroup_paths_to_join(job, job, mountinfo, &paths, &n), 0);
+	assert_int_equal(n, 0);
+	strv_free(paths);
+	/* Our own cgroups unreadable: fail, never guess. */
+	assert_true(cgroup_paths_to_join(job, "garbage\n", mountinfo, &paths, &n) < 0);
+	strv_free(paths);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hybrid),
 		cmocka_unit_test(test_outside_subtree),
 		cmocka_unit_test(test_v2_only),
+		cmocka_unit_test(test_join_skips_shared_cgroups),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
