@@ -23,7 +23,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
-CORE := util log logjournal peonconf preauth config authkeys keyfp route routeq regstore envfilter envbuild procinfo registry ctlproto duration cgroup caps address report
+CORE := util log logjournal peonconf preauth config authkeys keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ctlproto duration cgroup caps address report
 DAEMON := $(CORE) algo hostkey listener control daemon gate monitor monjob monproto uidpool \
           jobenter spawn image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
@@ -160,13 +160,18 @@ fuzz-smoke: fuzz
 	  done; [ $$failed = 0 ] && echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS) s each, no crash"; \
 	  exit $$failed
 
-integration: deps all $(TEST_SSHD)
+# A job process under a filter of the tests' own (test_job_seccomp.py);
+# static: it runs inside a busybox root.
+$(B)/seccomp-job: tests/helpers/seccomp_job.c | $(B)
+	$(CC) -O2 -Wall -Wextra -Werror -static $< -lseccomp -o $@
+
+integration: deps all $(TEST_SSHD) $(B)/seccomp-job
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
 # The relay, session, privilege-separation, forwarding and SFTP tests again
 # against a sanitized daemon (its monitor and network child are sanitized too).
 SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py tests/integration/test_privsep.py \
-             tests/integration/test_forward.py tests/integration/test_sftp.py
+             tests/integration/test_forward.py tests/integration/test_sftp.py tests/integration/test_job_seccomp.py
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
 

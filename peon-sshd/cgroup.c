@@ -93,7 +93,7 @@ static bool find_mount(const char *mountinfo, const char *ctrls, size_t clen, st
 
 /* The job's path is relative to the hierarchy's root; the mount may show a
  * subtree of it (m->root). */
-static int procs_path(const struct cg_mount *m, const char *path, char **out)
+static int file_path(const struct cg_mount *m, const char *path, const char *file, char **out)
 {
 	size_t rl = strlen(m->root);
 
@@ -101,10 +101,24 @@ static int procs_path(const struct cg_mount *m, const char *path, char **out)
 		rl = 0;
 	else if (strncmp(path, m->root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
 		return -ENOENT;
-	return asprintf(out, "%s%s/cgroup.procs", m->point, path + rl) < 0 ? -ENOMEM : 0;
+	return asprintf(out, "%s%s/%s", m->point, path + rl, file) < 0 ? -ENOMEM : 0;
 }
 
-int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n)
+/* Which file of a hierarchy: cgroup.procs in each, or only the files that
+ * say whether the cgroup is frozen (v1 freezer, v2 unified). */
+enum cg_want { CG_PROCS, CG_FREEZE };
+
+static const char *wanted_file(const struct cg_mount *m, enum cg_want want)
+{
+	if (want == CG_PROCS)
+		return "cgroup.procs";
+	if (strcmp(m->fstype, "cgroup2") == 0)
+		return "cgroup.events";
+	return opt_present(m->opts, "freezer", 7) ? "freezer.state" : NULL;
+}
+
+static int cgroup_paths(const char *proc_cgroup, const char *mountinfo, enum cg_want want, char ***out,
+			size_t *n)
 {
 	const char *p = proc_cgroup;
 
@@ -124,8 +138,8 @@ int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***o
 			return -ENAMETOOLONG;
 		memcpy(path, c2 + 1, pl);
 		path[pl] = '\0';
-		if (find_mount(mountinfo, c1 + 1, (size_t)(c2 - c1 - 1), &m) &&
-		    procs_path(&m, path, &file) == 0) {
+		if (find_mount(mountinfo, c1 + 1, (size_t)(c2 - c1 - 1), &m) && wanted_file(&m, want) &&
+		    file_path(&m, path, wanted_file(&m, want), &file) == 0) {
 			bool dup = false;
 			for (size_t i = 0; i < *n; i++)
 				dup |= strcmp((*out)[i], file) == 0;
@@ -138,6 +152,68 @@ int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***o
 		p = nl ? nl + 1 : NULL;
 	}
 	return 0;
+}
+
+int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n)
+{
+	return cgroup_paths(proc_cgroup, mountinfo, CG_PROCS, out, n);
+}
+
+int cgroup_freeze_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n)
+{
+	return cgroup_paths(proc_cgroup, mountinfo, CG_FREEZE, out, n);
+}
+
+bool cgroup_state_frozen(const char *path, const char *text)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+	if (strcmp(base, "freezer.state") == 0)
+		return strncmp(text, "FROZEN", 6) == 0 || strncmp(text, "FREEZING", 8) == 0;
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, "frozen 1", 8) == 0 && (l[8] == '\n' || l[8] == '\0'))
+			return true;
+	return false;
+}
+
+/* /proc/PID/cgroup and our mountinfo, the two inputs of every lookup. */
+static int read_cgroup_inputs(pid_t pid, char **pcg, char **mi)
+{
+	char src[64];
+	int r;
+
+	snprintf(src, sizeof(src), "/proc/%d/cgroup", (int)pid);
+	r = read_file(src, 1 << 20, pcg, NULL);
+	return r < 0 ? r : read_file("/proc/self/mountinfo", 16 << 20, mi, NULL);
+}
+
+int cgroup_frozen(pid_t pid, bool *frozen, char *err)
+{
+	char *pcg = NULL, *mi = NULL, **paths = NULL;
+	size_t n = 0;
+	int r;
+
+	*frozen = false;
+	r = read_cgroup_inputs(pid, &pcg, &mi);
+	if (r == 0)
+		r = cgroup_freeze_paths(pcg, mi, &paths, &n);
+	if (r < 0) {
+		errf(err, r, "cannot read the job's cgroups: %s", strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < n && !*frozen; i++) {
+		char *text = NULL;
+
+		/* A state file we cannot read says nothing either way. */
+		if (read_file(paths[i], 4096, &text, NULL) == 0)
+			*frozen = cgroup_state_frozen(paths[i], text);
+		free(text);
+	}
+out:
+	strv_free(paths);
+	free(pcg);
+	free(mi);
+	return r;
 }
 
 int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mountinfo, char ***out,
@@ -169,23 +245,19 @@ int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mo
 
 int cgroup_join(pid_t pid, char *err)
 {
-	char src[64], *pcg = NULL, *self = NULL, *mi = NULL, **paths = NULL;
+	char *pcg = NULL, *self = NULL, *mi = NULL, **paths = NULL;
 	size_t n = 0;
-	int r;
+	int r = read_cgroup_inputs(pid, &pcg, &mi);
 
-	snprintf(src, sizeof(src), "/proc/%d/cgroup", (int)pid);
-	r = read_file(src, 1 << 20, &pcg, NULL);
 	if (r == 0)
 		r = read_file("/proc/self/cgroup", 1 << 20, &self, NULL);
-	if (r == 0)
-		r = read_file("/proc/self/mountinfo", 16 << 20, &mi, NULL);
 	if (r < 0) {
 		errf(err, r, "cannot read the job's cgroups: %s", strerror(-r));
 		goto out;
 	}
 	r = cgroup_paths_to_join(pcg, self, mi, &paths, &n);
 	if (r < 0) {
-		errf(err, r, "cannot parse %s or /proc/self/cgroup: %s", src, strerror(-r));
+		errf(err, r, "cannot parse /proc/%d/cgroup or /proc/self/cgroup: %s", (int)pid, strerror(-r));
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -3,6 +3,7 @@
 #ifndef PEON_CGROUP_H
 #define PEON_CGROUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -15,6 +16,13 @@ int cgroup_procs_paths(const char *proc_cgroup, const char *mountinfo, char ***o
  * for every shell started. Heap strv; < 0 when either cannot be parsed. */
 int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mountinfo, char ***out,
 			 size_t *n);
+/* The files that say whether the job is paused: freezer.state (v1) and
+ * cgroup.events (v2), as cgroup_procs_paths finds cgroup.procs. */
+int cgroup_freeze_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n);
+/* Does one of those files (named by path) say frozen or freezing? */
+bool cgroup_state_frozen(const char *path, const char *text);
+/* Is pid in a frozen cgroup (docker pause, a frozen pod)? */
+int cgroup_frozen(pid_t pid, bool *frozen, char *err);
 /* Move the calling process into every cgroup of pid. err names the failure. */
 int cgroup_join(pid_t pid, char *err);
 

@@ -74,6 +74,7 @@ static bool is_kernel_thread(pid_t pid)
 static json_object *check_target(struct execution *e)
 {
 	struct target *t = &e->target;
+	char err[ERRLEN];
 
 	if (t->type == TARGET_HOST) {
 		if (!e->user)
@@ -91,6 +92,11 @@ static json_object *check_target(struct execution *e)
 				 (int)t->pid);
 	e->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
 	if (e->pidfd < 0 || !procinfo_same_process(t->pid, t->starttime))
+		return ctl_error("process %d ended while it was being registered", (int)t->pid);
+	/* Once, now: every shell of the execution runs under these (jobseccomp.h). */
+	if (job_seccomp_capture(t->pid, &e->seccomp, err) < 0)
+		return ctl_error("%s", err);
+	if (!procinfo_same_process(t->pid, t->starttime))
 		return ctl_error("process %d ended while it was being registered", (int)t->pid);
 	return NULL;
 }
@@ -171,8 +177,10 @@ static json_object *do_add(struct daemon *d, json_object *req)
 	{
 		struct log_ctx ctx = { .execution_id = e->id };
 		char tgt[64];
-		log_full(LOG_INFO, &ctx, "registered: %s, port %d, %zu key%s%s%s", target_describe(&e->target, tgt, sizeof(tgt)),
-			 e->port, e->n_keys, e->n_keys == 1 ? "" : "s", e->user ? ", user " : "", e->user ? e->user : "");
+		log_full(LOG_INFO, &ctx, "registered: %s, port %d, %zu key%s%s%s, %u seccomp filter%s",
+			 target_describe(&e->target, tgt, sizeof(tgt)), e->port, e->n_keys, e->n_keys == 1 ? "" : "s",
+			 e->user ? ", user " : "", e->user ? e->user : "", e->seccomp ? e->seccomp->n : 0,
+			 e->seccomp && e->seccomp->n == 1 ? "" : "s");
 	}
 	daemon_notify_status(d);
 	daemon_report_activation(d, e);

@@ -308,6 +308,13 @@ static void fork_session(struct daemon *d, int fd, struct conn *c)
 		close(fd);
 		return;
 	}
+	/* An answer carries the execution's seccomp filters: room for the largest. */
+	for (int i = 0; i < 2; i++) {
+		int buf = 4 * ROUTEQ_MAX_ANSWER;
+
+		setsockopt(sp[i], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+		setsockopt(sp[i], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+	}
 	pid = fork();
 	if (pid == 0) {
 		long long id = d->cfg.privsep.uid_base + c->uid_slot;

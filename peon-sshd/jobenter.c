@@ -1,5 +1,6 @@
 #include "jobenter.h"
 #include "cgroup.h"
+#include "jobseccomp.h"
 #include "util.h"
 
 #include <errno.h>
@@ -128,12 +129,71 @@ static int open_proc_dir(pid_t pid, const char *what)
 
 /* Everything read here comes from /proc/PID; the pidfd, opened first and
  * checked last, proves PID was the job's process throughout. */
+/* A --host session gets what a service started by PID 1 gets: never the
+ * daemon's own limits (its unit raises NOFILE) or oom_score_adj. */
+static int open_host(struct job_view *jv, char *err)
+{
+	int r = procinfo_read_limits(1, &jv->limits);
+
+	if (r < 0)
+		return errf(err, r, "cannot read the resource limits of PID 1: %s", strerror(-r));
+	jv->umask = 022;
+	jv->oom_score_adj = 0;
+	return 0;
+}
+
+static int read_inherited(struct job_view *jv, char *err)
+{
+	int r = procinfo_read_limits(jv->pid, &jv->limits);
+
+	if (r == 0)
+		r = procinfo_read_oom_score_adj(jv->pid, &jv->oom_score_adj);
+	if (r < 0)
+		return errf(err, r, "cannot read the resource limits of the job's process %d: %s", (int)jv->pid,
+			    strerror(-r));
+	if (!jv->st.have_umask)
+		return errf(err, -EINVAL, "the kernel does not show the umask of the job's process %d",
+			    (int)jv->pid);
+	jv->umask = jv->st.umask;
+	return 0;
+}
+
+/* A process joining a frozen cgroup freezes too: the shell would hang
+ * without a word. Say so at once instead. */
+static int refuse_paused(const struct job_view *jv, char *err)
+{
+	bool frozen = false;
+	int r = cgroup_frozen(jv->pid, &frozen, err);
+
+	if (r < 0)
+		return r;
+	if (frozen)
+		return errf(err, -EAGAIN, "the job is paused (its cgroup is frozen): resume it, then connect again");
+	return 0;
+}
+
+/* Fail closed: a job under filters that were not copied (a record from
+ * before they were, or a process that took filters since) gets no shell
+ * without them. */
+static int check_seccomp(const struct execution *e, const struct job_view *jv, char *err)
+{
+	if (jv->st.seccomp_mode == 2 && !e->seccomp)
+		return errf(err, -EPERM, "the job runs under seccomp filters that were not copied when the execution "
+					 "was added: add the execution again");
+	if (jv->st.seccomp_mode != 0 && jv->st.seccomp_mode != 2)
+		return errf(err, -EPERM, "the job runs in seccomp strict mode, under which no shell can run");
+	return 0;
+}
+
 int job_open(const struct execution *e, struct job_view *jv, char *err)
 {
 	int r;
 
 	memset(jv, 0, sizeof(*jv));
 	jv->pidfd = jv->rootfd = jv->cwdfd = -1;
+	jv->setgroups_ok = true;
+	if (e->target.type == TARGET_HOST)
+		return open_host(jv, err);
 	jv->pid = e->target.pid;
 	jv->pidfd = pidfd_open(jv->pid);
 	if (jv->pidfd < 0 || !procinfo_same_process(jv->pid, e->target.starttime)) {
@@ -145,6 +205,9 @@ int job_open(const struct execution *e, struct job_view *jv, char *err)
 		errf(err, r, "cannot read the job's process %d: %s", (int)jv->pid, strerror(-r));
 		goto fail;
 	}
+	if ((r = read_inherited(jv, err)) < 0 || (r = refuse_paused(jv, err)) < 0 ||
+	    (r = check_seccomp(e, jv, err)) < 0)
+		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
 		if (ns_differs(jv->pid, namespaces[i].name))
 			jv->nsflags |= namespaces[i].flag;
@@ -305,16 +368,79 @@ static int enter_job(const struct job_view *jv, char *err)
 	return 0;
 }
 
+/* The job's limit; where it is above what we may raise ours to (no
+ * CAP_SYS_RESOURCE, or NOFILE above fs.nr_open), ours: lower than the
+ * job's is never more than the job may. */
+static int take_limit(int resource, const struct rlimit *job)
+{
+	struct rlimit mine, rl = *job;
+
+	if (setrlimit(resource, &rl) == 0)
+		return 0;
+	if (errno != EPERM || getrlimit(resource, &mine) < 0)
+		return -errno;
+	if (rl.rlim_max > mine.rlim_max)
+		rl.rlim_max = mine.rlim_max;
+	if (rl.rlim_cur > rl.rlim_max)
+		rl.rlim_cur = rl.rlim_max;
+	return setrlimit(resource, &rl) < 0 ? -errno : 0;
+}
+
+/* The job's oom_score_adj; where it is below what we may lower ours to,
+ * ours: more likely to be killed than the job, never less. */
+static int take_oom_score_adj(int value)
+{
+	char v[16];
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(v, sizeof(v), "%d", value);
+	if (write(fd, v, strlen(v)) != (ssize_t)strlen(v)) {
+		int mine = 0;
+
+		r = -errno;
+		if ((r == -EACCES || r == -EPERM) && procinfo_read_oom_score_adj(getpid(), &mine) == 0 &&
+		    mine > value)
+			r = 0;
+	}
+	close(fd);
+	return r;
+}
+
+/* While privileged and still in our own mount namespace (/proc). */
+static int take_inherited(const struct job_view *jv, char *err)
+{
+	int r;
+
+	for (int i = 0; i < RLIM_NLIMITS; i++)
+		if ((r = take_limit(i, &jv->limits.lim[i])) < 0)
+			return errf(err, r, "cannot take the job's resource limit %d: %s", i, strerror(-r));
+	if ((r = take_oom_score_adj(jv->oom_score_adj)) < 0)
+		return errf(err, r, "cannot take the job's oom_score_adj %d: %s", jv->oom_score_adj, strerror(-r));
+	umask(jv->umask);
+	return 0;
+}
+
 int job_enter(const struct execution *e, const struct job_view *jv, struct job_entry *je, char *err)
 {
 	int r;
 
+	if ((r = take_inherited(jv, err)) < 0)
+		return r;
 	if (e->target.type == TARGET_PID && (r = enter_job(jv, err)) < 0)
 		return r;
 	if ((r = resolve_user(e, jv, &je->u, err)) < 0)
 		return r;
 	build_creds(e, jv, &je->u, &je->c);
 	return 0;
+}
+
+int job_seccomp(const struct execution *e, const struct job_entry *je, enum job_seccomp_when when, char *err)
+{
+	if (!e->seccomp || (when == JOB_SECCOMP_LAST) != je->c.no_new_privs)
+		return 0;
+	return job_seccomp_install(e->seccomp, err);
 }
 
 int job_become(const struct job_entry *je, int pdeathsig, bool dumpable, char *err)

@@ -3,8 +3,10 @@
  * unix sockets) is a process the monitor forks that, in this order:
  *   job_open()  (monitor, before fork)  reads the job from /proc/PID behind
  *               a pidfd: namespaces that differ, user-namespace maps, ids,
- *               root and cwd directories, environment;
- *   job_enter() (child, privileged)     joins the job's cgroups and, in one
+ *               root and cwd directories, environment, resource limits,
+ *               umask and oom_score_adj;
+ *   job_enter() (child, privileged)     takes the job's limits, umask and
+ *               oom_score_adj, joins the job's cgroups and, in one
  *               setns(pidfd), its namespaces, chroots to its root, resolves
  *               the user from the job's own /etc/passwd and works out the
  *               credentials (uid, gid, groups, capability sets no wider than
@@ -37,6 +39,12 @@ struct job_view {
 	struct idmap uidmap, gidmap;
 	char *environ;
 	size_t environ_len;
+	/* What the shell inherits from the job, not from the daemon: the
+	 * job's resource limits, umask and oom_score_adj (for --host: PID 1's
+	 * limits, umask 0022 and oom_score_adj 0, as a service would get). */
+	struct proc_limits limits;
+	mode_t umask;
+	int oom_score_adj;
 };
 
 struct user_info {
@@ -52,7 +60,8 @@ struct job_entry {
 	struct creds c;
 };
 
-/* TARGET_PID only: read the job (monitor side). -errno with err. */
+/* Read the job (monitor side); for a --host execution only the limits,
+ * umask and oom_score_adj. -errno with err. */
 int job_open(const struct execution *e, struct job_view *jv, char *err);
 void job_close(struct job_view *jv);
 /* The caller itself joins one namespace of the job: "pid" (CLONE_NEWPID)
@@ -62,5 +71,14 @@ int job_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
 /* In the forked child: see the top of this file. */
 int job_enter(const struct execution *e, const struct job_view *jv, struct job_entry *je, char *err);
 int job_become(const struct job_entry *je, int pdeathsig, bool dumpable, char *err);
+
+/* The job's seccomp filters (jobseccomp.h), at the latest point the job
+ * allows. A job with no_new_privs gets them right before the operation
+ * (JOB_SECCOMP_LAST, after job_become). Without no_new_privs installing
+ * needs CAP_SYS_ADMIN, so they go in before job_become
+ * (JOB_SECCOMP_PRIVILEGED) and the credential change that follows must be
+ * allowed by them: runc's order. Each call installs at most once. */
+enum job_seccomp_when { JOB_SECCOMP_PRIVILEGED, JOB_SECCOMP_LAST };
+int job_seccomp(const struct execution *e, const struct job_entry *je, enum job_seccomp_when when, char *err);
 
 #endif

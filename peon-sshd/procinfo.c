@@ -90,7 +90,81 @@ int procinfo_parse_status(const char *text, struct proc_status *st)
 	if (field(text, "NoNewPrivs"))
 		nnp = strtoull(field(text, "NoNewPrivs"), NULL, 10);
 	st->no_new_privs = nnp != 0;
+	if (field(text, "Seccomp"))
+		st->seccomp_mode = (int)strtol(field(text, "Seccomp"), NULL, 10);
+	if (field(text, "TracerPid"))
+		st->tracer = (pid_t)strtol(field(text, "TracerPid"), NULL, 10);
+	if (field(text, "Umask")) {
+		char *end;
+		unsigned long m = strtoul(field(text, "Umask"), &end, 8);
+
+		if (end == field(text, "Umask") || m > 0777)
+			return -EINVAL;
+		st->umask = (mode_t)m;
+		st->have_umask = true;
+	}
 	return 0;
+}
+
+/* /proc/PID/limits names each limit in its first 26 columns. */
+static const struct {
+	const char *name;
+	int resource;
+} limit_names[] = {
+	{ "Max cpu time", RLIMIT_CPU },           { "Max file size", RLIMIT_FSIZE },
+	{ "Max data size", RLIMIT_DATA },         { "Max stack size", RLIMIT_STACK },
+	{ "Max core file size", RLIMIT_CORE },    { "Max resident set", RLIMIT_RSS },
+	{ "Max processes", RLIMIT_NPROC },        { "Max open files", RLIMIT_NOFILE },
+	{ "Max locked memory", RLIMIT_MEMLOCK },  { "Max address space", RLIMIT_AS },
+	{ "Max file locks", RLIMIT_LOCKS },       { "Max pending signals", RLIMIT_SIGPENDING },
+	{ "Max msgqueue size", RLIMIT_MSGQUEUE }, { "Max nice priority", RLIMIT_NICE },
+	{ "Max realtime priority", RLIMIT_RTPRIO }, { "Max realtime timeout", RLIMIT_RTTIME },
+};
+
+static int limit_value(const char *s, const char **end, rlim_t *out)
+{
+	char *e;
+	unsigned long long v;
+
+	while (*s == ' ')
+		s++;
+	if (strncmp(s, "unlimited", 9) == 0) {
+		*out = RLIM_INFINITY;
+		*end = s + 9;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno || (*e != ' ' && *e != '\n' && *e != '\0'))
+		return -EINVAL;
+	*out = (rlim_t)v;
+	*end = e;
+	return 0;
+}
+
+int procinfo_parse_limits(const char *text, struct proc_limits *out)
+{
+	unsigned int seen = 0;
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		for (size_t i = 0; i < ARRAY_SIZE(limit_names); i++) {
+			size_t n = strlen(limit_names[i].name);
+			const char *p = line + n;
+			struct rlimit rl;
+
+			if (strncmp(line, limit_names[i].name, n) != 0 || *p != ' ')
+				continue;
+			if (limit_value(p, &p, &rl.rlim_cur) < 0 || limit_value(p, &p, &rl.rlim_max) < 0 ||
+			    rl.rlim_cur > rl.rlim_max)
+				return -EINVAL;
+			out->lim[limit_names[i].resource] = rl;
+			seen |= 1U << limit_names[i].resource;
+			break;
+		}
+	}
+	return seen == (1U << RLIM_NLIMITS) - 1 ? 0 : -EINVAL;
 }
 
 int procinfo_parse_starttime(const char *text, unsigned long long *out)
@@ -168,6 +242,34 @@ int procinfo_read_status(pid_t pid, struct proc_status *st)
 
 	if (r == 0)
 		r = procinfo_parse_status(text, st);
+	free(text);
+	return r;
+}
+
+int procinfo_read_limits(pid_t pid, struct proc_limits *out)
+{
+	char *text = NULL;
+	int r = read_proc(pid, "limits", &text);
+
+	if (r == 0)
+		r = procinfo_parse_limits(text, out);
+	free(text);
+	return r;
+}
+
+int procinfo_read_oom_score_adj(pid_t pid, int *out)
+{
+	char *text = NULL, *end;
+	long v;
+	int r = read_proc(pid, "oom_score_adj", &text);
+
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	r = (errno || end == text || (*end != '\n' && *end != '\0') || v < -1000 || v > 1000) ? -EINVAL : 0;
+	if (r == 0)
+		*out = (int)v;
 	free(text);
 	return r;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #define PROC_MAX_GROUPS 256
@@ -16,6 +17,10 @@ struct proc_status {
 	int n_groups;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	bool no_new_privs;
+	int seccomp_mode;          /* 0 none, 1 strict, 2 filters ("Seccomp:") */
+	pid_t tracer;              /* "TracerPid:", 0 when not traced */
+	bool have_umask;           /* "Umask:" is there since Linux 4.7 */
+	mode_t umask;
 };
 
 int procinfo_parse_status(const char *text, struct proc_status *st);
@@ -27,6 +32,13 @@ struct idmap {
 	struct { unsigned long inside, outside, count; } e[IDMAP_MAX];
 	int n;
 };
+/* Every resource limit of /proc/PID/limits; a limit the file does not
+ * name (or cannot be parsed) is -EINVAL: nothing is guessed. */
+struct proc_limits {
+	struct rlimit lim[RLIM_NLIMITS];
+};
+int procinfo_parse_limits(const char *text, struct proc_limits *out);
+
 int idmap_parse(const char *text, struct idmap *m);
 /* Translate an id seen from the host into the namespace; -ERANGE if unmapped. */
 int idmap_to_inside(const struct idmap *m, unsigned long host, unsigned long *inside);
@@ -34,6 +46,9 @@ int idmap_to_inside(const struct idmap *m, unsigned long host, unsigned long *in
 /* Readers over /proc/PID. */
 int procinfo_read_status(pid_t pid, struct proc_status *st);
 int procinfo_read_starttime(pid_t pid, unsigned long long *out);
+int procinfo_read_limits(pid_t pid, struct proc_limits *out);
+/* /proc/PID/oom_score_adj: -1000..1000. */
+int procinfo_read_oom_score_adj(pid_t pid, int *out);
 /* Is pid alive and still the process that started at starttime? */
 bool procinfo_same_process(pid_t pid, unsigned long long starttime);
 

@@ -30,6 +30,7 @@ void execution_free(struct execution *e)
 	free(e->keys);
 	free(e->log_file);
 	free(e->log_url);
+	job_seccomp_free(e->seccomp);
 	if (e->pidfd >= 0)
 		close(e->pidfd);
 	free(e);
@@ -246,6 +247,8 @@ json_object *execution_to_record(const struct execution *e)
 		free(line);
 	}
 	json_object_object_add(o, "keys", keys);
+	if (e->seccomp)
+		json_object_object_add(o, "seccomp", job_seccomp_to_json(e->seccomp));
 	return o;
 }
 
@@ -440,6 +443,7 @@ static long long record_time(json_object *o, const char *ms_key, const char *s_k
 int execution_from_record(json_object *o, struct execution **out, char *err)
 {
 	struct execution *e;
+	json_object *v;
 	int r;
 
 	if (!json_object_is_type(o, json_type_object))
@@ -447,6 +451,8 @@ int execution_from_record(json_object *o, struct execution **out, char *err)
 	if (!(e = execution_new()))
 		return -ENOMEM;
 	r = parse_common(o, e, false, err);
+	if (r == 0 && json_object_object_get_ex(o, "seccomp", &v))
+		r = job_seccomp_from_json(v, &e->seccomp, err);
 	if (r < 0) {
 		execution_free(e);
 		return r;

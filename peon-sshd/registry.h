@@ -5,6 +5,7 @@
 #define PEON_REGISTRY_H
 
 #include "authkeys.h"
+#include "jobseccomp.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -31,6 +32,7 @@ struct execution {
 	long long created_ms;          /* unix time in milliseconds: a --ttl keeps sub-second precision */
 	long long expires_ms;          /* unix time in milliseconds, 0 = never */
 	int pidfd;                     /* daemon-only: readable when the job exits */
+	struct job_seccomp *seccomp;   /* the job's filters, copied at add; NULL: none */
 };
 
 /* One key of one execution, in the registry's key index. */

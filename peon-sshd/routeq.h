@@ -17,7 +17,7 @@
 #define ROUTEQ_USER_MAX 256         /* longer usernames are cut: no execution id is that long */
 #define ROUTEQ_FP_MAX 128
 #define ROUTEQ_MAX_QUESTION 4096
-#define ROUTEQ_MAX_ANSWER 65536
+#define ROUTEQ_MAX_ANSWER (192 * 1024)  /* room for the job's seccomp filters (jobseccomp.h) */
 
 enum routeq_kind { ROUTEQ_PROBE, ROUTEQ_CLAIM };
 

@@ -158,7 +158,7 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 	fd_set_cloexec(f->status[1], true);
 	/* The connection's processes end with it, even when the monitor is
 	 * killed outright: a hangup, as a terminal's would be. */
-	if (job_become(&je, SIGHUP, true, err) < 0)
+	if (job_seccomp(rq->exec, &je, JOB_SECCOMP_PRIVILEGED, err) < 0 || job_become(&je, SIGHUP, true, err) < 0)
 		child_fail(f->status[1], err);
 	enter_cwd(rq, jv, u);
 	if (rq->sftp) {
@@ -170,6 +170,8 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 		if (sftp_image < 0)
 			child_fail(f->status[1], sftp_image_error);
 		snprintf(home, sizeof(home), "HOME=%s", u->home);
+		if (job_seccomp(rq->exec, &je, JOB_SECCOMP_LAST, err) < 0)
+			child_fail(f->status[1], err);
 		syscall(SYS_execveat, sftp_image, "", argv, envp, AT_EMPTY_PATH);
 		snprintf(err, sizeof(err), "cannot start the SFTP server in the job: %s", strerror(errno));
 		child_fail(f->status[1], err);
@@ -178,6 +180,8 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 	if (!env)
 		child_fail(f->status[1], "out of memory building the environment");
 	base = strrchr(u->shell, '/') ? strrchr(u->shell, '/') + 1 : u->shell;
+	if (job_seccomp(rq->exec, &je, JOB_SECCOMP_LAST, err) < 0)
+		child_fail(f->status[1], err);
 	if (rq->command) {
 		char *argv[] = { u->shell, "-c", (char *)rq->command, NULL };
 		execve(u->shell, argv, env);
@@ -279,7 +283,7 @@ int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err)
 
 	memset(res, 0, sizeof(*res));
 	res->in_fd = res->out_fd = res->err_fd = -1;
-	if (rq->exec->target.type == TARGET_PID && (r = job_open(rq->exec, &jv, err)) < 0)
+	if ((r = job_open(rq->exec, &jv, err)) < 0)
 		return r;
 	r = make_fds(rq->pty, &f);
 	if (r < 0) {
@@ -341,7 +345,8 @@ connect_main(const struct execution *e, const struct job_view *jv, const char *h
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* Job processes of the same uid must not reach into this one. */
 	prctl(PR_SET_DUMPABLE, 0);
-	if (job_enter(e, jv, &je, err) < 0 || job_become(&je, SIGKILL, false, err) < 0)
+	if (job_enter(e, jv, &je, err) < 0 || job_seccomp(e, &je, JOB_SECCOMP_PRIVILEGED, err) < 0 ||
+	    job_become(&je, SIGKILL, false, err) < 0 || job_seccomp(e, &je, JOB_SECCOMP_LAST, err) < 0)
 		goto fail;
 	/* Nothing of the monitor (its sockets, the job view) stays. */
 	if (dup2(sock, 3) < 0)
@@ -364,7 +369,7 @@ int spawn_connect(const struct execution *e, const char *host, int port, int tim
 	struct job_view jv = { .pidfd = -1, .rootfd = -1, .cwdfd = -1, .setgroups_ok = true };
 	int sp[2] = { -1, -1 }, r = 0;
 
-	if (e->target.type == TARGET_PID && (r = job_open(e, &jv, err)) < 0)
+	if ((r = job_open(e, &jv, err)) < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = errf(err, -errno, "cannot create a socket pair: %s", strerror(errno));

@@ -1,8 +1,10 @@
 """What the user sees from inside the shell: the job's namespaces, root,
 environment, cwd, credentials, cgroups and capabilities."""
 import re
+import resource
+import time
 
-from conftest import ssh
+from conftest import paramiko_client, ssh
 
 
 def caps(text, field):
@@ -131,3 +133,77 @@ def test_env_requests_filtered(daemon, job, keys):
     assert "LANG=C.UTF-8 LC_ALL=C LD= " in r.stdout
     assert "P=/bin:/usr/bin" in r.stdout     # the job's PATH, not the client's
     assert "X=\n" in r.stdout or r.stdout.rstrip().endswith("X=")
+
+
+def test_limits_umask_and_oom_score_adj_are_the_jobs(daemon, job, keys):
+    """As `docker exec` does: the shell, a command and the SFTP server carry
+    the job's resource limits, umask and oom_score_adj, not the daemon's."""
+    k = keys("lim")
+    pid = job(umask="0077")
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (1000, 2000))
+    resource.prlimit(pid, resource.RLIMIT_CORE, (0, 4096))
+    with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+        f.write("500")
+    assert resource.prlimit(daemon.proc.pid, resource.RLIMIT_NOFILE) != (1000, 2000)
+    daemon.add("exec-lim", "--pid", str(pid), key=k)
+    r = ssh(k, daemon.port, "ulimit -n; ulimit -Hn; ulimit -c; umask; cat /proc/self/oom_score_adj")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1000", "2000", "0", "0077", "500"]
+    # SFTP: a file created with mode 0644 gets the job's umask.
+    c = paramiko_client(daemon, k)
+    try:
+        sf = c.open_sftp()
+        with sf.open("/tmp/made-by-sftp", "w") as f:
+            f.write(b"x")
+        sf.close()
+    finally:
+        c.close()
+    r = ssh(k, daemon.port, "stat -c %a /tmp/made-by-sftp")
+    assert r.stdout.strip() == "600", r.stdout
+
+
+def freeze_control(pid):
+    """(file, frozen, thawed) that pauses the job's own cgroup: the v1
+    freezer where mounted, else cgroup v2's cgroup.freeze."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            p = line.split()
+            sep = p.index("-")
+            if p[sep + 1] == "cgroup2":
+                mounts["v2"] = (p[4], p[3])
+            elif p[sep + 1] == "cgroup" and "freezer" in p[sep + 3].split(","):
+                mounts["freezer"] = (p[4], p[3])
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for _, ctrls, path in lines:
+        if "freezer" in ctrls.split(",") and "freezer" in mounts:
+            point, root = mounts["freezer"]
+            return f"{point}{path[len(root.rstrip('/')):]}/freezer.state", "FROZEN", "THAWED"
+    for hier, _, path in lines:
+        if hier == "0" and "v2" in mounts:
+            point, root = mounts["v2"]
+            return f"{point}{path[len(root.rstrip('/')):]}/cgroup.freeze", "1", "0"
+    raise AssertionError("no freezer for the job's cgroup on this machine")
+
+
+def test_paused_job_answers_at_once(daemon, job, keys):
+    k = keys("paused")
+    pid = job()
+    daemon.add("exec-paused", "--pid", str(pid), key=k)
+    ctl, frozen, thawed = freeze_control(pid)
+    with open(ctl, "w") as f:
+        f.write(frozen)
+    try:
+        t = time.monotonic()
+        r = ssh(k, daemon.port, "echo in")
+        took = time.monotonic() - t
+        assert r.returncode != 0 and "in" not in r.stdout
+        assert "the job is paused (its cgroup is frozen): resume it, then connect again" in r.stderr, r.stderr
+        assert took < 2, f"answered after {took:.1f} s"
+    finally:
+        with open(ctl, "w") as f:
+            f.write(thawed)
+    r = ssh(k, daemon.port, "echo back")
+    assert r.returncode == 0 and r.stdout == "back\n", r.stderr
+

@@ -89,6 +89,29 @@ static void test_join_skips_shared_cgroups(void **state)
 	strv_free(paths);
 }
 
+static void test_freeze_paths_and_state(void **state)
+{
+	const char *mi = "26 24 0:24 / /sys/fs/cgroup/freezer rw,nosuid shared:11 - cgroup cgroup rw,freezer\n"
+			 "27 24 0:25 / /sys/fs/cgroup/pids rw,nosuid shared:12 - cgroup cgroup rw,pids\n"
+			 "25 24 0:23 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n";
+	const char *pcg = "7:freezer:/docker/abc\n5:pids:/docker/abc\n0::/docker/abc\n";
+	char **paths = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(cgroup_freeze_paths(pcg, mi, &paths, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(paths[0], "/sys/fs/cgroup/freezer/docker/abc/freezer.state");
+	assert_string_equal(paths[1], "/sys/fs/cgroup/unified/docker/abc/cgroup.events");
+	strv_free(paths);
+	assert_true(cgroup_state_frozen(".../freezer.state", "FROZEN\n"));
+	assert_true(cgroup_state_frozen(".../freezer.state", "FREEZING\n"));
+	assert_false(cgroup_state_frozen(".../freezer.state", "THAWED\n"));
+	assert_true(cgroup_state_frozen(".../cgroup.events", "populated 1\nfrozen 1\n"));
+	assert_false(cgroup_state_frozen(".../cgroup.events", "populated 1\nfrozen 0\n"));
+	assert_false(cgroup_state_frozen(".../cgroup.events", "populated 1\nfrozen 10\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -96,6 +119,7 @@ int main(void)
 		cmocka_unit_test(test_outside_subtree),
 		cmocka_unit_test(test_v2_only),
 		cmocka_unit_test(test_join_skips_shared_cgroups),
+		cmocka_unit_test(test_freeze_paths_and_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

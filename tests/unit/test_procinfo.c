@@ -26,7 +26,65 @@ static void test_status(void **state)
 	assert_int_equal(st.cap_bnd, 0xa80425fb);
 	assert_int_equal(st.cap_amb, 1);
 	assert_true(st.no_new_privs);
+	assert_int_equal(st.seccomp_mode, 2);
+	assert_int_equal(st.tracer, 0);
+	assert_true(st.have_umask);
+	assert_int_equal(st.umask, 022);
 	assert_int_equal(procinfo_parse_status("Name:\tx\n", &st), -ENOENT);
+}
+
+static const char limits_text[] =
+	"Limit                     Soft Limit           Hard Limit           Units     \n"
+	"Max cpu time              unlimited            unlimited            seconds   \n"
+	"Max file size             unlimited            unlimited            bytes     \n"
+	"Max data size             unlimited            unlimited            bytes     \n"
+	"Max stack size            8388608              unlimited            bytes     \n"
+	"Max core file size        0                    unlimited            bytes     \n"
+	"Max resident set          unlimited            unlimited            bytes     \n"
+	"Max processes             95476                95476                processes \n"
+	"Max open files            1024                 2048                 files     \n"
+	"Max locked memory         8388608              8388608              bytes     \n"
+	"Max address space         unlimited            unlimited            bytes     \n"
+	"Max file locks            unlimited            unlimited            locks     \n"
+	"Max pending signals       95476                95476                signals   \n"
+	"Max msgqueue size         819200               819200               bytes     \n"
+	"Max nice priority         0                    0                    \n"
+	"Max realtime priority     0                    0                    \n"
+	"Max realtime timeout      unlimited            unlimited            us        \n";
+
+static void test_limits(void **state)
+{
+	struct proc_limits l;
+	char *bad;
+
+	(void)state;
+	assert_int_equal(procinfo_parse_limits(limits_text, &l), 0);
+	assert_int_equal(l.lim[RLIMIT_NOFILE].rlim_cur, 1024);
+	assert_int_equal(l.lim[RLIMIT_NOFILE].rlim_max, 2048);
+	assert_true(l.lim[RLIMIT_STACK].rlim_max == RLIM_INFINITY);
+	assert_int_equal(l.lim[RLIMIT_STACK].rlim_cur, 8388608);
+	assert_int_equal(l.lim[RLIMIT_CORE].rlim_cur, 0);
+	assert_int_equal(l.lim[RLIMIT_RTPRIO].rlim_max, 0);
+	/* A limit missing, a value that is not a number, soft above hard: refused. */
+	assert_int_equal(procinfo_parse_limits("Max open files            1024   2048   files\n", &l), -EINVAL);
+	bad = strdup(limits_text);
+	memcpy(strstr(bad, "1024 "), "10x4 ", 5);
+	assert_int_equal(procinfo_parse_limits(bad, &l), -EINVAL);
+	memcpy(strstr(bad, "10x4 "), "4096 ", 5);
+	assert_int_equal(procinfo_parse_limits(bad, &l), -EINVAL);
+	free(bad);
+	/* Our own process, after setting a limit (one valgrind does not
+	 * virtualise, unlike NOFILE): the kernel's file agrees. */
+	{
+		struct rlimit mine;
+
+		assert_int_equal(getrlimit(RLIMIT_MSGQUEUE, &mine), 0);
+		mine.rlim_cur = mine.rlim_max < 4096 ? mine.rlim_max : 4096;
+		assert_int_equal(setrlimit(RLIMIT_MSGQUEUE, &mine), 0);
+		assert_int_equal(procinfo_read_limits(getpid(), &l), 0);
+		assert_true(l.lim[RLIMIT_MSGQUEUE].rlim_cur == mine.rlim_cur);
+		assert_true(l.lim[RLIMIT_MSGQUEUE].rlim_max == mine.rlim_max);
+	}
 }
 
 static void test_starttime(void **state)
@@ -106,7 +164,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status), cmocka_unit_test(test_starttime),
 		cmocka_unit_test(test_self),   cmocka_unit_test(test_idmap),
-		cmocka_unit_test(test_caps_for),
+		cmocka_unit_test(test_caps_for),   cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
