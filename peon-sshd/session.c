@@ -147,6 +147,12 @@ static void serve(struct sess *ss)
 		if (connection_over(ss))
 			break;
 	}
+	if (ssh_get_status(ss->s) & SSH_CLOSED_ERROR) {
+		char *why = str_printable(ssh_get_error(ss->s), 200);
+
+		log_full(LOG_INFO, &ss->lctx, "connection ended: %s", why && *why ? why : "closed by the client");
+		free(why);
+	}
 	chan_hangup_all(ss);
 	chan_direct_cancel_all(ss);
 	chan_housekeeping(ss);
