@@ -25,13 +25,13 @@ B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log logjournal peonconf preauth config authkeys keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ctlproto duration cgroup caps address report
 DAEMON := $(CORE) algo hostkey listener control daemon gate monitor monjob monproto uidpool \
-          jobenter spawn image sessfile pty forward reporter
+          jobenter joblsm spawn image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
 NET := netchild algo sandbox monclient monproto session auth dispatch channel chan_session chan_direct relay \
        testhook util log keyfp envfilter
 # Unit tests also cover the SFTP server's parser.
-UNIT_MODS := $(CORE) sftp monproto uidpool
+UNIT_MODS := $(CORE) sftp monproto uidpool joblsm
 # The SFTP server is an image of its own, run inside jobs from a sealed memfd:
 # static (the job's root has none of our libraries), position-independent.
 SFTP_SERVER_SRCS := peon-sshd/sftp-server.c peon-sshd/sftp.c peon-sshd/util.c
@@ -165,7 +165,11 @@ fuzz-smoke: fuzz
 $(B)/seccomp-job: tests/helpers/seccomp_job.c | $(B)
 	$(CC) -O2 -Wall -Wextra -Werror -static $< -lseccomp -o $@
 
-integration: deps all $(TEST_SSHD) $(B)/seccomp-job
+# The one file of a scratch job image (test_toolbox.py).
+$(B)/scratch-app: tests/helpers/scratch_app.c | $(B)
+	$(CC) -O2 -Wall -Wextra -Werror -static $< -o $@
+
+integration: deps all $(TEST_SSHD) $(B)/seccomp-job $(B)/scratch-app
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
 # The relay, session, privilege-separation, forwarding and SFTP tests again

@@ -97,10 +97,16 @@ static int req_env(struct chan *c, ssh_message msg)
  * and hands back its fds. A failure is still a started channel: the
  * request succeeds, the reason goes to the client's stderr and the channel
  * ends with status 255, as OpenSSH does when exec fails. */
-static int start(struct chan *c, const char *command, bool sftp)
+static const char *kind_name(int kind)
+{
+	return kind == MON_SPAWN_SFTP ? "sftp" : kind == MON_SPAWN_TOOLBOX ? "the toolbox" :
+	       kind == MON_SPAWN_EXEC ? "command" : "shell";
+}
+
+static int start(struct chan *c, const char *command, int kind)
 {
 	struct sess *ss = c->ss;
-	int kind = sftp ? MON_SPAWN_SFTP : command ? MON_SPAWN_EXEC : MON_SPAWN_SHELL;
+	bool sftp = kind == MON_SPAWN_SFTP;
 	char err[ERRLEN];
 	int fds[3], nfds = 0;
 
@@ -127,7 +133,7 @@ static int start(struct chan *c, const char *command, bool sftp)
 	return 0;
 failed:
 	/* The monitor logged why it could not start it. */
-	log_full(LOG_DEBUG, &ss->lctx, "cannot start %s: %s", sftp ? "sftp" : command ? "command" : "shell", err);
+	log_full(LOG_DEBUG, &ss->lctx, "cannot start %s: %s", kind_name(kind), err);
 	c->start_error = strdup(err);
 	c->exited = true;
 	for (int i = 0; i < W_N; i++)
@@ -142,7 +148,10 @@ static int req_subsystem(struct chan *c, ssh_message msg)
 	char *shown;
 
 	if (name && strcmp(name, "sftp") == 0)
-		return start(c, NULL, true);
+		return start(c, NULL, MON_SPAWN_SFTP);
+	/* busybox's shell and applets, for images without a shell or tools. */
+	if (name && strcmp(name, "toolbox") == 0)
+		return start(c, NULL, MON_SPAWN_TOOLBOX);
 	shown = str_printable(name ? name : "", 64);
 	log_full(LOG_INFO, &c->ss->lctx, "refused subsystem request '%s': not supported", shown ? shown : "?");
 	free(shown);
@@ -156,8 +165,8 @@ void chan_session_request(struct sess *ss, struct chan *c, ssh_message msg)
 	switch (type) {
 	case SSH_CHANNEL_REQUEST_PTY: r = req_pty(c, msg); break;
 	case SSH_CHANNEL_REQUEST_ENV: r = req_env(c, msg); break;
-	case SSH_CHANNEL_REQUEST_SHELL: r = start(c, NULL, false); break;
-	case SSH_CHANNEL_REQUEST_EXEC: r = start(c, ssh_message_channel_request_command(msg), false); break;
+	case SSH_CHANNEL_REQUEST_SHELL: r = start(c, NULL, MON_SPAWN_SHELL); break;
+	case SSH_CHANNEL_REQUEST_EXEC: r = start(c, ssh_message_channel_request_command(msg), MON_SPAWN_EXEC); break;
 	case SSH_CHANNEL_REQUEST_SUBSYSTEM: r = req_subsystem(c, msg); break;
 	case SSH_CHANNEL_REQUEST_WINDOW_CHANGE: r = req_window_change(c, msg); break;
 	case SSH_CHANNEL_REQUEST_X11:

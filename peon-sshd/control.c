@@ -3,6 +3,7 @@
  * never blocks on a control client. */
 #include "ctlproto.h"
 #include "daemon.h"
+#include "jobenter.h"
 #include "log.h"
 #include "procinfo.h"
 #include "regstore.h"
@@ -13,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -33,34 +33,6 @@ static json_object *ok_reply(void)
 
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	return o;
-}
-
-/* Does the job's /etc/passwd name this user? Resolved inside the job's root
- * (RESOLVE_IN_ROOT), so symlinks in the image cannot point at the host. */
-static bool user_in_job(pid_t pid, const char *user)
-{
-	char root[64];
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-	int rfd, fd;
-	FILE *f;
-	struct passwd *pw;
-	bool found = false;
-
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
-	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
-		return false;
-	fd = (int)syscall(SYS_openat2, rfd, "etc/passwd", &how, sizeof(how));
-	close(rfd);
-	if (fd < 0 || !(f = fdopen(fd, "r"))) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	while (!found && (pw = fgetpwent(f)))
-		found = strcmp(pw->pw_name, user) == 0;
-	fclose(f);
-	return found;
 }
 
 static bool is_kernel_thread(pid_t pid)
@@ -87,7 +59,7 @@ static json_object *check_target(struct execution *e)
 		return ctl_error("no process with pid %d", (int)t->pid);
 	if (t->pid == getpid() || is_kernel_thread(t->pid))
 		return ctl_error("pid %d is not a job's process", (int)t->pid);
-	if (e->user && !user_in_job(t->pid, e->user))
+	if (e->user && !job_has_user(t->pid, e->user))
 		return ctl_error("user '%s' does not exist in the job of pid %d (its /etc/passwd)", e->user,
 				 (int)t->pid);
 	e->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
@@ -120,7 +92,9 @@ static json_object *add_reply(struct daemon *d, const struct execution *e)
 	json_object *o = ok_reply();
 	char line[512];
 
-	report_connect_command(d->addr.addr, e->port, line, sizeof(line));
+	char shell[PATH_MAX];
+
+	report_connect_command(d->addr.addr, e->port, job_connect_shell(e, shell, sizeof(shell)), line, sizeof(line));
 	json_object_object_add(o, "message", json_object_new_string("execution registered and reachable"));
 	json_object_object_add(o, "connect", json_object_new_string(line));
 	json_object_object_add(o, "execution", execution_to_json(e));

@@ -11,6 +11,7 @@
 #include "monitor.h"
 #include "sessfile.h"
 #include "image.h"
+#include "jobenter.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -34,6 +35,8 @@
 #include <unistd.h>
 
 #define MAX_POLL 4096
+/* busybox-static's program (a Debian package the worker installs). */
+#define TOOLBOX_PATH "/bin/busybox"
 
 /* ---- algorithm lists: checked here, used by the network children ---- */
 
@@ -166,7 +169,10 @@ void daemon_report_activation(struct daemon *d, const struct execution *e)
 	snprintf(f_addr, sizeof(f_addr), "PEON_SSH_ADDRESS=%s", d->addr.addr);
 	snprintf(f_port, sizeof(f_port), "PEON_SSH_PORT=%d", e->port);
 	snprintf(f_fp, sizeof(f_fp), "PEON_HOST_KEY_FINGERPRINT=%s", d->hki.fingerprint);
-	if (report_activation_lines(d->addr.addr, e->port, &d->hki, lines) < 0)
+	char shell[PATH_MAX];
+
+	if (report_activation_lines(d->addr.addr, e->port, job_connect_shell(e, shell, sizeof(shell)), &d->hki,
+				    lines) < 0)
 		return;
 	for (int i = 0; i < 3; i++)
 		report_line(&d->cfg, e, lines[i], extra);
@@ -405,7 +411,16 @@ static enum route_result claim(struct daemon *d, struct conn *c, const struct ro
 	struct sessinfo si = { .execution = e->id, .remote = c->remote, .user = user ? user : "",
 			       .key_fp = q->fingerprint, .key_comment = execution_key_comment(e, q->fingerprint),
 			       .uid_slot = c->uid_slot };
+	struct job_identity who;
+	char why[ERRLEN];
 	int max = d->cfg.limits.max_connections, r;
+
+	/* Shown by `sessions`; a job we cannot read now still lets the login in
+	 * (the shell itself will say what is wrong). */
+	if (job_identity(e, &who, why) == 0) {
+		si.runs_as = who.name;
+		si.runs_as_uid = who.uid;
+	}
 
 	if (sessfile_count(d->cfg.runtime_dir, e->id) >= max) {
 		*msg = printf_alloc("peon-sshd: execution %s already has %d connections; close one first\n", e->id, max);
@@ -792,6 +807,20 @@ static void load_sftp_image(void)
 	spawn_set_sftp_image(fd, fd < 0 ? why : NULL);
 }
 
+/* The shell of jobs that have none, and the `toolbox` subsystem. */
+static void load_toolbox_image(void)
+{
+	char err[ERRLEN], why[ERRLEN + 96];
+	int fd = image_load_static("busybox", TOOLBOX_PATH, err);
+
+	if (fd < 0) {
+		log_warn("the busybox toolbox is unavailable: %s", err);
+		snprintf(why, sizeof(why), "the job has no shell, and the busybox toolbox is unavailable on this worker: %s",
+			 err);
+	}
+	spawn_set_toolbox_image(fd, fd < 0 ? why : NULL);
+}
+
 static int setup(struct daemon *d, char *err)
 {
 	char dir[PATH_MAX];
@@ -811,6 +840,7 @@ static int setup(struct daemon *d, char *err)
 	    (r = control_listen(d, err)) < 0)
 		return r;
 	load_sftp_image();
+	load_toolbox_image();
 	/* Once, before any add: a slow metadata service delays start, never add. */
 	address_discover(&d->cfg, &d->addr);
 	sigemptyset(&set);

@@ -1,6 +1,7 @@
 #include "image.h"
 #include "util.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -61,6 +62,40 @@ static int load_from(const char *name, const char *path, char *err)
 	if (src < 0)
 		return errf(err, -errno, "cannot open %s: %s", path, strerror(errno));
 	r = check_file(src, path, err);
+	if (r > 0)
+		r = copy_sealed(src, (size_t)r, name, path, err);
+	close(src);
+	return r;
+}
+
+/* An ELF program with no PT_INTERP needs no dynamic loader or libraries. */
+static int check_static(int fd, const char *path, char *err)
+{
+	Elf64_Ehdr eh;
+
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+		return errf(err, -ENOEXEC, "%s is not a 64-bit ELF program", path);
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return errf(err, -ENOEXEC, "%s is not a 64-bit ELF program", path);
+		if (ph.p_type == PT_INTERP)
+			return errf(err, -ENOEXEC, "%s is dynamically linked; install busybox-static", path);
+	}
+	return 0;
+}
+
+int image_load_static(const char *name, const char *path, char *err)
+{
+	int src = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (src < 0)
+		return errf(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	r = check_file(src, path, err);
+	if (r > 0 && check_static(src, path, err) < 0)
+		r = -ENOEXEC;
 	if (r > 0)
 		r = copy_sealed(src, (size_t)r, name, path, err);
 	close(src);

@@ -9,5 +9,9 @@
  * close-on-exec memfd, or -errno with err saying which file was wrong and
  * why (it must be owned by root and writable only by root). */
 int image_load(const char *name, char *err);
+/* The same for a program at a fixed path (busybox-static's /bin/busybox),
+ * which must also be statically linked: it runs in roots without the
+ * host's libraries. */
+int image_load_static(const char *name, const char *path, char *err);
 
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -108,6 +109,140 @@ out:
 	return r;
 }
 
+/* The job's /etc/passwd, opened inside its root. */
+static FILE *open_job_passwd(pid_t pid)
+{
+	char root[64];
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	int rfd, fd;
+	FILE *f;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return NULL;
+	fd = (int)syscall(SYS_openat2, rfd, "etc/passwd", &how, sizeof(how));
+	close(rfd);
+	if (fd >= 0 && !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return NULL;
+	}
+	return fd >= 0 ? f : NULL;
+}
+
+/* By name (name != NULL) or by uid. */
+static bool job_passwd_find(pid_t pid, const char *name, unsigned long uid, struct job_identity *id)
+{
+	FILE *f = open_job_passwd(pid);
+	struct passwd *pw;
+	bool found = false;
+
+	while (f && !found && (pw = fgetpwent(f)))
+		if (name ? strcmp(pw->pw_name, name) == 0 : pw->pw_uid == uid) {
+			snprintf(id->name, sizeof(id->name), "%s", pw->pw_name);
+			id->uid = pw->pw_uid;
+			found = true;
+		}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Is path an executable file inside pid's root (or ours: pid 0)? */
+static bool job_has_program(pid_t pid, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	char root[64];
+	struct stat st;
+	int rfd, fd;
+
+	snprintf(root, sizeof(root), pid ? "/proc/%d/root" : "/", (int)pid);
+	if (*path != '/' || (rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return false;
+	fd = (int)syscall(SYS_openat2, rfd, path + 1, &how, sizeof(how));
+	close(rfd);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	close(fd);
+	return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+const char *job_connect_shell(const struct execution *e, char *buf, size_t len)
+{
+	pid_t pid = e->target.type == TARGET_PID ? e->target.pid : 0;
+	const char *name = e->user;
+	struct passwd *pw = NULL;
+	FILE *f;
+
+	snprintf(buf, len, "%s", "/bin/bash");
+	if (job_has_program(pid, buf))
+		return buf;
+	*buf = '\0';
+	if (!pid) {
+		if (name && (pw = getpwnam(name)) && job_has_program(0, pw->pw_shell))
+			snprintf(buf, len, "%s", pw->pw_shell);
+		return buf;
+	}
+	f = open_job_passwd(pid);
+	if (!f)
+		return buf;
+	if (!name) {
+		struct job_identity id;
+		char err[ERRLEN];
+
+		if (job_identity(e, &id, err) < 0) {
+			fclose(f);
+			return buf;
+		}
+		while ((pw = fgetpwent(f)) && pw->pw_uid != id.uid)
+			;
+	} else {
+		while ((pw = fgetpwent(f)) && strcmp(pw->pw_name, name) != 0)
+			;
+	}
+	if (pw && pw->pw_shell && job_has_program(pid, pw->pw_shell))
+		snprintf(buf, len, "%s", pw->pw_shell);
+	fclose(f);
+	return buf;
+}
+
+bool job_has_user(pid_t pid, const char *user)
+{
+	struct job_identity id;
+
+	return job_passwd_find(pid, user, 0, &id);
+}
+
+int job_identity(const struct execution *e, struct job_identity *id, char *err)
+{
+	struct job_view jv = { .pid = e->target.pid };
+	struct passwd *pw;
+	int r;
+
+	memset(id, 0, sizeof(*id));
+	if (e->target.type == TARGET_HOST) {
+		if (!e->user || !(pw = getpwnam(e->user)))
+			return errf(err, -ENOENT, "user '%s' does not exist on this worker", e->user ? e->user : "");
+		snprintf(id->name, sizeof(id->name), "%s", pw->pw_name);
+		id->uid = pw->pw_uid;
+		return 0;
+	}
+	if (e->user)
+		return job_passwd_find(e->target.pid, e->user, 0, id) ? 0 :
+			errf(err, -ENOENT, "user '%s' does not exist in the job", e->user);
+	if ((r = procinfo_read_status(jv.pid, &jv.st)) < 0)
+		return errf(err, r, "cannot read the job's process %d: %s", (int)jv.pid, strerror(-r));
+	if (ns_differs(jv.pid, "user") && (r = read_userns(&jv, err)) < 0)
+		return r;
+	if (!job_passwd_find(jv.pid, NULL, jv.st.uid, id)) {
+		snprintf(id->name, sizeof(id->name), "%u", (unsigned)jv.st.uid);
+		id->uid = jv.st.uid;
+	}
+	return 0;
+}
+
 void job_close(struct job_view *jv)
 {
 	if (jv->pidfd >= 0)
@@ -206,7 +341,7 @@ int job_open(const struct execution *e, struct job_view *jv, char *err)
 		goto fail;
 	}
 	if ((r = read_inherited(jv, err)) < 0 || (r = refuse_paused(jv, err)) < 0 ||
-	    (r = check_seccomp(e, jv, err)) < 0)
+	    (r = check_seccomp(e, jv, err)) < 0 || (r = job_label_read(jv->pid, &jv->label, err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
 		if (ns_differs(jv->pid, namespaces[i].name))
@@ -302,8 +437,9 @@ static int resolve_user(const struct execution *e, const struct job_view *jv, st
 		u->uid = jv->st.uid;
 		u->gid = jv->st.gid;
 	}
+	/* No usable shell at all (distroless, scratch): "" and the toolbox. */
 	if (!*u->shell || access(u->shell, X_OK) != 0)
-		snprintf(u->shell, sizeof(u->shell), "/bin/sh");
+		snprintf(u->shell, sizeof(u->shell), "%s", access("/bin/sh", X_OK) == 0 ? "/bin/sh" : "");
 	return 0;
 }
 
@@ -426,7 +562,9 @@ int job_enter(const struct execution *e, const struct job_view *jv, struct job_e
 {
 	int r;
 
-	if ((r = take_inherited(jv, err)) < 0)
+	/* Still in our own mount namespace (/proc): the label is taken at the
+	 * operation's execve (the shell, a command, the SFTP image). */
+	if ((r = take_inherited(jv, err)) < 0 || (r = job_label_apply(&jv->label, err)) < 0)
 		return r;
 	if (e->target.type == TARGET_PID && (r = enter_job(jv, err)) < 0)
 		return r;

@@ -22,6 +22,7 @@
 #define PEON_JOBENTER_H
 
 #include "caps.h"
+#include "joblsm.h"
 #include "procinfo.h"
 #include "registry.h"
 
@@ -45,6 +46,7 @@ struct job_view {
 	struct proc_limits limits;
 	mode_t umask;
 	int oom_score_adj;
+	struct job_label label;       /* its AppArmor profile / SELinux context, taken at exec */
 };
 
 struct user_info {
@@ -71,6 +73,22 @@ int job_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
 /* In the forked child: see the top of this file. */
 int job_enter(const struct execution *e, const struct job_view *jv, struct job_entry *je, char *err);
 int job_become(const struct job_entry *je, int pdeathsig, bool dumpable, char *err);
+
+/* Who a shell of e runs as: the user name and uid inside the job (--user,
+ * else the job process's own user, named from the job's /etc/passwd, or
+ * the number when it names none). For session lines and `sessions`. */
+struct job_identity {
+	char name[256];
+	unsigned long uid;
+};
+int job_identity(const struct execution *e, struct job_identity *id, char *err);
+/* Does the job's /etc/passwd name user? Read inside the job's root
+ * (RESOLVE_IN_ROOT): symlinks in the image cannot reach the host. */
+bool job_has_user(pid_t pid, const char *user);
+/* The program the connect line names: "/bin/bash" when the job has it,
+ * else its user's shell when that exists, else "" (the login shell, the
+ * busybox toolbox in a job with none). Into buf; returns buf. */
+const char *job_connect_shell(const struct execution *e, char *buf, size_t len);
 
 /* The job's seccomp filters (jobseccomp.h), at the latest point the job
  * allows. A job with no_new_privs gets them right before the operation

@@ -230,10 +230,14 @@ static char *blob_fingerprint(const char *b64)
 
 static void session_report(struct mon *m, const char *what)
 {
-	char line[REPORT_LINE_MAX];
+	char line[REPORT_LINE_MAX], runs[400] = "";
 
-	snprintf(line, sizeof(line), "SSH session %s: key %s (%s) from %s as %s.", what, m->fp,
-		 m->key_comment ? m->key_comment : "", m->ep.remote, m->user ? m->user : "?");
+	/* The name the client sent, and who the shell actually is in the job. */
+	if (*m->runs_as.name)
+		snprintf(runs, sizeof(runs), " (runs as %s, uid %lu in the %s)", m->runs_as.name, m->runs_as.uid,
+			 m->exec->target.type == TARGET_HOST ? "worker" : "job");
+	snprintf(line, sizeof(line), "SSH session %s: key %s (%s) from %s as %s%s.", what, m->fp,
+		 m->key_comment ? m->key_comment : "", m->ep.remote, m->user ? m->user : "?", runs);
 	report_line(m->cfg, m->exec, line, NULL);
 }
 
@@ -251,6 +255,12 @@ static void logged_in(struct mon *m, const char *user, struct route_answer *ans,
 	m->lctx.key_fp = m->fp;
 	log_full(LOG_INFO, &m->lctx, "accepted key %s (%s) for user %s", fp, m->key_comment ? m->key_comment : "",
 		 m->user ? m->user : "?");
+	{
+		char why[ERRLEN];
+
+		if (job_identity(m->exec, &m->runs_as, why) < 0)
+			log_full(LOG_INFO, &m->lctx, "who the shell runs as is unknown: %s", why);
+	}
 	session_report(m, "opened");
 }
 

@@ -5,6 +5,7 @@
 #define PEON_MONITOR_INT_H
 
 #include "config.h"
+#include "jobenter.h"
 #include "log.h"
 #include "monproto.h"
 #include "registry.h"
@@ -50,6 +51,7 @@ struct mon {
 	int auth_asks;
 	struct execution *exec;         /* after the claim: the daemon's copy */
 	char *user, *fp, *key_comment;
+	struct job_identity runs_as;    /* who the shell runs as; name "" when unknown */
 	struct endpoints ep;
 	struct log_ctx lctx;
 	bool pidns_entered;

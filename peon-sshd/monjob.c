@@ -87,7 +87,8 @@ static void log_started(struct mon *m, const struct mon_request *rq, const struc
 	char *shown = rq->command ? str_printable(rq->command, 200) : NULL;
 
 	log_full(LOG_INFO, &m->lctx, "started %s%s (pid %d%s%s)",
-		 rq->kind == MON_SPAWN_SFTP ? "sftp" : rq->command ? "command: " : "login shell", shown ? shown : "",
+		 rq->kind == MON_SPAWN_SFTP ? "sftp" : rq->kind == MON_SPAWN_TOOLBOX ? "the toolbox" :
+		 rq->command ? "command: " : "login shell", shown ? shown : "",
 		 (int)res->pid, *res->tty ? ", " : "", res->tty);
 	free(shown);
 }
@@ -111,7 +112,8 @@ static int start(struct mon *m, const struct mon_request *rq, struct spawn_res *
 	bool sftp = rq->kind == MON_SPAWN_SFTP;
 	struct spawn_req sr = {
 		.exec = m->exec, .pty = rq->pty && !sftp, .term = rq->term, .ws = rq->ws, .command = rq->command,
-		.sftp = sftp, .client_env = env, .ssh_connection = conn, .ssh_client = client,
+		.sftp = sftp, .toolbox = rq->kind == MON_SPAWN_TOOLBOX, .client_env = env, .ssh_connection = conn,
+		.ssh_client = client,
 	};
 	int r;
 
@@ -153,7 +155,8 @@ void monjob_spawn(struct mon *m, const struct mon_request *rq)
 	m->procs = nv;
 	if (start(m, rq, &res, err) < 0) {
 		log_full(LOG_WARNING, &m->lctx, "cannot start %s: %s",
-			 rq->kind == MON_SPAWN_SFTP ? "sftp" : rq->command ? "command" : "shell", err);
+			 rq->kind == MON_SPAWN_SFTP ? "sftp" : rq->kind == MON_SPAWN_TOOLBOX ? "the toolbox" :
+			 rq->command ? "command" : "shell", err);
 		answer(m, MON_SPAWNED, rq->id, err, NULL, 0);
 		return;
 	}

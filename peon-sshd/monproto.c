@@ -315,7 +315,7 @@ static int parse_spawn(struct mon_reader *r, struct mon_request *rq, char *err)
 		memcpy(rq->term, term, strlen(term) + 1);
 		free(term);
 	}
-	if (r->bad || rq->kind > MON_SPAWN_SFTP || cols > 10000 || rows > 10000 || xp > 65535 || yp > 65535)
+	if (r->bad || rq->kind > MON_SPAWN_TOOLBOX || cols > 10000 || rows > 10000 || xp > 65535 || yp > 65535)
 		return bad(err, "a malformed spawn request");
 	rq->ws = (struct winsize){ .ws_col = (unsigned short)cols, .ws_row = (unsigned short)rows,
 				   .ws_xpixel = (unsigned short)xp, .ws_ypixel = (unsigned short)yp };

@@ -54,7 +54,7 @@ enum mon_type {
 	MON_CLOSE,          /* access has ended (remove, kill, ttl): say goodbye and end */
 };
 
-enum mon_spawn_kind { MON_SPAWN_SHELL, MON_SPAWN_EXEC, MON_SPAWN_SFTP };
+enum mon_spawn_kind { MON_SPAWN_SHELL, MON_SPAWN_EXEC, MON_SPAWN_SFTP, MON_SPAWN_TOOLBOX };
 
 enum mon_auth_result {
 	MON_AUTH_NO,        /* no execution on this port takes this key */

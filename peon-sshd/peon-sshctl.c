@@ -307,12 +307,16 @@ static void print_sessions(json_object *reply)
 	json_object *arr;
 
 	json_object_object_get_ex(reply, "sessions", &arr);
-	printf("%-8s %-24s %-22s %-12s %s\n", "PID", "EXECUTION", "FROM", "USER", "KEY");
+	printf("%-8s %-24s %-22s %-12s %-18s %s\n", "PID", "EXECUTION", "FROM", "USER", "RUNS AS (UID)", "KEY");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *s = json_object_array_get_idx(arr, i);
+		char runs[300] = "?";
 
-		printf("%-8lld %-24s %-22s %-12s %s %s\n", num(s, "pid"), str(s, "execution"), str(s, "remote"),
-		       str(s, "user"), str(s, "key_fingerprint"), str(s, "key_comment"));
+		/* USER is the name the client sent; RUNS AS is who the shell is in the job. */
+		if (*str(s, "runs_as"))
+			snprintf(runs, sizeof(runs), "%s (%lld)", str(s, "runs_as"), num(s, "runs_as_uid"));
+		printf("%-8lld %-24s %-22s %-12s %-18s %s %s\n", num(s, "pid"), str(s, "execution"), str(s, "remote"),
+		       str(s, "user"), runs, str(s, "key_fingerprint"), str(s, "key_comment"));
 	}
 }
 

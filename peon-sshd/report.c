@@ -13,12 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
-void report_connect_command(const char *addr, int port, char *out, size_t len)
+void report_connect_command(const char *addr, int port, const char *shell, char *out, size_t len)
 {
-	snprintf(out, len, "ssh -i <path-to-private-key> -p %d -t %s /bin/bash", port, addr);
+	snprintf(out, len, "ssh -i <path-to-private-key> -p %d -t %s%s%s", port, addr, *shell ? " " : "", shell);
 }
 
-int report_activation_lines(const char *addr, int port, const struct hostkey_info *hk,
+int report_activation_lines(const char *addr, int port, const char *shell, const struct hostkey_info *hk,
 			    char lines[3][REPORT_LINE_MAX])
 {
 	char cmd[512];
@@ -27,7 +27,7 @@ int report_activation_lines(const char *addr, int port, const struct hostkey_inf
 
 	if (!a)
 		return -ENOMEM;
-	report_connect_command(addr, port, cmd, sizeof(cmd));
+	report_connect_command(addr, port, shell, cmd, sizeof(cmd));
 	snprintf(lines[0], REPORT_LINE_MAX, "SSH debug access ready. Connect with: %s", cmd);
 	/* known_hosts names non-22 ports as [host]:port, IPv6 included. */
 	n = snprintf(lines[1], REPORT_LINE_MAX, "SSH host key: %s %s (known_hosts line: [%s]:%d %s %s)", hk->type,

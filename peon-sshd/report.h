@@ -19,10 +19,12 @@ struct hostkey_info {
 };
 
 /* The three activation lines of DESIGN.md, exactly. */
-int report_activation_lines(const char *addr, int port, const struct hostkey_info *hk,
+/* shell: the program the connect line runs ("/bin/bash" where the job has
+ * it, else the job user's shell), or "" for the login shell alone. */
+int report_activation_lines(const char *addr, int port, const char *shell, const struct hostkey_info *hk,
 			    char lines[3][REPORT_LINE_MAX]);
 /* The connect command alone (also returned by `peon-sshctl add`). */
-void report_connect_command(const char *addr, int port, char *out, size_t len);
+void report_connect_command(const char *addr, int port, const char *shell, char *out, size_t len);
 
 /* Open an execution's log file for appending: created 0640, never through a
  * symlink, never truncated. An fd or -1 with errno. */

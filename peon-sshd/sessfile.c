@@ -40,6 +40,10 @@ int sessfile_write(const char *runtime_dir, pid_t pid, const struct sessinfo *si
 	json_object_object_add(o, "user", json_object_new_string(si->user));
 	json_object_object_add(o, "key_fingerprint", json_object_new_string(si->key_fp));
 	json_object_object_add(o, "key_comment", json_object_new_string(si->key_comment));
+	if (si->runs_as) {
+		json_object_object_add(o, "runs_as", json_object_new_string(si->runs_as));
+		json_object_object_add(o, "runs_as_uid", json_object_new_uint64(si->runs_as_uid));
+	}
 	json_object_object_add(o, "uid_slot", json_object_new_int(si->uid_slot));
 	json_object_object_add(o, "since", json_object_new_int64((int64_t)time(NULL)));
 	text = json_object_to_json_string(o);

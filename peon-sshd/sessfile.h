@@ -11,6 +11,8 @@
 
 struct sessinfo {
 	const char *execution, *remote, *user, *key_fp, *key_comment;
+	const char *runs_as;   /* the user the shell runs as in the job, or NULL when unknown */
+	unsigned long runs_as_uid;
 	int uid_slot;      /* its network child's privsep slot: a restarted daemon keeps it taken */
 };
 

@@ -43,6 +43,16 @@ void spawn_set_sftp_image(int fd, const char *why)
 		snprintf(sftp_image_error, sizeof(sftp_image_error), "%s", why);
 }
 
+static int toolbox_image = -1;
+static char toolbox_image_error[ERRLEN] = "the busybox toolbox was not loaded";
+
+void spawn_set_toolbox_image(int fd, const char *why)
+{
+	toolbox_image = fd;
+	if (why)
+		snprintf(toolbox_image_error, sizeof(toolbox_image_error), "%s", why);
+}
+
 /* ---- child side: everything below runs in the forked child ---- */
 
 static gid_t tty_gid(gid_t fallback)
@@ -134,6 +144,23 @@ static char **build_env(const struct spawn_req *rq, const struct job_view *jv,
 	return env_build(&in);
 }
 
+/* busybox decides the applet by argv[0]: "-sh" is a login shell. Its
+ * applets run without files in the job (it re-execs /proc/self/exe, the
+ * memfd); the job's own programs still run by path. */
+static void __attribute__((noreturn)) exec_toolbox(const struct spawn_req *rq, const struct job_entry *je,
+						   char **env, int status_fd)
+{
+	char *login[] = { "-sh", NULL }, *cmd[] = { "sh", "-c", (char *)rq->command, NULL }, err[ERRLEN];
+
+	if (toolbox_image < 0)
+		child_fail(status_fd, toolbox_image_error);
+	if (job_seccomp(rq->exec, je, JOB_SECCOMP_LAST, err) < 0)
+		child_fail(status_fd, err);
+	syscall(SYS_execveat, toolbox_image, "", rq->command ? cmd : login, env, AT_EMPTY_PATH);
+	snprintf(err, sizeof(err), "cannot start the busybox toolbox in the job: %s", strerror(errno));
+	child_fail(status_fd, err);
+}
+
 static void __attribute__((noreturn))
 child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_fds *f)
 {
@@ -179,6 +206,10 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 	env = build_env(rq, jv, u, tty);
 	if (!env)
 		child_fail(f->status[1], "out of memory building the environment");
+	/* The toolbox on request, and for a job with no shell at all
+	 * (distroless, scratch, one static binary). */
+	if (rq->toolbox || !*u->shell)
+		exec_toolbox(rq, &je, env, f->status[1]);
 	base = strrchr(u->shell, '/') ? strrchr(u->shell, '/') + 1 : u->shell;
 	if (job_seccomp(rq->exec, &je, JOB_SECCOMP_LAST, err) < 0)
 		child_fail(f->status[1], err);

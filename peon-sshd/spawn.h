@@ -15,6 +15,7 @@ struct spawn_req {
 	struct winsize ws;
 	const char *command;          /* NULL: the user's login shell */
 	bool sftp;                    /* serve SFTP in-process instead of exec */
+	bool toolbox;                 /* busybox's shell from its memfd, even where the job has a shell */
 	char *const *client_env;      /* accepted env requests */
 	const char *ssh_connection, *ssh_client;
 };
@@ -36,6 +37,10 @@ int spawn_connect_result(int sock, int *fd, char *err);
 
 /* The daemon hands over the SFTP server image once (fd -1: unusable, why). */
 void spawn_set_sftp_image(int fd, const char *why);
+/* ... and busybox-static, the toolbox: the shell of jobs that have none,
+ * and the `toolbox` subsystem. Exec'd from the sealed memfd, so no host
+ * file is executed in the job and /proc/PID/exe names no host path. */
+void spawn_set_toolbox_image(int fd, const char *why);
 int spawn_start(const struct spawn_req *rq, struct spawn_res *res, char *err);
 
 #endif

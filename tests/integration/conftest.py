@@ -196,6 +196,23 @@ def ssh(key, port, *cmd, input=None, timeout=60, text=True, **kw):
                           text=text, timeout=timeout)
 
 
+def chan_read_until(chan, marker, timeout=20):
+    """A paramiko channel's output until marker (bytes) or EOF, as text.
+    Reads with a timeout, not select(): a channel's fileno() makes a pipe
+    its transport thread can race with close()."""
+    chan.settimeout(1)
+    out, end = b"", time.monotonic() + timeout
+    while marker not in out and time.monotonic() < end:
+        try:
+            data = chan.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        out += data
+    return out.decode(errors="replace")
+
+
 def paramiko_client(daemon, key, user="root"):
     """A connected paramiko client (host key not checked)."""
     import paramiko

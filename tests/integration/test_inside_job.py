@@ -4,6 +4,8 @@ import re
 import resource
 import time
 
+import pytest
+
 from conftest import paramiko_client, ssh
 
 
@@ -207,3 +209,27 @@ def test_paused_job_answers_at_once(daemon, job, keys):
     r = ssh(k, daemon.port, "echo back")
     assert r.returncode == 0 and r.stdout == "back\n", r.stderr
 
+
+
+def enabled_lsms():
+    try:
+        with open("/sys/kernel/security/lsm") as f:
+            return f.read().strip().split(",")
+    except OSError:
+        return []
+
+
+def test_shell_gets_the_jobs_lsm_label(daemon, job, keys):
+    lsms = enabled_lsms()
+    if "apparmor" not in lsms and "selinux" not in lsms:
+        pytest.skip("neither AppArmor nor SELinux is enabled on this kernel "
+                    f"(/sys/kernel/security/lsm: {','.join(lsms) or 'absent'}); the label decision is unit-tested "
+                    "in tests/unit/test_joblsm.c")
+    k = keys("lsm")
+    pid = job()
+    with open(f"/proc/{pid}/attr/current") as f:
+        want = f.read().strip("\0\n")
+    daemon.add("exec-lsm", "--pid", str(pid), key=k)
+    r = ssh(k, daemon.port, "cat /proc/self/attr/current")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\0\n") == want

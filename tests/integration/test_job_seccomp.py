@@ -3,13 +3,12 @@ the shell, a command, the SFTP server; copied once at add, never from a
 traced process; and a job whose filters were not copied gets no shell."""
 import json
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT, paramiko_client, ssh, wait_for
+from conftest import ROOT, chan_read_until, paramiko_client, ssh, wait_for
 from test_privsep import comm, descendants
 
 HELPER = os.path.join(ROOT, "build", "seccomp-job")
@@ -33,23 +32,12 @@ def filtered_job(job, **opts):
 
 
 def shell_output(client, command, timeout=20):
-    """Run command in an interactive pty shell; its output up to a marker.
-    (Reads with a timeout, not select(): a paramiko channel's fileno() makes
-    a pipe that its transport thread can race with close().)"""
+    """Run command in an interactive pty shell; its output up to a marker."""
     chan = client.invoke_shell()
-    chan.settimeout(1)
     chan.send(command + "; echo END-OF-TEST\n")
-    out, end = b"", time.monotonic() + timeout
-    while b"END-OF-TEST\r\n" not in out and time.monotonic() < end:
-        try:
-            data = chan.recv(65536)
-        except socket.timeout:
-            continue
-        if not data:
-            break
-        out += data
+    out = chan_read_until(chan, b"END-OF-TEST\r\n", timeout)
     chan.close()
-    return out.decode(errors="replace").replace("\r\n", "\n")
+    return out.replace("\r\n", "\n")
 
 
 @pytest.mark.parametrize("nnp", [False, True], ids=["privileged-install", "no_new_privs"])

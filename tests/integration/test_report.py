@@ -113,7 +113,7 @@ def test_session_and_end_lines(daemon, job, keys, tmp_path):
     daemon.ctl("remove", "exec-s", check=True)
     text = log.read_text()
     assert "SSH session opened: key SHA256:" in text and "(sess@test) from 127.0.0.1:" in text
-    assert " as someone." in text
+    assert " as someone (runs as root, uid 0 in the job)." in text
     assert text.splitlines()[-1] == "SSH debug access ended (removed)."
 
 
@@ -305,3 +305,30 @@ def test_pasted_connect_line_gets_in_with_host_key_checking(daemon, job, keys, t
         os.close(fd)
     assert b"in pasted-job with bash " in out, out
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_session_line_and_sessions_name_who_the_shell_runs_as(daemon, job, keys, tmp_path):
+    """The login name is whatever the client sent; the session line and
+    `sessions` also say who the shell is in the job."""
+    k = keys("who")
+    log = tmp_path / "execution.log"
+    pid = job(uid=1000, gid=1000)
+    daemon.add("exec-who", "--pid", str(pid), "--log-file", str(log), key=k)
+    p = subprocess.Popen(ssh_argv(k, daemon.port, "sleep 30", user="anyname"), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "SSH session opened" in log.read_text(), what="the session line")
+        line = [l for l in log.read_text().splitlines() if l.startswith("SSH session opened")][0]
+        assert line.endswith(" as anyname (runs as job, uid 1000 in the job)."), line
+        [s] = wait_for(lambda: daemon.sessions("exec-who"), what="the session record")
+        assert (s["user"], s["runs_as"], s["runs_as_uid"]) == ("anyname", "job", 1000), s
+        text = daemon.ctl("sessions", "exec-who", check=True).stdout
+        assert "RUNS AS (UID)" in text.splitlines()[0] and "job (1000)" in text.splitlines()[1], text
+        # --user names another user of the job: that one.
+        daemon.ctl("remove", "exec-who", check=True)
+        daemon.add("exec-who2", "--pid", str(pid), "--user", "root", "--log-file", str(log), key=k)
+        assert ssh(k, daemon.port, "true", user="x").returncode == 0
+        assert " as x (runs as root, uid 0 in the job)." in log.read_text()
+    finally:
+        p.kill()
+        p.wait()

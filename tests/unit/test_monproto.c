@@ -82,8 +82,19 @@ static void test_bad_spawns(void **state)
 	mon_put_u32(&b, 0);
 	mon_put_u32(&b, 0);
 	assert_int_equal(parse(&b, &rq), -EBADMSG);
-	spawn_head(&b, 3, "", 80);
+	spawn_head(&b, MON_SPAWN_TOOLBOX + 1, "", 80);
 	mon_put_u32(&b, 0);
+	mon_put_u32(&b, 0);
+	assert_int_equal(parse(&b, &rq), -EBADMSG);
+	/* The toolbox takes no command, like a shell. */
+	spawn_head(&b, MON_SPAWN_TOOLBOX, "", 80);
+	mon_put_u32(&b, 0);
+	mon_put_u32(&b, 0);
+	assert_int_equal(parse(&b, &rq), 0);
+	monproto_request_clear(&rq);
+	spawn_head(&b, MON_SPAWN_TOOLBOX, "", 80);
+	mon_put_u32(&b, 1);
+	mon_put_str(&b, "ls");
 	mon_put_u32(&b, 0);
 	assert_int_equal(parse(&b, &rq), -EBADMSG);
 	/* Too many env entries, an entry without '='. */

@@ -13,7 +13,7 @@ static void test_lines_ipv4(void **state)
 	char l[3][REPORT_LINE_MAX];
 
 	(void)state;
-	assert_int_equal(report_activation_lines("203.0.113.7", 2222, &hk, l), 0);
+	assert_int_equal(report_activation_lines("203.0.113.7", 2222, "/bin/bash", &hk, l), 0);
 	assert_string_equal(l[0], "SSH debug access ready. Connect with: ssh -i <path-to-private-key> -p 2222 -t 203.0.113.7 /bin/bash");
 	assert_string_equal(l[1], "SSH host key: ssh-ed25519 SHA256:abc (known_hosts line: [203.0.113.7]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample)");
 	assert_string_equal(l[2], "::ssh::{\"address\": \"203.0.113.7\", \"port\": 2222}");
@@ -24,12 +24,12 @@ static void test_lines_ipv6_and_names(void **state)
 	char l[3][REPORT_LINE_MAX];
 
 	(void)state;
-	assert_int_equal(report_activation_lines("2001:db8::1", 3022, &hk, l), 0);
+	assert_int_equal(report_activation_lines("2001:db8::1", 3022, "/bin/bash", &hk, l), 0);
 	assert_non_null(strstr(l[0], "-p 3022 -t 2001:db8::1 /bin/bash"));
 	assert_non_null(strstr(l[1], "known_hosts line: [2001:db8::1]:3022 ssh-ed25519 "));
 	assert_string_equal(l[2], "::ssh::{\"address\": \"2001:db8::1\", \"port\": 3022}");
 	/* A hostname with characters JSON must escape stays valid JSON. */
-	assert_int_equal(report_activation_lines("we\"ird", 2222, &hk, l), 0);
+	assert_int_equal(report_activation_lines("we\"ird", 2222, "/bin/bash", &hk, l), 0);
 	assert_string_equal(l[2], "::ssh::{\"address\": \"we\\\"ird\", \"port\": 2222}");
 }
 
