@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, chan_read_until, paramiko_client, ssh, wait_for
+from conftest import ROOT, chan_read_until, free_port, paramiko_client, ssh, wait_for
+from test_forward import tunnel
 from test_privsep import comm, descendants
 
 HELPER = os.path.join(ROOT, "build", "seccomp-job")
@@ -116,3 +117,25 @@ def test_job_whose_filters_were_not_copied_gets_no_shell(daemon, job, keys):
     assert "in" not in r.stdout.split()
     assert "the job runs under seccomp filters that were not copied when the execution was added" in r.stderr, \
         r.stderr
+
+
+@pytest.mark.parametrize("nnp", [False, True], ids=["privileged-install", "no_new_privs"])
+def test_forwarding_works_with_the_helper_under_the_filters(daemon, job, keys, nnp):
+    """The direct-tcpip helper also takes the job's filters (before it
+    connects); forwarding into a filtered job still works."""
+    k = keys("fw")
+    pid, _ = filtered_job(job, nnp=True) if nnp else filtered_job(job)
+    daemon.add("exec-fw", "--pid", str(pid), key=k)
+    inner = free_port()
+    r = ssh(k, daemon.port, f"mkdir -p /tmp/www && echo filtered > /tmp/www/index.html && "
+            f"httpd -p 127.0.0.1:{inner} -h /tmp/www")
+    assert r.returncode == 0, r.stderr
+    local = free_port()
+    t = tunnel(k, daemon.port, f"{local}:127.0.0.1:{inner}")
+    try:
+        out = subprocess.run(["curl", "-s", "-m", "10", f"http://127.0.0.1:{local}/"],
+                             capture_output=True, text=True).stdout
+        assert out == "filtered\n"
+    finally:
+        t.terminate()
+        t.wait(timeout=10)
