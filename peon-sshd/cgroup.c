@@ -43,14 +43,6 @@ static bool parse_mount_line(const char *line, struct cg_mount *m)
 	return strcmp(m->fstype, "cgroup") == 0 || strcmp(m->fstype, "cgroup2") == 0;
 }
 
-static bool opt_present(const char *opts, const char *o, size_t len)
-{
-	for (const char *p = opts; p; p = strchr(p, ','), p = p ? p + 1 : NULL)
-		if (strncmp(p, o, len) == 0 && (p[len] == ',' || p[len] == '\0'))
-			return true;
-	return false;
-}
-
 /* Does a v1 mount carry every controller of "cpu,cpuacct" (or name=x)? */
 static bool v1_matches(const struct cg_mount *m, const char *ctrls, size_t len)
 {
@@ -62,7 +54,7 @@ static bool v1_matches(const struct cg_mount *m, const char *ctrls, size_t len)
 		const char *c = memchr(p, ',', (size_t)(end - p));
 		size_t l = c ? (size_t)(c - p) : (size_t)(end - p);
 
-		if (!opt_present(m->opts, p, l))
+		if (!list_has(m->opts, p, l))
 			return false;
 		p += l + 1;
 	}
@@ -114,7 +106,7 @@ static const char *wanted_file(const struct cg_mount *m, enum cg_want want)
 		return "cgroup.procs";
 	if (strcmp(m->fstype, "cgroup2") == 0)
 		return "cgroup.events";
-	return opt_present(m->opts, "freezer", 7) ? "freezer.state" : NULL;
+	return list_has(m->opts, "freezer", 7) ? "freezer.state" : NULL;
 }
 
 static int cgroup_paths(const char *proc_cgroup, const char *mountinfo, enum cg_want want, char ***out,

@@ -87,14 +87,12 @@ static json_object *check_log_file(const struct execution *e)
 	return NULL;
 }
 
-static json_object *add_reply(struct daemon *d, const struct execution *e)
+static json_object *add_reply(struct daemon *d, const struct execution *e, const char *shell)
 {
 	json_object *o = ok_reply();
 	char line[512];
 
-	char shell[PATH_MAX];
-
-	report_connect_command(d->addr.addr, e->port, job_connect_shell(e, shell, sizeof(shell)), line, sizeof(line));
+	report_connect_command(d->addr.addr, e->port, shell, line, sizeof(line));
 	json_object_object_add(o, "message", json_object_new_string("execution registered and reachable"));
 	json_object_object_add(o, "connect", json_object_new_string(line));
 	json_object_object_add(o, "execution", execution_to_json(e));
@@ -105,7 +103,7 @@ static json_object *do_add(struct daemon *d, json_object *req)
 {
 	struct execution *e = NULL;
 	json_object *reply;
-	char err[ERRLEN], dir[PATH_MAX];
+	char err[ERRLEN], dir[PATH_MAX], shell[PATH_MAX];
 	long long ttl_ms;
 	bool port_new;
 
@@ -157,8 +155,10 @@ static json_object *do_add(struct daemon *d, json_object *req)
 			 e->seccomp && e->seccomp->n == 1 ? "" : "s");
 	}
 	daemon_notify_status(d);
-	daemon_report_activation(d, e);
-	return add_reply(d, e);
+	/* One look into the job for the program the connect lines run. */
+	job_connect_shell(e, shell, sizeof(shell));
+	daemon_report_activation(d, e, shell);
+	return add_reply(d, e, shell);
 unport:
 	if (port_new)
 		daemon_release_port(d, e->port);

@@ -161,7 +161,7 @@ int daemon_end_execution(struct daemon *d, const char *id, const char *reason, c
 	return r;
 }
 
-void daemon_report_activation(struct daemon *d, const struct execution *e)
+void daemon_report_activation(struct daemon *d, const struct execution *e, const char *shell)
 {
 	char lines[3][REPORT_LINE_MAX], f_addr[300], f_port[32], f_fp[160];
 	const char *extra[] = { f_addr, f_port, f_fp, NULL };
@@ -169,10 +169,7 @@ void daemon_report_activation(struct daemon *d, const struct execution *e)
 	snprintf(f_addr, sizeof(f_addr), "PEON_SSH_ADDRESS=%s", d->addr.addr);
 	snprintf(f_port, sizeof(f_port), "PEON_SSH_PORT=%d", e->port);
 	snprintf(f_fp, sizeof(f_fp), "PEON_HOST_KEY_FINGERPRINT=%s", d->hki.fingerprint);
-	char shell[PATH_MAX];
-
-	if (report_activation_lines(d->addr.addr, e->port, job_connect_shell(e, shell, sizeof(shell)), &d->hki,
-				    lines) < 0)
+	if (report_activation_lines(d->addr.addr, e->port, shell, &d->hki, lines) < 0)
 		return;
 	for (int i = 0; i < 3; i++)
 		report_line(&d->cfg, e, lines[i], extra);
@@ -415,18 +412,17 @@ static enum route_result claim(struct daemon *d, struct conn *c, const struct ro
 	char why[ERRLEN];
 	int max = d->cfg.limits.max_connections, r;
 
-	/* Shown by `sessions`; a job we cannot read now still lets the login in
-	 * (the shell itself will say what is wrong). */
-	if (job_identity(e, &who, why) == 0) {
-		si.runs_as = who.name;
-		si.runs_as_uid = who.uid;
-	}
-
 	if (sessfile_count(d->cfg.runtime_dir, e->id) >= max) {
 		*msg = printf_alloc("peon-sshd: execution %s already has %d connections; close one first\n", e->id, max);
 		*reason = printf_alloc("connection limit of execution %s reached", e->id);
 		free(user);
 		return ROUTE_REFUSED;
+	}
+	/* Shown by `sessions`; a job we cannot read now still lets the login in
+	 * (the shell itself will say what is wrong). */
+	if (job_identity(e, &who, why) == 0) {
+		si.runs_as = who.name;
+		si.runs_as_uid = who.uid;
 	}
 	r = sessfile_write(d->cfg.runtime_dir, c->pid, &si);
 	free(user);

@@ -102,7 +102,8 @@ size_t daemon_unauthenticated(const struct daemon *d);
 /* Sources refused now by a penalty. */
 size_t daemon_penalised_sources(struct daemon *d);
 /* Write the activation lines of a newly registered execution. */
-void daemon_report_activation(struct daemon *d, const struct execution *e);
+/* shell: what the connect line runs (job_connect_shell). */
+void daemon_report_activation(struct daemon *d, const struct execution *e, const char *shell);
 json_object *control_handle(struct daemon *d, json_object *req);
 
 /* The door for unauthenticated connections (gate.c). */

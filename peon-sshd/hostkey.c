@@ -24,21 +24,10 @@ static const struct {
 	{ "ssh_host_rsa_key", SSH_KEYTYPE_RSA, 3072, { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" } },
 };
 
-/* Is name one of the comma-separated entries of list? */
-static bool list_has(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
 static bool kind_offered(int kind, const char *algos)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(key_kinds[kind].algs) && key_kinds[kind].algs[i]; i++)
-		if (list_has(algos, key_kinds[kind].algs[i]))
+		if (list_has(algos, key_kinds[kind].algs[i], strlen(key_kinds[kind].algs[i])))
 			return true;
 	return false;
 }

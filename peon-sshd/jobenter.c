@@ -130,8 +130,14 @@ static FILE *open_job_passwd(pid_t pid)
 	return fd >= 0 ? f : NULL;
 }
 
+/* A user of the job's /etc/passwd, as the monitor and the daemon see it. */
+struct job_pwent {
+	struct job_identity id;
+	char shell[PATH_MAX];
+};
+
 /* By name (name != NULL) or by uid. */
-static bool job_passwd_find(pid_t pid, const char *name, unsigned long uid, struct job_identity *id)
+static bool job_passwd_find(pid_t pid, const char *name, unsigned long uid, struct job_pwent *ent)
 {
 	FILE *f = open_job_passwd(pid);
 	struct passwd *pw;
@@ -139,8 +145,9 @@ static bool job_passwd_find(pid_t pid, const char *name, unsigned long uid, stru
 
 	while (f && !found && (pw = fgetpwent(f)))
 		if (name ? strcmp(pw->pw_name, name) == 0 : pw->pw_uid == uid) {
-			snprintf(id->name, sizeof(id->name), "%s", pw->pw_name);
-			id->uid = pw->pw_uid;
+			snprintf(ent->id.name, sizeof(ent->id.name), "%s", pw->pw_name);
+			snprintf(ent->shell, sizeof(ent->shell), "%s", pw->pw_shell ? pw->pw_shell : "");
+			ent->id.uid = pw->pw_uid;
 			found = true;
 		}
 	if (f)
@@ -169,78 +176,67 @@ static bool job_has_program(pid_t pid, const char *path)
 	return S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }
 
-const char *job_connect_shell(const struct execution *e, char *buf, size_t len)
-{
-	pid_t pid = e->target.type == TARGET_PID ? e->target.pid : 0;
-	const char *name = e->user;
-	struct passwd *pw = NULL;
-	FILE *f;
-
-	snprintf(buf, len, "%s", "/bin/bash");
-	if (job_has_program(pid, buf))
-		return buf;
-	*buf = '\0';
-	if (!pid) {
-		if (name && (pw = getpwnam(name)) && job_has_program(0, pw->pw_shell))
-			snprintf(buf, len, "%s", pw->pw_shell);
-		return buf;
-	}
-	f = open_job_passwd(pid);
-	if (!f)
-		return buf;
-	if (!name) {
-		struct job_identity id;
-		char err[ERRLEN];
-
-		if (job_identity(e, &id, err) < 0) {
-			fclose(f);
-			return buf;
-		}
-		while ((pw = fgetpwent(f)) && pw->pw_uid != id.uid)
-			;
-	} else {
-		while ((pw = fgetpwent(f)) && strcmp(pw->pw_name, name) != 0)
-			;
-	}
-	if (pw && pw->pw_shell && job_has_program(pid, pw->pw_shell))
-		snprintf(buf, len, "%s", pw->pw_shell);
-	fclose(f);
-	return buf;
-}
-
-bool job_has_user(pid_t pid, const char *user)
-{
-	struct job_identity id;
-
-	return job_passwd_find(pid, user, 0, &id);
-}
-
-int job_identity(const struct execution *e, struct job_identity *id, char *err)
+/* The user a shell of e runs as: --user (on the worker, or in the job's
+ * /etc/passwd), else the job process's own uid, named by the job's
+ * /etc/passwd when it names it (shell "" when not). */
+static int job_user(const struct execution *e, struct job_pwent *ent, char *err)
 {
 	struct job_view jv = { .pid = e->target.pid };
 	struct passwd *pw;
 	int r;
 
-	memset(id, 0, sizeof(*id));
+	memset(ent, 0, sizeof(*ent));
 	if (e->target.type == TARGET_HOST) {
 		if (!e->user || !(pw = getpwnam(e->user)))
 			return errf(err, -ENOENT, "user '%s' does not exist on this worker", e->user ? e->user : "");
-		snprintf(id->name, sizeof(id->name), "%s", pw->pw_name);
-		id->uid = pw->pw_uid;
+		snprintf(ent->id.name, sizeof(ent->id.name), "%s", pw->pw_name);
+		snprintf(ent->shell, sizeof(ent->shell), "%s", pw->pw_shell ? pw->pw_shell : "");
+		ent->id.uid = pw->pw_uid;
 		return 0;
 	}
 	if (e->user)
-		return job_passwd_find(e->target.pid, e->user, 0, id) ? 0 :
+		return job_passwd_find(e->target.pid, e->user, 0, ent) ? 0 :
 			errf(err, -ENOENT, "user '%s' does not exist in the job", e->user);
 	if ((r = procinfo_read_status(jv.pid, &jv.st)) < 0)
 		return errf(err, r, "cannot read the job's process %d: %s", (int)jv.pid, strerror(-r));
 	if (ns_differs(jv.pid, "user") && (r = read_userns(&jv, err)) < 0)
 		return r;
-	if (!job_passwd_find(jv.pid, NULL, jv.st.uid, id)) {
-		snprintf(id->name, sizeof(id->name), "%u", (unsigned)jv.st.uid);
-		id->uid = jv.st.uid;
+	if (!job_passwd_find(jv.pid, NULL, jv.st.uid, ent)) {
+		snprintf(ent->id.name, sizeof(ent->id.name), "%u", (unsigned)jv.st.uid);
+		ent->id.uid = jv.st.uid;
 	}
 	return 0;
+}
+
+int job_identity(const struct execution *e, struct job_identity *id, char *err)
+{
+	struct job_pwent ent;
+	int r = job_user(e, &ent, err);
+
+	*id = ent.id;
+	return r;
+}
+
+const char *job_connect_shell(const struct execution *e, char *buf, size_t len)
+{
+	pid_t pid = e->target.type == TARGET_PID ? e->target.pid : 0;
+	struct job_pwent ent;
+	char err[ERRLEN];
+
+	snprintf(buf, len, "%s", "/bin/bash");
+	if (job_has_program(pid, buf))
+		return buf;
+	*buf = '\0';
+	if (job_user(e, &ent, err) == 0 && job_has_program(pid, ent.shell))
+		snprintf(buf, len, "%s", ent.shell);
+	return buf;
+}
+
+bool job_has_user(pid_t pid, const char *user)
+{
+	struct job_pwent ent;
+
+	return job_passwd_find(pid, user, 0, &ent);
 }
 
 void job_close(struct job_view *jv)
@@ -262,8 +258,6 @@ static int open_proc_dir(pid_t pid, const char *what)
 	return open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Everything read here comes from /proc/PID; the pidfd, opened first and
- * checked last, proves PID was the job's process throughout. */
 /* A --host session gets what a service started by PID 1 gets: never the
  * daemon's own limits (its unit raises NOFILE) or oom_score_adj. */
 static int open_host(struct job_view *jv, char *err)
@@ -320,6 +314,8 @@ static int check_seccomp(const struct execution *e, const struct job_view *jv, c
 	return 0;
 }
 
+/* Everything read here comes from /proc/PID; the pidfd, opened first and
+ * checked last, proves PID was the job's process throughout. */
 int job_open(const struct execution *e, struct job_view *jv, char *err)
 {
 	int r;
@@ -347,7 +343,6 @@ int job_open(const struct execution *e, struct job_view *jv, char *err)
 		if (ns_differs(jv->pid, namespaces[i].name))
 			jv->nsflags |= namespaces[i].flag;
 	jv->userns = jv->nsflags & CLONE_NEWUSER;
-	jv->setgroups_ok = true;
 	if (jv->userns && (r = read_userns(jv, err)) < 0)
 		goto fail;
 	jv->rootfd = open_proc_dir(jv->pid, "root");

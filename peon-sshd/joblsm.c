@@ -9,32 +9,20 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool list_has(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\n' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
 enum lsm_kind lsm_from_list(const char *list)
 {
-	if (list_has(list, "apparmor"))
+	if (list_has(list, "apparmor", 8))
 		return LSM_APPARMOR;
-	if (list_has(list, "selinux"))
+	if (list_has(list, "selinux", 7))
 		return LSM_SELINUX;
 	return LSM_NONE;
 }
 
-/* "name (enforce)\n" -> "name"; the mode is the last " (...)". */
+/* "name (enforce)" -> "name"; the mode is the last " (...)". */
 static int apparmor_profile(const char *text, size_t len, char *out, size_t max)
 {
 	const char *open = NULL;
 
-	while (len && (text[len - 1] == '\n' || text[len - 1] == '\0'))
-		len--;
 	for (size_t i = 0; i + 1 < len; i++)
 		if (text[i] == ' ' && text[i + 1] == '(')
 			open = text + i;
@@ -55,6 +43,9 @@ int lsm_exec_label(enum lsm_kind kind, const char *current, size_t len, struct j
 	out->kind = kind;
 	if (kind == LSM_NONE)
 		return 0;
+	/* The kernel ends the text with a newline (AppArmor) or a NUL (SELinux). */
+	while (len && (current[len - 1] == '\n' || current[len - 1] == '\0'))
+		len--;
 	if (kind == LSM_APPARMOR) {
 		if (apparmor_profile(current, len, label, sizeof(label) - 5) < 0)
 			return errf(err, -EINVAL, "the job's AppArmor label is not a profile name");
@@ -64,8 +55,6 @@ int lsm_exec_label(enum lsm_kind kind, const char *current, size_t len, struct j
 		}
 		return 0;
 	}
-	while (len && (current[len - 1] == '\n' || current[len - 1] == '\0'))
-		len--;
 	if (len == 0 || len >= sizeof(out->exec) || memchr(current, '\0', len) || memchr(current, '\n', len) ||
 	    !memchr(current, ':', len))
 		return errf(err, -EINVAL, "the job's SELinux label is not a security context");

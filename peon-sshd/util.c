@@ -201,6 +201,14 @@ int fd_set_cloexec(int fd, bool on)
 	return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
 }
 
+bool list_has(const char *list, const char *name, size_t len)
+{
+	for (const char *p = list; p && *p && *p != '\n'; p = strchr(p, ','), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, len) == 0 && (p[len] == ',' || p[len] == '\n' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
 char *str_printable(const char *s, size_t max)
 {
 	char *c = strndup(s ? s : "", max);

@@ -34,6 +34,10 @@ int fd_set_cloexec(int fd, bool on);
 /* write() everything, retrying on EINTR/short writes (blocking fds only). */
 int write_all(int fd, const void *buf, size_t len);
 
+/* Is the len bytes at name one whole entry of the comma-separated list
+ * (which ends at NUL or a newline)? "a,bc" has "bc", not "b". */
+bool list_has(const char *list, const char *name, size_t len);
+
 /* Copy of untrusted text for logs: control bytes become '?', at most max bytes. */
 char *str_printable(const char *s, size_t max);
 

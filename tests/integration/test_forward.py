@@ -16,6 +16,18 @@ def tunnel(key, port, spec):
     return p
 
 
+def fetch_through_tunnel(key, port, inner):
+    """What curl gets from http://127.0.0.1:inner inside the job, over -L."""
+    local = free_port()
+    t = tunnel(key, port, f"{local}:127.0.0.1:{inner}")
+    try:
+        return subprocess.run(["curl", "-s", "-m", "10", f"http://127.0.0.1:{local}/"],
+                              capture_output=True, text=True).stdout
+    finally:
+        t.terminate()
+        t.wait(timeout=10)
+
+
 def _connectable(port):
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -34,14 +46,7 @@ def test_forward_reaches_a_port_only_the_job_has(daemon, job, keys):
             f"httpd -p 127.0.0.1:{inner} -h /tmp/www")
     assert r.returncode == 0, r.stderr
     assert not _connectable(inner)                 # not on the host's network
-    local = free_port()
-    t = tunnel(k, daemon.port, f"{local}:127.0.0.1:{inner}")
-    try:
-        out = subprocess.run(["curl", "-s", "-m", "10", f"http://127.0.0.1:{local}/"],
-                             capture_output=True, text=True).stdout
-        assert out == "from-the-job\n"
-    finally:
-        t.terminate()
+    assert fetch_through_tunnel(k, daemon.port, inner) == "from-the-job\n"
     assert f"forwarding to 127.0.0.1 port {inner}" in daemon.log()
 
 
