@@ -313,12 +313,20 @@ def job(jobroot):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    time.sleep(0.1)
-    for pid, cg in started:
-        for d in sorted(cgroup_dirs(cg), reverse=True):
-            for _ in range(20):
-                try:
-                    os.rmdir(d)
-                    break
-                except OSError:
-                    time.sleep(0.05)
+    # A job's other processes (sessions' shells) die with its pid 1 but not
+    # at once: retry every directory, in rounds, for a bounded while (one
+    # directory at a time used to give up on the first ones tried, and
+    # left empty cgroups behind).
+    left = [d for _, cg in started for d in sorted(cgroup_dirs(cg), reverse=True)]
+    deadline = time.monotonic() + 10
+    while left and time.monotonic() < deadline:
+        for d in list(left):
+            try:
+                os.rmdir(d)
+                left.remove(d)
+            except FileNotFoundError:
+                left.remove(d)
+            except OSError:
+                pass
+        if left:
+            time.sleep(0.05)
