@@ -12,7 +12,7 @@ DESTDIR  ?=
 
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := libssh libconfig libsystemd json-c libcurl libcrypto libseccomp
+PKGS     := libssh libconfig libsystemd json-c libcurl libcrypto libseccomp xau
 CPPFLAGS += -D_GNU_SOURCE -DPEON_VERSION=\"$(VERSION)\" -DPEON_LIBEXECDIR=\"$(LIBEXECDIR)\" -Ipeon-sshd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
@@ -25,10 +25,11 @@ B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log logjournal peonconf preauth config authkeys keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ctlproto duration cgroup caps address report
 DAEMON := $(CORE) algo hostkey listener control daemon gate monitor monjob monproto uidpool \
-          jobenter joblsm spawn image sessfile pty forward reporter
+          jobenter joblsm spawn jobtask monfwd image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
-NET := netchild algo sandbox monclient monproto session auth dispatch channel chan_session chan_direct relay \
+NET := netchild algo sandbox monclient monproto session auth dispatch channel chan_session chan_direct \
+       chan_forwarded chan_agent chan_x11 listeners relay \
        testhook util log keyfp envfilter
 # Unit tests also cover the SFTP server's parser.
 UNIT_MODS := $(CORE) sftp monproto uidpool joblsm
@@ -175,7 +176,8 @@ integration: deps all $(TEST_SSHD) $(B)/seccomp-job $(B)/scratch-app
 # The relay, session, privilege-separation, forwarding and SFTP tests again
 # against a sanitized daemon (its monitor and network child are sanitized too).
 SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py tests/integration/test_privsep.py \
-             tests/integration/test_forward.py tests/integration/test_sftp.py tests/integration/test_job_seccomp.py
+             tests/integration/test_forward.py tests/integration/test_sftp.py tests/integration/test_job_seccomp.py \
+             tests/integration/test_forward_remote.py
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
 

@@ -74,6 +74,8 @@ static void accept_key(struct sess *ss, const char *user, struct monc_auth *ans,
 	ss->user = str_printable(user, 256);
 	ss->key_comment = ans->comment;
 	ans->comment = NULL;
+	memcpy(ss->denied, ans->denied, sizeof(ss->denied));
+	memset(ans->denied, 0, sizeof(ans->denied));
 	ss->lctx.execution_id = ss->exec_id;
 	ss->lctx.key_fp = ss->fp;
 }

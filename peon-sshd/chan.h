@@ -31,6 +31,13 @@ struct chan {
 	enum chan_kind kind;
 	struct ssh_channel_callbacks_struct cb;
 	char *label;               /* forward: "host port N", for logs */
+	enum chan_idle_kind idle_kind;
+	long long last_io_ms;      /* bytes moved either way (limits.channel_timeout) */
+	/* channels we open toward the client: the open is pending until then */
+	int (*open_fn)(struct chan *c);
+	int open_fd;               /* relayed once the client confirms */
+	char *o_addr, *o_src;      /* forwarded-tcpip / x11: what the open names */
+	int o_port, o_sport;
 	/* session channels: what the requests set up */
 	bool pty;
 	char term[64];
@@ -51,6 +58,7 @@ struct chan {
 	bool in_eof;               /* the client sent EOF */
 	bool eof_sent;
 	bool remote_closed;        /* the client closed, or the channel broke */
+	bool draining_in;          /* forward: closed by the client with input not yet written to the socket */
 	bool done;                 /* we sent close */
 };
 

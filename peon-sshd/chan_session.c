@@ -46,6 +46,10 @@ static int req_pty(struct chan *c, ssh_message msg)
 	const char *term;
 
 	pty_size(msg, &cols, &rows, &px, &py, &term);
+	if (c->ss->denied[PERM_PTY]) {
+		log_full(LOG_INFO, &c->ss->lctx, "refused pty-req: %s", c->ss->denied[PERM_PTY]);
+		return -1;
+	}
 	if (c->started || c->pty || !size_ok(cols, rows))
 		return -1;
 	c->pty = true;
@@ -115,6 +119,8 @@ static int start(struct chan *c, const char *command, int kind)
 	c->started = true;
 	if (sftp)
 		c->pty = false;
+	/* An agent asked for on any channel: its socket before the process. */
+	chan_agent_setup(ss);
 	testhook_postauth(ss);
 	if (monc_spawn(ss, c, kind, command, fds, &nfds, err) < 0)
 		goto failed;
@@ -170,8 +176,8 @@ void chan_session_request(struct sess *ss, struct chan *c, ssh_message msg)
 	case SSH_CHANNEL_REQUEST_SUBSYSTEM: r = req_subsystem(c, msg); break;
 	case SSH_CHANNEL_REQUEST_WINDOW_CHANGE: r = req_window_change(c, msg); break;
 	case SSH_CHANNEL_REQUEST_X11:
-		log_full(LOG_INFO, &ss->lctx, "refused X11 forwarding request: not supported");
-		break;
+		chan_x11_request(ss, c, msg);
+		return;
 	default:
 		log_full(LOG_INFO, &ss->lctx, "refused an unknown channel request");
 		break;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 bool chan_room(struct sess *ss, enum chan_kind kind)
@@ -80,6 +81,12 @@ static void on_close(ssh_session s, ssh_channel ch, void *u)
 	(void)s;
 	(void)ch;
 	c->remote_closed = true;
+	/* A forward's client may close right after its last bytes: libssh
+	 * holds them back (delayed close) until read, and the socket must
+	 * still get them, then EOF, before our close goes out. */
+	if (c->kind == CHAN_FORWARD && c->started && c->st[W_IN].fd >= 0 && !c->st[W_IN].eof &&
+	    (c->in_avail || c->st[W_IN].len))
+		c->draining_in = true;
 	hangup(c);
 }
 
@@ -95,20 +102,20 @@ static void on_signal(ssh_session s, ssh_channel ch, const char *name, void *u)
 		monc_signal(c->id, sig);
 }
 
-/* libssh 0.10.6 answers auth-agent-req itself: "failure" without a handler,
- * "success" with one. Agent forwarding is not offered yet, so no handler
- * would be honest; this one only makes the refusal visible in the log
- * (OpenSSH sends the request without asking for a reply). */
+/* libssh 0.10.6 answers auth-agent-req itself, inside packet processing:
+ * "success" when a handler exists, "failure" without one. The handler
+ * only records the wish (chan_agent.c acts on it from the loop), so a
+ * refusal decided later has already been answered "success"; OpenSSH's
+ * client sends the request without wanting a reply, and the refusal is
+ * logged with its reason. */
 static void on_agent_req(ssh_session s, ssh_channel ch, void *u)
 {
-	struct chan *c = u;
-
 	(void)s;
 	(void)ch;
-	log_full(LOG_INFO, &c->ss->lctx, "refused agent forwarding request: not supported");
+	chan_agent_requested(u);
 }
 
-struct chan *chan_accept(struct sess *ss, ssh_message msg, enum chan_kind kind)
+static struct chan *chan_new(struct sess *ss, enum chan_kind kind, enum chan_idle_kind idle)
 {
 	struct chan *c = calloc(1, sizeof(*c)), **nv;
 
@@ -118,30 +125,167 @@ struct chan *chan_accept(struct sess *ss, ssh_message msg, enum chan_kind kind)
 		return NULL;
 	}
 	ss->chans = nv;
+	c->ss = ss;
+	c->kind = kind;
+	c->idle_kind = idle;
+	c->open_fd = -1;
+	c->last_io_ms = mono_ms();
+	for (int i = 0; i < W_N; i++)
+		c->st[i] = (struct stream){ .fd = -1, .slot = -1 };
+	return c;
+}
+
+static void chan_register(struct sess *ss, struct chan *c)
+{
+	c->id = ++ss->next_chan_id;
+	c->cb = (struct ssh_channel_callbacks_struct){
+		.userdata = c, .channel_data_function = on_data, .channel_eof_function = on_eof,
+		.channel_close_function = on_close, .channel_signal_function = on_signal,
+		.channel_auth_agent_req_function = c->kind == CHAN_SESSION ? on_agent_req : NULL,
+	};
+	ssh_callbacks_init(&c->cb);
+	ssh_set_channel_callbacks(c->ch, &c->cb);
+	ss->chans[ss->n_chans++] = c;
+	if (c->kind == CHAN_SESSION)
+		ss->n_session_chans++;
+	else
+		ss->n_forward_chans++;
+}
+
+struct chan *chan_accept(struct sess *ss, ssh_message msg, enum chan_kind kind)
+{
+	struct chan *c = chan_new(ss, kind, kind == CHAN_SESSION ? IDLE_SESSION : IDLE_DIRECT_TCPIP);
+
+	if (!c)
+		return NULL;
 	c->ch = ssh_message_channel_request_open_reply_accept(msg);
 	if (!c->ch) {
 		log_full(LOG_WARNING, &ss->lctx, "cannot open a channel: %s", ssh_get_error(ss->s));
 		free(c);
 		return NULL;
 	}
-	c->ss = ss;
-	c->id = ++ss->next_chan_id;
-	c->kind = kind;
-	for (int i = 0; i < W_N; i++)
-		c->st[i] = (struct stream){ .fd = -1, .slot = -1 };
-	c->cb = (struct ssh_channel_callbacks_struct){
-		.userdata = c, .channel_data_function = on_data, .channel_eof_function = on_eof,
-		.channel_close_function = on_close, .channel_signal_function = on_signal,
-		.channel_auth_agent_req_function = on_agent_req,
-	};
-	ssh_callbacks_init(&c->cb);
-	ssh_set_channel_callbacks(c->ch, &c->cb);
-	ss->chans[ss->n_chans++] = c;
-	if (kind == CHAN_SESSION)
-		ss->n_session_chans++;
-	else
-		ss->n_forward_chans++;
+	chan_register(ss, c);
 	return c;
+}
+
+struct chan *chan_open_out(struct sess *ss, enum chan_idle_kind idle, int fd, char *label,
+			   int (*open_fn)(struct chan *c))
+{
+	struct chan *c = NULL;
+
+	if (!chan_room(ss, CHAN_FORWARD) || !(c = chan_new(ss, CHAN_FORWARD, idle)) ||
+	    !(c->ch = ssh_channel_new(ss->s))) {
+		log_full(LOG_WARNING, &ss->lctx, "dropped a connection to %s: %s", label ? label : "a listener",
+			 c ? "cannot make a channel" : "no room for another forward channel");
+		close(fd);
+		free(label);
+		free(c);
+		return NULL;
+	}
+	c->label = label;
+	c->open_fd = fd;
+	c->open_fn = open_fn;
+	chan_register(ss, c);
+	return c;
+}
+
+/* Whether the client took the channels we asked it to open. Calling the
+ * open function again asks libssh for the outcome without blocking (the
+ * session is non-blocking); it may process packets, whose callbacks only
+ * record. */
+void chan_open_out_run(struct sess *ss)
+{
+	for (size_t i = 0; i < ss->n_chans; i++) {
+		struct chan *c = ss->chans[i];
+		int r;
+
+		if (!c->open_fn || c->done || c->remote_closed)
+			continue;
+		r = c->open_fn(c);
+		if (r == SSH_AGAIN)
+			continue;
+		c->open_fn = NULL;
+		if (r != SSH_OK) {
+			char *why = str_printable(ssh_get_error(ss->s), 200);
+
+			log_full(LOG_INFO, &ss->lctx, "the client refused the channel for %s: %s", c->label,
+				 why ? why : "?");
+			free(why);
+			/* Never open: nothing to close toward the client. */
+			c->done = c->remote_closed = true;
+			continue;
+		}
+		c->started = c->exited = true;
+		c->st[W_IN].fd = c->open_fd;
+		c->st[W_OUT].fd = fcntl(c->open_fd, F_DUPFD_CLOEXEC, 0);
+		c->open_fd = -1;
+		c->st[W_ERR].eof = true;
+		c->last_io_ms = mono_ms();
+		if (c->st[W_OUT].fd < 0)
+			c->remote_closed = true;
+	}
+}
+
+static bool chan_in_use(const struct sess *ss)
+{
+	return ss->n_chans || ss->n_lsns || ss->n_opens;
+}
+
+#define DRAIN_MS 60000
+
+int chan_idle_run(struct sess *ss, long long now)
+{
+	const int *tmo = ss->cfg->limits.channel_timeout;
+	long long next = -1;
+
+	for (size_t i = 0; i < ss->n_chans; i++) {
+		struct chan *c = ss->chans[i];
+		long long limit = (long long)tmo[c->idle_kind] * 1000, due = c->last_io_ms + limit;
+
+		/* A socket that takes nothing more of what the client sent before
+		 * closing is given up after a minute. */
+		if (c->draining_in && now - c->last_io_ms >= DRAIN_MS) {
+			log_full(LOG_INFO, &ss->lctx, "dropped what the client sent last to %s: not taken in %d s",
+				 c->label ? c->label : "a forward", DRAIN_MS / 1000);
+			c->draining_in = false;
+			continue;
+		}
+		if (c->draining_in && (next < 0 || c->last_io_ms + DRAIN_MS < next))
+			next = c->last_io_ms + DRAIN_MS;
+		if (limit <= 0 || c->done || c->remote_closed || c->open_fn)
+			continue;
+		if (now >= due) {
+			log_full(LOG_INFO, &ss->lctx, "closing an idle %s channel%s%s after %d s (limits.channel_timeout)",
+				 chan_idle_names[c->idle_kind], c->label ? " to " : "", c->label ? c->label : "",
+				 tmo[c->idle_kind]);
+			c->remote_closed = true;      /* housekeeping closes it and hangs up its process */
+			if (c->spawned && !c->exited && !c->hung_up) {
+				monc_hangup(c->id);
+				c->hung_up = true;
+			}
+			continue;
+		}
+		if (next < 0 || due < next)
+			next = due;
+	}
+	if (ss->cfg->limits.unused_connection_timeout > 0 && ss->authenticated) {
+		long long limit = (long long)ss->cfg->limits.unused_connection_timeout * 1000;
+
+		if (chan_in_use(ss)) {
+			ss->unused_since = 0;
+		} else if (!ss->unused_since) {
+			ss->unused_since = now;
+		} else if (now - ss->unused_since >= limit) {
+			log_full(LOG_INFO, &ss->lctx, "closing: no channel open for %d s (limits.unused_connection_timeout)",
+				 ss->cfg->limits.unused_connection_timeout);
+			ss->quit = true;
+			ss->ended_by_us = true;
+			return 0;
+		}
+		if (ss->unused_since && (next < 0 || ss->unused_since + limit < next))
+			next = ss->unused_since + limit;
+	}
+	return next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
 }
 
 struct chan *chan_find(struct sess *ss, ssh_channel ch)
@@ -213,6 +357,12 @@ static void report_start_error(struct chan *c)
 
 static void chan_free(struct sess *ss, struct chan *c)
 {
+	/* A session's X11 display ends with it, as in OpenSSH. */
+	for (size_t i = 0; c->kind == CHAN_SESSION && i < ss->n_lsns; i++)
+		if (ss->lsns[i]->kind == MON_LISTEN_X11 && ss->lsns[i]->channel == c->id) {
+			lsn_close(ss, ss->lsns[i]);
+			break;
+		}
 	for (int i = 0; i < W_N; i++) {
 		if (c->st[i].fd >= 0)
 			close(c->st[i].fd);
@@ -224,6 +374,10 @@ static void chan_free(struct sess *ss, struct chan *c)
 		ss->n_forward_chans--;
 	if (c->spawned)
 		monc_release(c->id);
+	if (c->open_fd >= 0)
+		close(c->open_fd);
+	free(c->o_addr);
+	free(c->o_src);
 	ssh_remove_channel_callbacks(c->ch, &c->cb);
 	/* libssh frees it now, or when the client's close arrives. */
 	ssh_channel_free(c->ch);
@@ -237,6 +391,8 @@ static void chan_free(struct sess *ss, struct chan *c)
  * been hung up on. */
 static bool chan_gone(const struct chan *c)
 {
+	if (c->draining_in)
+		return false;
 	return (c->done || c->remote_closed) && !(c->spawned && !c->exited && !c->remote_closed);
 }
 
@@ -249,7 +405,7 @@ void chan_housekeeping(struct sess *ss)
 
 		if (c->start_error)
 			report_start_error(c);
-		if (c->remote_closed && !c->done)
+		if (c->remote_closed && !c->done && !c->draining_in)
 			close_channel(c);
 		chan_maybe_finish(c);
 	}

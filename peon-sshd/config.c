@@ -45,6 +45,8 @@ static const char *const default_accept_env[] = {
 	"LANG", "LANGUAGE", "LC_*", "TERM", "COLORTERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TZ",
 };
 
+static const char *const gateway_names[] = { "no", "yes", "clientspecified" };
+
 struct int_setting {
 	const char *name;
 	size_t offset;
@@ -65,6 +67,12 @@ static const struct int_setting limit_settings[] = {
 	LIM(max_keys, 1, 100000),
 	LIM(client_alive_interval, 0, 86400),
 	LIM(client_alive_count_max, 1, 1000),
+};
+#undef LIM
+#define LIM(n, lo, hi) { #n, offsetof(struct forwarding, n), lo, hi }
+static const struct int_setting forwarding_ints[] = {
+	LIM(x11_display_offset, 0, 1000),
+	LIM(max_listeners, 0, 256),
 };
 #undef LIM
 
@@ -97,6 +105,10 @@ static void set_defaults(struct peon_config *cfg)
 	/* systemd's UIDS-GIDS.md leaves 0x7FFF0000-0x7FFFFFFE unused (the foreign
 	 * range of containers is just below, container ranges far below). */
 	cfg->privsep = (struct privsep){ .uid_base = PRIVSEP_UID_BASE, .uid_count = PRIVSEP_UID_COUNT };
+	cfg->fwd = (struct forwarding){
+		.local = true, .remote = true, .agent = true, .x11 = true, .gateway_ports = GATEWAY_NO,
+		.x11_display_offset = 10, .max_listeners = 16,
+	};
 	cfg->control_socket_mode = 0600;
 	cfg->report.metadata_timeout_ms = 1000;
 	cfg->report.retry_for = 300;
@@ -288,6 +300,34 @@ static int load_rekey_data(const char *file, const config_setting_t *s, struct l
 	return 0;
 }
 
+/* An integer setting of table t (into base at its offset, within its
+ * range): true when s is one of them, with *r the result. */
+static bool load_int_setting(const char *file, const config_setting_t *s, const struct int_setting *t, size_t n,
+			     void *base, char *err, int *r)
+{
+	for (size_t i = 0; i < n; i++) {
+		char range[64];
+		int v;
+
+		if (strcmp(config_setting_name(s), t[i].name) != 0)
+			continue;
+		if (config_setting_type(s) != CONFIG_TYPE_INT) {
+			*r = bad(err, file, s, "%s", "must be an integer");
+			return true;
+		}
+		v = config_setting_get_int(s);
+		if (v < t[i].min || v > t[i].max) {
+			snprintf(range, sizeof(range), "%d is outside %d-%d", v, t[i].min, t[i].max);
+			*r = bad(err, file, s, "%s", range);
+			return true;
+		}
+		*(int *)((char *)base + t[i].offset) = v;
+		*r = 0;
+		return true;
+	}
+	return false;
+}
+
 /* Seconds: a number or a duration string ("90s", "15m", "1h"); 0 or "0"
  * turns the setting off where off is allowed (min 0). */
 static int get_seconds(const char *file, const config_setting_t *s, int min, int max, int *out, char *err)
@@ -310,9 +350,28 @@ static int get_seconds(const char *file, const config_setting_t *s, int min, int
 	return 0;
 }
 
+/* limits.channel_timeout = { session = "2h"; direct-tcpip = "10m"; ... }:
+ * OpenSSH's ChannelTimeout, one entry per channel kind. */
+static int load_channel_timeout(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	int *t = base;
+
+	for (size_t i = 0; i < IDLE_N; i++)
+		if (strcmp(config_setting_name(s), chan_idle_names[i]) == 0)
+			return get_seconds(file, s, 0, 30 * 86400, &t[i], err);
+	return bad(err, file, s, "%s",
+		   "unknown channel kind (session, direct-tcpip, forwarded-tcpip, agent-connection, x11-connection)");
+}
+
 static int load_limit(const char *file, const config_setting_t *s, void *base, char *err)
 {
 	const char *name = config_setting_name(s);
+	int r;
+
+	if (strcmp(name, "channel_timeout") == 0)
+		return load_group(file, s, err, load_channel_timeout, ((struct limits *)base)->channel_timeout);
+	if (strcmp(name, "unused_connection_timeout") == 0)
+		return get_seconds(file, s, 0, 30 * 86400, &((struct limits *)base)->unused_connection_timeout, err);
 
 	if (strcmp(name, "max_startups") == 0)
 		return load_max_startups(file, s, base, err);
@@ -326,23 +385,8 @@ static int load_limit(const char *file, const config_setting_t *s, void *base, c
 		}
 		return get_seconds(file, s, 0, REKEY_TIME_MAX, &((struct limits *)base)->rekey_time, err);
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(limit_settings); i++) {
-		const struct int_setting *d = &limit_settings[i];
-		int v;
-
-		if (strcmp(name, d->name) != 0)
-			continue;
-		if (config_setting_type(s) != CONFIG_TYPE_INT)
-			return bad(err, file, s, "%s", "must be an integer");
-		v = config_setting_get_int(s);
-		if (v < d->min || v > d->max) {
-			char range[64];
-			snprintf(range, sizeof(range), "%d is outside %d-%d", v, d->min, d->max);
-			return bad(err, file, s, "%s", range);
-		}
-		*(int *)((char *)base + d->offset) = v;
-		return 0;
-	}
+	if (load_int_setting(file, s, limit_settings, ARRAY_SIZE(limit_settings), base, err, &r))
+		return r;
 	return bad(err, file, s, "%s", "unknown setting in limits");
 }
 
@@ -542,6 +586,41 @@ static int load_report(const char *file, const config_setting_t *s, void *base, 
 	return bad(err, file, s, "%s", "unknown setting in report");
 }
 
+static int load_forwarding(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct forwarding *f = base;
+	const char *n = config_setting_name(s);
+	int r;
+	static const struct { const char *name; size_t off; } switches[] = {
+		{ "local", offsetof(struct forwarding, local) },
+		{ "remote", offsetof(struct forwarding, remote) },
+		{ "agent", offsetof(struct forwarding, agent) },
+		{ "x11", offsetof(struct forwarding, x11) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(switches); i++) {
+		if (strcmp(n, switches[i].name) != 0)
+			continue;
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return bad(err, file, s, "%s", "must be true or false");
+		*(bool *)((char *)f + switches[i].off) = config_setting_get_bool(s);
+		return 0;
+	}
+	if (strcmp(n, "gateway_ports") == 0) {
+		const char *v = config_setting_get_string(s);
+
+		for (size_t i = 0; v && i < ARRAY_SIZE(gateway_names); i++)
+			if (strcmp(v, gateway_names[i]) == 0) {
+				f->gateway_ports = (int)i;
+				return 0;
+			}
+		return bad(err, file, s, "%s", "must be \"no\", \"yes\" or \"clientspecified\"");
+	}
+	if (load_int_setting(file, s, forwarding_ints, ARRAY_SIZE(forwarding_ints), f, err, &r))
+		return r;
+	return bad(err, file, s, "%s", "unknown setting in forwarding");
+}
+
 static int load_top(const char *file, const config_setting_t *s, struct peon_config *cfg, char *err)
 {
 	const char *n = config_setting_name(s);
@@ -580,6 +659,8 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 	}
 	if (strcmp(n, "limits") == 0)
 		return load_group(file, s, err, load_limit, &cfg->limits);
+	if (strcmp(n, "forwarding") == 0)
+		return load_group(file, s, err, load_forwarding, &cfg->fwd);
 	if (strcmp(n, "penalties") == 0)
 		return load_penalties(file, s, &cfg->penalties, err);
 	if (strcmp(n, "algorithms") == 0)
@@ -745,7 +826,16 @@ void config_print(const struct peon_config *cfg, FILE *out)
 		fprintf(out, "  %s = %d;\n", limit_settings[i].name,
 			*(const int *)((const char *)&cfg->limits + limit_settings[i].offset));
 	print_startups_and_rekey(&cfg->limits, out);
-	fprintf(out, "};\n");
+	fprintf(out, "  unused_connection_timeout = %d;\n  channel_timeout = {\n",
+		cfg->limits.unused_connection_timeout);
+	for (size_t i = 0; i < IDLE_N; i++)
+		fprintf(out, "    %s = %d;\n", chan_idle_names[i], cfg->limits.channel_timeout[i]);
+	fprintf(out, "  };\n};\n");
+	fprintf(out, "forwarding = {\n  local = %s;\n  remote = %s;\n  agent = %s;\n  x11 = %s;\n",
+		cfg->fwd.local ? "true" : "false", cfg->fwd.remote ? "true" : "false",
+		cfg->fwd.agent ? "true" : "false", cfg->fwd.x11 ? "true" : "false");
+	fprintf(out, "  gateway_ports = \"%s\";\n  x11_display_offset = %d;\n  max_listeners = %d;\n};\n",
+		gateway_names[cfg->fwd.gateway_ports], cfg->fwd.x11_display_offset, cfg->fwd.max_listeners);
 	print_penalties(&cfg->penalties, out);
 	fprintf(out, "privsep = {\n  uid_base = %lld;\n  uid_count = %d;\n};\n", cfg->privsep.uid_base,
 		cfg->privsep.uid_count);

@@ -14,6 +14,11 @@
 #define PRIVSEP_UID_COUNT 32768
 #define PRIVSEP_UID_MAX 2147483646LL
 
+/* Channel kinds that may be closed when idle (OpenSSH's ChannelTimeout
+ * names them so). */
+enum chan_idle_kind { IDLE_SESSION, IDLE_DIRECT_TCPIP, IDLE_FORWARDED_TCPIP, IDLE_AGENT, IDLE_X11, IDLE_N };
+extern const char *const chan_idle_names[IDLE_N];
+
 struct limits {
 	int login_grace_time;       /* seconds from accept to authenticated */
 	int max_auth_tries;         /* failed userauth requests per connection */
@@ -34,6 +39,19 @@ struct limits {
 	int max_keys;               /* keys per execution */
 	int client_alive_interval;  /* seconds; 0 = off */
 	int client_alive_count_max;
+	int channel_timeout[IDLE_N];    /* seconds without traffic before a channel is closed; 0 = never */
+	int unused_connection_timeout;  /* seconds without channels or listeners before closing; 0 = never */
+};
+
+/* What forwarding the server offers at all (sshd_config's AllowTcpForwarding,
+ * AllowAgentForwarding, X11Forwarding, GatewayPorts, X11DisplayOffset).
+ * Executions and key options can only take more away. */
+enum gateway_ports { GATEWAY_NO, GATEWAY_YES, GATEWAY_CLIENTSPECIFIED };
+struct forwarding {
+	bool local, remote, agent, x11;
+	int gateway_ports;
+	int x11_display_offset;
+	int max_listeners;          /* remote forwards, agent and X11 listeners per connection */
 };
 
 /* PerSourcePenalties and PerSourcePenaltyExemptList (seconds). */
@@ -83,6 +101,7 @@ struct peon_config {
 	char **accept_env;          /* fnmatch patterns for env requests */
 	size_t n_accept_env;
 	struct limits limits;
+	struct forwarding fwd;
 	struct penalties penalties;
 	struct privsep privsep;
 	struct algorithms algo;

@@ -359,6 +359,7 @@ static void on_listen_ready(struct daemon *d, int lfd, int port)
 		if (fd < 0)
 			return;
 		sockaddr_format(&sa, c.remote, sizeof(c.remote));
+		sockaddr_split(&sa, c.remote_ip, sizeof(c.remote_ip), &(int){ 0 });
 		if (!gate_admit(d, &sa, c.remote, &c.addr)) {
 			close(fd);
 			continue;
@@ -445,11 +446,17 @@ static void answer(struct daemon *d, struct conn *c, const struct routeq_questio
 {
 	const struct execution *e = NULL;
 	char *msg = NULL, *reason = NULL, err[ERRLEN];
+	const char *why = NULL;
 	enum route_result rr;
 
 	/* A lapsed ttl never routes, even if its timer has not fired yet. */
 	expire(d);
-	rr = route_pick(&d->reg, c->port, q->user, q->fingerprint, &e);
+	rr = route_pick_from(&d->reg, c->port, q->user, q->fingerprint, c->remote_ip, now_ms(), &e, &why);
+	if (rr == ROUTE_NONE && why) {
+		log_full(LOG_INFO, &(struct log_ctx){ .remote_addr = c->remote, .key_fp = q->fingerprint },
+			 "key %s refused from %s: %s", q->fingerprint, c->remote_ip, why);
+		reason = strdup(why);
+	}
 	if (rr == ROUTE_AMBIGUOUS)
 		msg = route_ambiguous_message(&d->reg, c->port, q->fingerprint);
 	if (rr == ROUTE_OK && q->kind == ROUTEQ_CLAIM)

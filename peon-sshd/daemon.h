@@ -47,6 +47,7 @@ struct conn {
 	int fd;             /* our end of its routeq socket (routeq.h); -1 once closed */
 	int port;           /* of the listener that accepted it: routing uses this, never the session's word */
 	char remote[96];    /* "ip:port" from accept() */
+	char remote_ip[64]; /* the address alone: keys' from= options match it */
 	struct preauth_addr addr;   /* the same, for per-source accounting */
 	bool claimed;       /* let in (routeq CLAIM): no longer counts against max_startups */
 	bool counted;       /* counted as unauthenticated in the daemon's preauth table */

@@ -1,6 +1,22 @@
 /* Every request from the client, answered from the main loop: service and
- * authentication requests, channel opens by kind, requests on channels,
- * global requests. What is not offered is refused and logged. */
+ * authentication requests, channel opens by kind and global requests by
+ * name (one table each), requests on channels. What is not offered is
+ * refused and logged. Channels the server opens toward the client
+ * (forwarded-tcpip, x11, auth-agent@openssh.com) start from the
+ * connection's listeners (listeners.c).
+ *
+ * | client opens / asks      | file             |
+ * |--------------------------|------------------|
+ * | session                  | chan_session.c   |
+ * | direct-tcpip (-L -D -W)  | chan_direct.c    |
+ * | tcpip-forward (-R)       | chan_forwarded.c |
+ * | auth-agent-req (-A)      | chan_agent.c     |
+ * | x11-req (-X)             | chan_x11.c       |
+ *
+ * Unix-socket forwarding (direct-streamlocal@openssh.com,
+ * streamlocal-forward@openssh.com) cannot be served with libssh 0.10.6:
+ * it passes unknown channel types without their name and refuses unknown
+ * global requests itself. */
 #include "chan.h"
 #include "util.h"
 
@@ -46,8 +62,14 @@ static void channel_open(struct sess *ss, ssh_message msg)
 			return;
 		}
 	/* libssh 0.10 does not pass the name of an unknown type (e.g. the
-	 * direct-streamlocal@openssh.com of ssh -L /path). */
-	log_full(LOG_INFO, &ss->lctx, "refused channel open %s: not supported", refused_open_name(sub));
+	 * direct-streamlocal@openssh.com of ssh -L with a socket path). */
+	if (sub == SSH_CHANNEL_UNKNOWN)
+		log_full(LOG_INFO, &ss->lctx, "refused a channel open of a type libssh 0.10.6 does not name, such as "
+			 "direct-streamlocal@openssh.com (ssh -L/-W to a unix socket: not supported, forward a TCP "
+			 "port instead)");
+	else
+		log_full(LOG_INFO, &ss->lctx, "refused channel open %s: a client may not open it",
+			 refused_open_name(sub));
 	ssh_message_reply_default(msg);
 	ssh_message_free(msg);
 }
@@ -65,19 +87,27 @@ static void channel_request(struct sess *ss, ssh_message msg)
 	ssh_message_reply_default(msg);
 }
 
+/* The global requests libssh 0.10 passes on. Adding one: a row and a file
+ * (libssh answers keepalive@openssh.com itself and refuses the names it
+ * does not know, streamlocal-forward@openssh.com among them). */
+static const struct global_type {
+	int subtype;
+	void (*handle)(struct sess *ss, ssh_message msg);   /* answers msg */
+} global_types[] = {
+	{ SSH_GLOBAL_REQUEST_TCPIP_FORWARD, chan_forwarded_request },
+	{ SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD, chan_forwarded_request },
+};
+
 static void global_request(struct sess *ss, ssh_message msg)
 {
 	int sub = ssh_message_subtype(msg);
-	const char *addr = ssh_message_global_request_address(msg);
-	char *shown = str_printable(addr ? addr : "", 100);
 
-	if (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD || sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)
-		log_full(LOG_INFO, &ss->lctx, "refused %s for %s port %d: remote forwarding is not supported",
-			 sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ? "tcpip-forward" : "cancel-tcpip-forward",
-			 shown ? shown : "?", ssh_message_global_request_port(msg));
-	else
-		log_full(LOG_INFO, &ss->lctx, "refused a global request: not supported");
-	free(shown);
+	for (size_t i = 0; i < ARRAY_SIZE(global_types); i++)
+		if (global_types[i].subtype == sub) {
+			global_types[i].handle(ss, msg);
+			return;
+		}
+	log_full(LOG_INFO, &ss->lctx, "refused a global request: not supported");
 	ssh_message_reply_default(msg);
 }
 

@@ -96,6 +96,8 @@ char **env_build(const struct env_input *in)
 	env_set(&e, "SSH_CLIENT", in->ssh_client);
 	env_set(&e, "SSH_TTY", in->tty);
 	env_set(&e, "TERM", in->term);
+	for (size_t i = 0; in->server_env && in->server_env[i]; i++)
+		env_put(&e, in->server_env[i]);
 	if (e.err || !e.v) {
 		strv_free(e.v);
 		return NULL;

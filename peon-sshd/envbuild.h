@@ -16,6 +16,7 @@ struct env_input {
 	const char *tty;            /* pty path, or NULL */
 	const char *term;           /* from pty-req, or NULL */
 	char *const *client_env;    /* "NAME=VALUE", already filtered */
+	char *const *server_env;    /* "NAME=VALUE" the server sets (agent, X11, forced command): last */
 };
 
 /* Heap NULL-terminated "NAME=VALUE" vector (strv_free it), or NULL on ENOMEM. */

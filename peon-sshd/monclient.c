@@ -174,6 +174,13 @@ int monc_auth(struct sess *ss, bool claim, const char *user, ssh_key key, struct
 	ans->exec_id = mon_get_str(&r, 4096);
 	ans->comment = mon_get_str(&r, 4096);
 	ans->reason = mon_get_str(&r, 4096);
+	for (int i = 0; i < PERM_N; i++) {
+		ans->denied[i] = mon_get_str(&r, 4096);
+		if (ans->denied[i] && !*ans->denied[i]) {
+			free(ans->denied[i]);
+			ans->denied[i] = NULL;
+		}
+	}
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (!mon_reader_done(&r) || nfds) {
@@ -190,6 +197,8 @@ void monc_auth_clear(struct monc_auth *a)
 	free(a->exec_id);
 	free(a->comment);
 	free(a->reason);
+	for (int i = 0; i < PERM_N; i++)
+		free(a->denied[i]);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -274,6 +283,55 @@ int monc_connect(uint32_t id, const char *host, int port)
 	mon_put_bytes(&b, host, strnlen(host, MON_HOST_MAX));
 	mon_put_u32(&b, (uint32_t)port);
 	return send_rec(&b);
+}
+
+int monc_listen(struct sess *ss, uint32_t id, const struct lsn_request *rq, int fds[2], int *nfds, int *port,
+		char **path, char *err)
+{
+	struct mon_reader r;
+	struct mon_buf b;
+	uint32_t ok, p;
+	char *text;
+	ssize_t n;
+	int got[3];
+
+	*nfds = 0;
+	mon_buf_init(&b, MON_LISTEN);
+	mon_put_u32(&b, id);
+	mon_put_u32(&b, (uint32_t)rq->kind);
+	mon_put_u32(&b, rq->channel);
+	mon_put_bytes(&b, rq->addr ? rq->addr : "", rq->addr ? strnlen(rq->addr, MON_HOST_MAX) : 0);
+	mon_put_u32(&b, (uint32_t)rq->port);
+	mon_put_str(&b, rq->x11_proto);
+	mon_put_str(&b, rq->x11_cookie);
+	mon_put_u32(&b, (uint32_t)rq->screen);
+	if (send_rec(&b) < 0 || (n = wait_answer(ss, MON_LISTENING, got, nfds)) < 0)
+		return errf(err, -EPIPE, "the monitor did not answer");
+	mon_reader_init(&r, rbuf + 1, (size_t)n - 1);
+	mon_get_u32(&r);
+	ok = mon_get_u32(&r);
+	text = mon_get_str(&r, MON_ERR_MAX);
+	p = mon_get_u32(&r);
+	*path = mon_get_str(&r, MON_PATH_MAX);
+	if (!ok || !mon_reader_done(&r) || *nfds < 1 || *nfds > 2 || p > 65535) {
+		errf(err, -EIO, "%s", ok ? "a malformed answer from the monitor" : text ? text : "refused");
+		for (int i = 0; i < *nfds; i++)
+			close(got[i]);
+		*nfds = 0;
+		free(text);
+		free(*path);
+		*path = NULL;
+		return -EIO;
+	}
+	free(text);
+	memcpy(fds, got, (size_t)*nfds * sizeof(int));
+	*port = (int)p;
+	return 0;
+}
+
+void monc_unlisten(uint32_t id)
+{
+	send_id(MON_UNLISTEN, id, false, 0);
 }
 
 #ifdef PEON_TEST_HOOKS

@@ -2,6 +2,8 @@
 #ifndef PEON_MONCLIENT_H
 #define PEON_MONCLIENT_H
 
+#include "monproto.h"
+
 #include <libssh/libssh.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,6 +11,7 @@
 
 struct sess;
 struct chan;
+struct lsn_request;
 
 struct monc_auth {
 	int result;          /* enum mon_auth_result */
@@ -16,6 +19,7 @@ struct monc_auth {
 	char *exec_id;       /* claim ok: the execution */
 	char *comment;       /* claim ok: the key's comment */
 	char *reason;        /* a refusal's reason, for the log */
+	char *denied[PERM_N];    /* claim ok: why each permission is refused, NULL: allowed */
 };
 
 void monc_init(int fd);
@@ -35,6 +39,12 @@ void monc_release(uint32_t id);
 /* Ask for a connection from inside the job; answered by a MON_CONNECTED
  * record, which monc_read_async hands to chan_direct_connected. */
 int monc_connect(uint32_t id, const char *host, int port);
+/* A listener in the job (remote forward, agent, X11): waits for the
+ * answer. 0 with 1-2 fds, the port (x11: display) and the path made
+ * (agent socket, Xauthority; heap, may be ""), or -errno with err. */
+int monc_listen(struct sess *ss, uint32_t id, const struct lsn_request *rq, int fds[2], int *nfds, int *port,
+		char **path, char *err);
+void monc_unlisten(uint32_t id);
 /* Take in whatever the monitor sent (process exits, connect answers). */
 void monc_read_async(struct sess *ss);
 #ifdef PEON_TEST_HOOKS

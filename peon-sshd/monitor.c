@@ -192,11 +192,14 @@ static int send_setup(struct mon *m, const struct monitor_args *a, char *err)
 		.client_alive_count_max = (uint32_t)c->limits.client_alive_count_max,
 		.rekey_time = (uint32_t)c->limits.rekey_time, .rekey_data_hi = (uint32_t)(c->limits.rekey_data >> 32),
 		.rekey_data_lo = (uint32_t)c->limits.rekey_data, .n_hostkeys = (uint32_t)m->n_hostkeys,
-		.accept_env = c->accept_env,
+		.accept_env = c->accept_env, .max_listeners = (uint32_t)c->fwd.max_listeners,
+		.unused_timeout = (uint32_t)c->limits.unused_connection_timeout,
 	};
 	struct mon_buf b;
 	int r;
 
+	for (size_t i = 0; i < IDLE_N; i++)
+		s.chan_timeout[i] = (uint32_t)c->limits.channel_timeout[i];
 	monproto_setup_build(&b, &s);
 	r = mon_send(m->sock, &b, NULL, 0);
 	mon_buf_free(&b);
@@ -261,6 +264,7 @@ static void logged_in(struct mon *m, const char *user, struct route_answer *ans,
 		if (job_identity(m->exec, &m->runs_as, why) < 0)
 			log_full(LOG_INFO, &m->lctx, "who the shell runs as is unknown: %s", why);
 	}
+	monfwd_decide(m);
 	session_report(m, "opened");
 }
 
@@ -300,17 +304,18 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 		log_full(LOG_ERR, &m->lctx, "cannot ask the daemon: %s", fp ? err : "cannot hash the key");
 		m->internal_error = true;
 	}
-	mon_buf_init(&b, MON_AUTH_ANSWER);
-	mon_put_u32(&b, res);
-	mon_put_str(&b, ans.message);
-	mon_put_str(&b, res == MON_AUTH_OK && claim ? ans.exec->id : "");
-	mon_put_str(&b, res == MON_AUTH_OK && claim ? execution_key_comment(ans.exec, fp) : "");
-	mon_put_str(&b, ans.reason ? ans.reason : ans.result == ROUTE_AMBIGUOUS ?
-		    "several executions accept it; the user must name one" : "");
 	if (res == MON_AUTH_OK && claim) {
 		logged_in(m, rq->text, &ans, fp);
 		fp = NULL;
 	}
+	mon_buf_init(&b, MON_AUTH_ANSWER);
+	mon_put_u32(&b, res);
+	mon_put_str(&b, ans.message);
+	mon_put_str(&b, res == MON_AUTH_OK && claim ? m->exec->id : "");
+	mon_put_str(&b, res == MON_AUTH_OK && claim ? m->key_comment : "");
+	mon_put_str(&b, ans.reason ? ans.reason : ans.result == ROUTE_AMBIGUOUS ?
+		    "several executions accept it; the user must name one" : "");
+	monfwd_put_perms(m, &b);
 	mon_reply(m, &b, NULL, 0);
 	route_answer_clear(&ans);
 	free(fp);
@@ -355,6 +360,8 @@ static void handle(struct mon *m, const struct mon_request *rq)
 	case MON_HANGUP: monjob_hangup(m, rq); break;
 	case MON_RELEASE: monjob_release(m, rq); break;
 	case MON_CONNECT: monjob_connect(m, rq); break;
+	case MON_LISTEN: monfwd_listen(m, rq); break;
+	case MON_UNLISTEN: monfwd_unlisten(m, rq); break;
 	default: mon_violation(m, "a record of type %u", (unsigned)rq->type); break;
 	}
 }
@@ -522,7 +529,7 @@ static void cleanup(struct mon *m)
 	free(m->user);
 	free(m->key_comment);
 	free(m->procs);
-	free(m->conns);
+	free(m->tasks);
 	if (m->sock >= 0)
 		close(m->sock);
 	if (m->daemon_fd >= 0)

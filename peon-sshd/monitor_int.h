@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "jobenter.h"
+#include "jobtask.h"
 #include "log.h"
 #include "monproto.h"
 #include "registry.h"
@@ -24,13 +25,26 @@ struct mproc {
 	bool released;      /* the child freed the channel: the id is free again */
 };
 
-/* A direct-tcpip connect being made by a job-side helper. */
-struct mconnect {
+/* A job-side task (jobtask.h) run for the child: a direct-tcpip connect
+ * or a listener, answered when its helper answers. */
+struct mtask {
 	uint32_t id;
+	enum mon_type answer;           /* MON_CONNECTED or MON_LISTENING */
+	uint32_t listen_kind, channel;  /* listens: enum mon_listen_kind, x11's session channel */
 	pid_t pid;
 	int sock;
 	long long deadline;
 	int slot;
+};
+
+/* A listener the child holds (remote forward, agent, X11), as the monitor
+ * knows it: counted against forwarding.max_listeners, and what it left in
+ * the job removed at the end. */
+struct mlisten {
+	uint32_t id, kind, channel;
+	bool ready;                     /* the helper answered; the child has it */
+	int display;                    /* x11 */
+	char *path;                     /* agent socket or Xauthority file in the job */
 };
 
 struct mon {
@@ -57,8 +71,12 @@ struct mon {
 	bool pidns_entered;
 	struct mproc *procs;
 	size_t n_procs;
-	struct mconnect *conns;
-	size_t n_conns;
+	struct mtask *tasks;
+	size_t n_tasks;
+	struct mlisten *listens;
+	size_t n_listens;
+	const struct authkey *key;      /* the key that logged in (in exec), with its options */
+	char *denied[PERM_N];           /* why each of enum mon_perm is refused; NULL: allowed */
 	long long log_window;           /* rate limit on the child's log lines */
 	int log_count, log_dropped;
 };
@@ -68,6 +86,24 @@ void mon_violation(struct mon *m, const char *fmt, ...) __attribute__((format(pr
 /* Send a record to the child; a child that does not take it is killed. */
 void mon_reply(struct mon *m, struct mon_buf *b, const int *fds, int nfds);
 
+/* monfwd.c: what the connection may forward, and its listeners. */
+void monfwd_decide(struct mon *m);
+/* The decision, for the child: one string per permission, "" = allowed. */
+void monfwd_put_perms(const struct mon *m, struct mon_buf *b);
+/* direct-tcpip to host:port: NULL when allowed, else why not. */
+const char *monfwd_connect_denied(const struct mon *m, const char *host, int port, char *buf, size_t len);
+void monfwd_listen(struct mon *m, const struct mon_request *rq);
+void monfwd_unlisten(struct mon *m, const struct mon_request *rq);
+/* A listen task ended: r 0 with res, or an error. Answers the child. */
+void monfwd_listened(struct mon *m, const struct mtask *t, int r, struct jobtask_result *res, const char *err);
+/* What sshd sets for a spawn on channel id: SSH_AUTH_SOCK, DISPLAY,
+ * XAUTHORITY, SSH_ORIGINAL_COMMAND. Heap vector (strv_free) or NULL. */
+char **monfwd_spawn_env(const struct mon *m, uint32_t id, const char *original_command);
+/* The key's command="...", or NULL. */
+const char *monfwd_forced_command(const struct mon *m);
+/* Remove what the listeners left in the job (agent socket, Xauthority). */
+void monfwd_end(struct mon *m);
+
 /* monjob.c */
 void monjob_spawn(struct mon *m, const struct mon_request *rq);
 void monjob_signal(struct mon *m, const struct mon_request *rq);
@@ -76,7 +112,10 @@ void monjob_release(struct mon *m, const struct mon_request *rq);
 void monjob_connect(struct mon *m, const struct mon_request *rq);
 /* SIGCHLD: a process of ours ended (not the network child). */
 void monjob_reaped(struct mon *m, pid_t pid, int status);
-/* Pending connects: their fds in the poll set, their answers, deadlines. */
+/* Start a job-side task for the child; answered by monjob_run. 0 or -errno. */
+int monjob_task(struct mon *m, const struct jobtask *jt, uint32_t id, enum mon_type answer, uint32_t listen_kind,
+		uint32_t channel, char *err);
+/* Pending tasks: their fds in the poll set, their answers, deadlines. */
 size_t monjob_poll(struct mon *m, struct pollfd *p, size_t room);
 void monjob_run(struct mon *m, const struct pollfd *p);
 int monjob_timeout(const struct mon *m);

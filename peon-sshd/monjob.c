@@ -4,6 +4,7 @@
  * (fork from the monitor, enter the job, act, hand fds back), and each is
  * checked first: logged in, a channel id the child owns, within limits. */
 #include "envfilter.h"
+#include "jobtask.h"
 #include "jobenter.h"
 #include "monitor_int.h"
 #include "spawn.h"
@@ -84,11 +85,13 @@ static char **filter_env(struct mon *m, char *const *env)
 
 static void log_started(struct mon *m, const struct mon_request *rq, const struct spawn_res *res)
 {
-	char *shown = rq->command ? str_printable(rq->command, 200) : NULL;
+	const char *forced = monfwd_forced_command(m);
+	char *shown = forced ? str_printable(forced, 200) : rq->command ? str_printable(rq->command, 200) : NULL;
 
 	log_full(LOG_INFO, &m->lctx, "started %s%s (pid %d%s%s)",
-		 rq->kind == MON_SPAWN_SFTP ? "sftp" : rq->kind == MON_SPAWN_TOOLBOX ? "the toolbox" :
-		 rq->command ? "command: " : "login shell", shown ? shown : "",
+		 forced ? "the key's forced command: " : rq->kind == MON_SPAWN_SFTP ? "sftp" :
+		 rq->kind == MON_SPAWN_TOOLBOX ? "the toolbox" : rq->command ? "command: " : "login shell",
+		 shown ? shown : "",
 		 (int)res->pid, *res->tty ? ", " : "", res->tty);
 	free(shown);
 }
@@ -106,14 +109,30 @@ static void hand_over(struct mon *m, uint32_t id, struct spawn_res *res)
 		close(res->err_fd);
 }
 
+static const char *original_command(const struct mon_request *rq)
+{
+	switch (rq->kind) {
+	case MON_SPAWN_EXEC: return rq->command;
+	case MON_SPAWN_SFTP: return "internal-sftp";
+	case MON_SPAWN_TOOLBOX: return "toolbox";
+	default: return NULL;
+	}
+}
+
+/* A key's command="..." replaces whatever the client asked to run, as in
+ * OpenSSH: shell, command and subsystems alike, with what was asked in
+ * SSH_ORIGINAL_COMMAND. */
 static int start(struct mon *m, const struct mon_request *rq, struct spawn_res *res, char *err)
 {
+	const char *forced = monfwd_forced_command(m);
 	char conn[256], client[256], **env = filter_env(m, rq->env);
-	bool sftp = rq->kind == MON_SPAWN_SFTP;
+	char **server_env = monfwd_spawn_env(m, rq->id, forced ? original_command(rq) : NULL);
+	bool sftp = rq->kind == MON_SPAWN_SFTP && !forced;
 	struct spawn_req sr = {
-		.exec = m->exec, .pty = rq->pty && !sftp, .term = rq->term, .ws = rq->ws, .command = rq->command,
-		.sftp = sftp, .toolbox = rq->kind == MON_SPAWN_TOOLBOX, .client_env = env, .ssh_connection = conn,
-		.ssh_client = client,
+		.exec = m->exec, .pty = rq->pty && !sftp && !m->denied[PERM_PTY], .term = rq->term, .ws = rq->ws,
+		.command = forced ? forced : rq->command, .sftp = sftp,
+		.toolbox = rq->kind == MON_SPAWN_TOOLBOX && !forced, .client_env = env, .server_env = server_env,
+		.ssh_connection = conn, .ssh_client = client,
 	};
 	int r;
 
@@ -128,6 +147,7 @@ static int start(struct mon *m, const struct mon_request *rq, struct spawn_res *
 		r = spawn_start(&sr, res, err);
 	}
 	strv_free(env);
+	strv_free(server_env);
 	return r;
 }
 
@@ -217,60 +237,82 @@ void monjob_release(struct mon *m, const struct mon_request *rq)
 		drop_proc(m, (size_t)(p - m->procs));
 }
 
-/* ---- direct-tcpip ---- */
+/* ---- job-side tasks: direct-tcpip connects and listeners ---- */
 
-static void drop_connect(struct mon *m, size_t i)
+static void drop_task(struct mon *m, size_t i)
 {
-	struct mconnect *c = &m->conns[i];
+	struct mtask *t = &m->tasks[i];
 
-	if (c->pid > 0)
-		kill(c->pid, SIGKILL);
-	close(c->sock);
-	m->conns[i] = m->conns[--m->n_conns];
+	if (t->pid > 0)
+		kill(t->pid, SIGKILL);
+	close(t->sock);
+	m->tasks[i] = m->tasks[--m->n_tasks];
+}
+
+int monjob_task(struct mon *m, const struct jobtask *jt, uint32_t id, enum mon_type ans, uint32_t listen_kind,
+		uint32_t channel, char *err)
+{
+	struct mtask *nv, t = { .id = id, .answer = ans, .listen_kind = listen_kind, .channel = channel,
+				.sock = -1, .slot = -1 };
+	int r;
+
+	for (size_t i = 0; i < m->n_tasks; i++)
+		if (m->tasks[i].id == id && m->tasks[i].answer == ans) {
+			mon_violation(m, "a second request with id %u", (unsigned)id);
+			return -EPROTO;
+		}
+	if (m->n_tasks >= (size_t)m->cfg->limits.max_forwards || m->n_tasks >= 64)
+		return errf(err, -EAGAIN, "too many forwards being opened");
+	nv = realloc(m->tasks, (m->n_tasks + 1) * sizeof(*nv));
+	if (!nv)
+		return errf(err, -ENOMEM, "out of memory");
+	m->tasks = nv;
+	if ((r = jobtask_start(m->exec, jt, &t.pid, &t.sock, err)) < 0)
+		return r;
+	t.deadline = mono_ms() + OPEN_DEADLINE_MS;
+	m->tasks[m->n_tasks++] = t;
+	return 0;
 }
 
 void monjob_connect(struct mon *m, const struct mon_request *rq)
 {
-	struct mconnect *nv, c = { .id = rq->id, .sock = -1, .slot = -1 };
-	char err[ERRLEN];
+	struct jobtask jt = { .kind = JT_CONNECT, .host = rq->text, .port = (int)rq->port, .timeout_ms = CONNECT_MS };
+	char err[ERRLEN], why[ERRLEN];
+	const char *denied;
+	int r;
 
 	if (!authed(m, "connect"))
 		return;
-	for (size_t i = 0; i < m->n_conns; i++)
-		if (m->conns[i].id == rq->id) {
-			mon_violation(m, "a second connect with id %u", (unsigned)rq->id);
-			return;
-		}
-	if (m->n_conns >= (size_t)m->cfg->limits.max_forwards || m->n_conns >= 64) {
-		answer(m, MON_CONNECTED, rq->id, "too many forwards being opened", NULL, 0);
+	if ((denied = monfwd_connect_denied(m, rq->text, (int)rq->port, why, sizeof(why)))) {
+		answer(m, MON_CONNECTED, rq->id, denied, NULL, 0);
 		return;
 	}
-	nv = realloc(m->conns, (m->n_conns + 1) * sizeof(*nv));
-	if (!nv) {
-		answer(m, MON_CONNECTED, rq->id, "out of memory", NULL, 0);
-		return;
-	}
-	m->conns = nv;
-	if (spawn_connect(m->exec, rq->text, (int)rq->port, CONNECT_MS, &c.pid, &c.sock, err) < 0) {
+	r = monjob_task(m, &jt, rq->id, MON_CONNECTED, 0, 0, err);
+	if (r < 0 && r != -EPROTO)
 		answer(m, MON_CONNECTED, rq->id, err, NULL, 0);
-		return;
-	}
-	c.deadline = mono_ms() + OPEN_DEADLINE_MS;
-	m->conns[m->n_conns++] = c;
 }
 
 size_t monjob_poll(struct mon *m, struct pollfd *p, size_t room)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < m->n_conns; i++) {
-		m->conns[i].slot = -1;
+	for (size_t i = 0; i < m->n_tasks; i++) {
+		m->tasks[i].slot = -1;
 		if (n < room) {
-			p[n] = (struct pollfd){ .fd = m->conns[i].sock, .events = POLLIN };
-			m->conns[i].slot = (int)n++;
+			p[n] = (struct pollfd){ .fd = m->tasks[i].sock, .events = POLLIN };
+			m->tasks[i].slot = (int)n++;
 		}
 	}
 	return n;
+}
+
+static void task_done(struct mon *m, const struct mtask *t, int r, struct jobtask_result *res, const char *err)
+{
+	if (t->answer == MON_LISTENING) {
+		monfwd_listened(m, t, r, res, err);
+		return;
+	}
+	answer(m, MON_CONNECTED, t->id, r < 0 ? err : NULL, res->fds, r < 0 ? 0 : res->nfds > 1 ? 1 : res->nfds);
 }
 
 void monjob_run(struct mon *m, const struct pollfd *p)
@@ -278,29 +320,26 @@ void monjob_run(struct mon *m, const struct pollfd *p)
 	long long now = mono_ms();
 	size_t i = 0;
 
-	while (i < m->n_conns) {
-		struct mconnect *c = &m->conns[i];
+	while (i < m->n_tasks) {
+		struct mtask *t = &m->tasks[i];
+		struct jobtask_result res = { .nfds = 0 };
 		char err[ERRLEN];
-		int fd = -1, r;
+		int r;
 
-		if (c->slot < 0 || !p[c->slot].revents) {
-			if (now < c->deadline) {
+		if (t->slot < 0 || !p[t->slot].revents) {
+			if (now < t->deadline) {
 				i++;
 				continue;
 			}
-			answer(m, MON_CONNECTED, c->id, "timed out connecting from inside the job", NULL, 0);
-			drop_connect(m, i);
-			continue;
-		}
-		r = spawn_connect_result(c->sock, &fd, err);
-		if (r == -EAGAIN) {
+			r = errf(err, -ETIMEDOUT, "timed out inside the job");
+		} else if ((r = jobtask_result(t->sock, &res, err)) == -EAGAIN) {
 			i++;
 			continue;
 		}
-		answer(m, MON_CONNECTED, c->id, r < 0 ? err : NULL, &fd, r < 0 ? 0 : 1);
-		if (fd >= 0)
-			close(fd);
-		drop_connect(m, i);
+		task_done(m, t, r, &res, err);
+		for (int k = 0; k < res.nfds; k++)
+			close(res.fds[k]);
+		drop_task(m, i);
 	}
 }
 
@@ -308,9 +347,9 @@ int monjob_timeout(const struct mon *m)
 {
 	long long now = mono_ms(), soonest = -1;
 
-	for (size_t i = 0; i < m->n_conns; i++)
-		if (soonest < 0 || m->conns[i].deadline < soonest)
-			soonest = m->conns[i].deadline;
+	for (size_t i = 0; i < m->n_tasks; i++)
+		if (soonest < 0 || m->tasks[i].deadline < soonest)
+			soonest = m->tasks[i].deadline;
 	if (soonest < 0)
 		return -1;
 	return soonest <= now ? 0 : (int)(soonest - now);
@@ -318,9 +357,9 @@ int monjob_timeout(const struct mon *m)
 
 void monjob_reaped(struct mon *m, pid_t pid, int status)
 {
-	for (size_t i = 0; i < m->n_conns; i++)
-		if (m->conns[i].pid == pid)
-			m->conns[i].pid = 0;
+	for (size_t i = 0; i < m->n_tasks; i++)
+		if (m->tasks[i].pid == pid)
+			m->tasks[i].pid = 0;
 	for (size_t i = 0; i < m->n_procs; i++) {
 		struct mproc *p = &m->procs[i];
 		struct mon_buf b;
@@ -345,6 +384,7 @@ void monjob_end(struct mon *m)
 {
 	for (size_t i = 0; i < m->n_procs; i++)
 		hangup(&m->procs[i]);
-	while (m->n_conns)
-		drop_connect(m, 0);
+	while (m->n_tasks)
+		drop_task(m, 0);
+	monfwd_end(m);
 }

@@ -329,6 +329,31 @@ static int parse_spawn(struct mon_reader *r, struct mon_request *rq, char *err)
 	return parse_env(r, rq, err);
 }
 
+static bool all_of(const char *s, const char *set)
+{
+	return strspn(s, set) == strlen(s);
+}
+
+static int parse_listen(struct mon_reader *r, struct mon_request *rq, char *err)
+{
+	rq->id = mon_get_u32(r);
+	rq->listen_kind = mon_get_u32(r);
+	rq->channel = mon_get_u32(r);
+	rq->text = mon_get_str(r, MON_HOST_MAX);
+	rq->port = mon_get_u32(r);
+	rq->x11_proto = mon_get_str(r, MON_X11_PROTO_MAX);
+	rq->x11_cookie = mon_get_str(r, MON_X11_COOKIE_MAX);
+	rq->screen = mon_get_u32(r);
+	if (r->bad || !rq->text || !rq->x11_proto || !rq->x11_cookie || rq->listen_kind > MON_LISTEN_X11 ||
+	    rq->port > 65535 || rq->screen > 1000)
+		return bad(err, "a malformed listen request");
+	if (rq->listen_kind == MON_LISTEN_X11 &&
+	    (!*rq->x11_proto || !all_of(rq->x11_proto, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") ||
+	     !*rq->x11_cookie || strlen(rq->x11_cookie) % 2 || !all_of(rq->x11_cookie, "0123456789abcdef")))
+		return bad(err, "an X11 request with a bad protocol name or cookie");
+	return 0;
+}
+
 int monproto_parse_request(const void *buf, size_t len, struct mon_request *rq, char *err)
 {
 	struct mon_reader r;
@@ -371,6 +396,12 @@ int monproto_parse_request(const void *buf, size_t len, struct mon_request *rq, 
 		if (!rq->text || rq->port > 65535)
 			rc = bad(err, "a malformed connect request");
 		break;
+	case MON_LISTEN:
+		rc = parse_listen(&r, rq, err);
+		break;
+	case MON_UNLISTEN:
+		rq->id = mon_get_u32(&r);
+		break;
 	default:
 		return errf(err, -EBADMSG, "an unknown record type %u", (unsigned)rq->type);
 	}
@@ -386,6 +417,8 @@ void monproto_request_clear(struct mon_request *rq)
 	free(rq->text);
 	free(rq->key_b64);
 	free(rq->command);
+	free(rq->x11_proto);
+	free(rq->x11_cookie);
 	strv_free(rq->env);
 	memset(rq, 0, sizeof(*rq));
 }
@@ -417,6 +450,10 @@ void monproto_setup_build(struct mon_buf *b, const struct mon_setup *s)
 	mon_put_u32(b, s->rekey_data_hi);
 	mon_put_u32(b, s->rekey_data_lo);
 	mon_put_u32(b, s->n_hostkeys);
+	mon_put_u32(b, s->max_listeners);
+	mon_put_u32(b, s->unused_timeout);
+	for (size_t i = 0; i < ARRAY_SIZE(s->chan_timeout); i++)
+		mon_put_u32(b, s->chan_timeout[i]);
 	while (s->accept_env && s->accept_env[n])
 		n++;
 	mon_put_u32(b, (uint32_t)n);
@@ -454,6 +491,10 @@ int monproto_setup_parse(const void *buf, size_t len, struct mon_setup *s, char 
 	s->rekey_data_hi = mon_get_u32(&r);
 	s->rekey_data_lo = mon_get_u32(&r);
 	s->n_hostkeys = mon_get_u32(&r);
+	s->max_listeners = mon_get_u32(&r);
+	s->unused_timeout = mon_get_u32(&r);
+	for (size_t i = 0; i < ARRAY_SIZE(s->chan_timeout); i++)
+		s->chan_timeout[i] = mon_get_u32(&r);
 	n = mon_get_u32(&r);
 	if (!r.bad && n <= 1024)
 		s->accept_env = calloc((size_t)n + 1, sizeof(char *));

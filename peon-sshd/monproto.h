@@ -33,6 +33,9 @@
 #define MON_ENV_MAX 64            /* = ENV_CLIENT_MAX */
 #define MON_ENV_ENTRY_MAX (64 + 1 + 4096)
 #define MON_ERR_MAX 511
+#define MON_PATH_MAX 4095
+#define MON_X11_PROTO_MAX 64
+#define MON_X11_COOKIE_MAX 512    /* hex: 256 bytes of cookie */
 
 enum mon_type {
 	/* child -> monitor */
@@ -44,7 +47,9 @@ enum mon_type {
 	MON_HANGUP,         /* id: the client closed the channel */
 	MON_RELEASE,        /* id: the channel is gone; the id may be reused */
 	MON_CONNECT,        /* id, host, port: direct-tcpip from inside the job */
-	MON_CHILD_LAST = MON_CONNECT,
+	MON_LISTEN,         /* id, kind, channel, host, port, x11 protocol, x11 cookie, screen */
+	MON_UNLISTEN,       /* id: the child closed that listener */
+	MON_CHILD_LAST = MON_UNLISTEN,
 	/* monitor -> child */
 	MON_SETUP = 64,     /* settings (see struct mon_setup) */
 	MON_AUTH_ANSWER,    /* result, banner, execution id, key comment */
@@ -52,7 +57,23 @@ enum mon_type {
 	MON_EXITED,         /* id, wait status */
 	MON_CONNECTED,      /* id, ok, error text; fd: the connected socket */
 	MON_CLOSE,          /* access has ended (remove, kill, ttl): say goodbye and end */
+	MON_LISTENING,      /* id, ok, error text, port (x11: display), path; fds: 1-2 listening sockets */
+	/* job-side helper -> monitor (never on the child's socket) */
+	MON_TASK_RESULT = 96,   /* ok, text (error or path), port; fds */
 };
+
+/* What a listener is for (MON_LISTEN). */
+enum mon_listen_kind {
+	MON_LISTEN_TCP,     /* tcpip-forward: host and port as the client sent them */
+	MON_LISTEN_AGENT,   /* auth-agent-req: a unix socket in the job */
+	MON_LISTEN_X11,     /* x11-req on session channel `channel` */
+};
+
+/* What a connection may do beyond a shell, decided by the monitor at the
+ * claim from the configuration, the execution and the key's options; the
+ * child is told, to refuse early with the reason, and the monitor checks
+ * again on every request. */
+enum mon_perm { PERM_LOCAL_FWD, PERM_REMOTE_FWD, PERM_AGENT, PERM_X11, PERM_PTY, PERM_N };
 
 enum mon_spawn_kind { MON_SPAWN_SHELL, MON_SPAWN_EXEC, MON_SPAWN_SFTP, MON_SPAWN_TOOLBOX };
 
@@ -78,7 +99,11 @@ struct mon_request {
 	char *command;              /* SPAWN exec: the command */
 	char **env;                 /* SPAWN: "NAME=value", NULL-terminated (never NULL after parse) */
 	uint32_t sig;               /* SIGNAL */
-	uint32_t port;              /* CONNECT */
+	uint32_t port;              /* CONNECT, LISTEN */
+	uint32_t listen_kind;       /* LISTEN: enum mon_listen_kind */
+	uint32_t channel;           /* LISTEN x11: the session channel */
+	char *x11_proto, *x11_cookie;   /* LISTEN x11 (cookie: lower-case hex) */
+	uint32_t screen;
 };
 
 /* Parse one record from the child. 0, or -EBADMSG with err naming what was
@@ -140,6 +165,9 @@ struct mon_setup {
 	uint32_t client_alive_interval, client_alive_count_max, rekey_time;
 	uint32_t rekey_data_hi, rekey_data_lo;
 	uint32_t n_hostkeys;        /* host key fds, from fd 3 on */
+	uint32_t max_listeners;
+	uint32_t unused_timeout;    /* seconds; 0 = off */
+	uint32_t chan_timeout[IDLE_N];   /* seconds per enum chan_idle_kind (config.h); 0 = off */
 	char **accept_env;          /* NULL-terminated */
 };
 

@@ -105,12 +105,16 @@ static void config_from_setup(struct peon_config *cfg, const struct mon_setup *s
 	cfg->limits.max_forwards = (int)s->max_forwards;
 	cfg->limits.client_alive_interval = (int)s->client_alive_interval;
 	cfg->limits.client_alive_count_max = (int)s->client_alive_count_max;
+	cfg->limits.unused_connection_timeout = (int)s->unused_timeout;
+	for (size_t i = 0; i < IDLE_N; i++)
+		cfg->limits.channel_timeout[i] = (int)s->chan_timeout[i];
+	cfg->fwd.max_listeners = (int)s->max_listeners;
 }
 
 /* Enough for every channel's fds and forward sockets, and no more. */
 static int max_fds(const struct mon_setup *s)
 {
-	return 16 + 3 * (int)s->max_sessions + 2 * (int)s->max_forwards;
+	return 16 + 3 * (int)s->max_sessions + 2 * (int)s->max_forwards + 2 * (int)s->max_listeners;
 }
 
 int main(void)

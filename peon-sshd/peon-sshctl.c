@@ -28,7 +28,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
 		"  add ID (--pid PID | --host) KEYS [--port N] [--user USER] [--ttl DURATION]\n"
-		"         [--log-file FILE] [--log-url URL]\n"
+		"         [--log-file FILE] [--log-url URL] [--no-port-forwarding] [--no-local-forwarding]\n"
+		"         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
 		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
 		"  remove ID\n"
 		"  kill SESSION_PID\n"
@@ -181,8 +182,14 @@ static json_object *build_add(int argc, char **argv)
 		{ "key-url", required_argument, NULL, 'U' },  { "port", required_argument, NULL, 'P' },
 		{ "user", required_argument, NULL, 'u' },     { "ttl", required_argument, NULL, 't' },
 		{ "log-file", required_argument, NULL, 'l' }, { "log-url", required_argument, NULL, 'L' },
+		/* What this execution's connections may not do (each like the
+		 * authorized_keys option of the same name). */
+		{ "no-port-forwarding", no_argument, NULL, 1 },   { "no-local-forwarding", no_argument, NULL, 2 },
+		{ "no-remote-forwarding", no_argument, NULL, 3 }, { "no-agent-forwarding", no_argument, NULL, 4 },
+		{ "no-x11-forwarding", no_argument, NULL, 5 },    { "no-X11-forwarding", no_argument, NULL, 5 },
 		{ 0 },
 	};
+	bool no[4] = { false };
 	json_object *req = json_object_new_object(), *keys = json_object_new_array();
 	json_object *target = NULL;
 	unsigned long v;
@@ -223,8 +230,22 @@ static json_object *build_add(int argc, char **argv)
 			break;
 		case 'l': json_object_object_add(req, "log_file", json_object_new_string(optarg)); break;
 		case 'L': json_object_object_add(req, "log_url", json_object_new_string(optarg)); break;
+		case 1: no[0] = no[1] = true; break;
+		case 2: no[0] = true; break;
+		case 3: no[1] = true; break;
+		case 4: no[2] = true; break;
+		case 5: no[3] = true; break;
 		default: usage(stderr); exit(2);
 		}
+	}
+	if (no[0] || no[1] || no[2] || no[3]) {
+		static const char *const names[] = { "local", "remote", "agent", "x11" };
+		json_object *nf = json_object_new_array();
+
+		for (size_t i = 0; i < 4; i++)
+			if (no[i])
+				json_object_array_add(nf, json_object_new_string(names[i]));
+		json_object_object_add(req, "no_forwarding", nf);
 	}
 	if (optind != argc - 1)
 		die(2, "add takes exactly one EXECUTION_ID (see --help)");

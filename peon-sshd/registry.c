@@ -36,12 +36,19 @@ void execution_free(struct execution *e)
 	free(e);
 }
 
+const char *const execution_no_forwarding_names[4] = { "local", "remote", "agent", "x11" };
+
 static const struct authkey *find_key(const struct execution *e, const char *fingerprint)
 {
 	for (size_t i = 0; i < e->n_keys; i++)
 		if (strcmp(e->keys[i].fingerprint, fingerprint) == 0)
 			return &e->keys[i];
 	return NULL;
+}
+
+const struct authkey *execution_key(const struct execution *e, const char *fingerprint)
+{
+	return find_key(e, fingerprint);
 }
 
 bool execution_has_key(const struct execution *e, const char *fingerprint)
@@ -211,6 +218,14 @@ static json_object *common_json(const struct execution *e)
 	add_str(o, "user", e->user);
 	add_str(o, "log_file", e->log_file);
 	add_str(o, "log_url", e->log_url);
+	if (e->no_forwarding) {
+		json_object *nf = json_object_new_array();
+
+		for (size_t i = 0; i < ARRAY_SIZE(execution_no_forwarding_names); i++)
+			if (e->no_forwarding & (1u << i))
+				json_object_array_add(nf, json_object_new_string(execution_no_forwarding_names[i]));
+		json_object_object_add(o, "no_forwarding", nf);
+	}
 	json_object_object_add(o, "created_ms", json_object_new_int64(e->created_ms));
 	json_object_object_add(o, "expires_ms", json_object_new_int64(e->expires_ms));
 	return o;
@@ -364,6 +379,32 @@ static int parse_keys(json_object *o, struct execution *e, char *err)
 	return 0;
 }
 
+/* "no_forwarding": ["local", "remote", "agent", "x11"]: what this
+ * execution's connections may not do, whatever the configuration allows. */
+static int parse_no_forwarding(json_object *o, struct execution *e, char *err)
+{
+	json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, "no_forwarding", &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array) ||
+	    (n = json_object_array_length(arr)) > ARRAY_SIZE(execution_no_forwarding_names))
+		return errf(err, -EINVAL, "no_forwarding must be a list of local, remote, agent, x11");
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		const char *name = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+		size_t k = 0;
+
+		while (k < ARRAY_SIZE(execution_no_forwarding_names) && strcmp(name, execution_no_forwarding_names[k]))
+			k++;
+		if (k == ARRAY_SIZE(execution_no_forwarding_names))
+			return errf(err, -EINVAL, "no_forwarding: \"%.64s\" is not one of local, remote, agent, x11", name);
+		e->no_forwarding |= 1u << k;
+	}
+	return 0;
+}
+
 /* What requests and records share: id, port, target, keys, user and sinks. */
 static int parse_common(json_object *o, struct execution *e, bool request, char *err)
 {
@@ -394,7 +435,7 @@ static int parse_common(json_object *o, struct execution *e, bool request, char 
 	if ((r = parse_target(o, &e->target, request, err)) < 0 || (r = parse_keys(o, e, err)) < 0 ||
 	    (r = dup_opt(o, "user", 256, &e->user, err)) < 0 ||
 	    (r = dup_opt(o, "log_file", PATH_MAX - 1, &e->log_file, err)) < 0 ||
-	    (r = dup_opt(o, "log_url", 8192, &e->log_url, err)) < 0)
+	    (r = dup_opt(o, "log_url", 8192, &e->log_url, err)) < 0 || (r = parse_no_forwarding(o, e, err)) < 0)
 		return r;
 	if (e->log_file && e->log_file[0] != '/')
 		return errf(err, -EINVAL, "--log-file %s: must be an absolute path", e->log_file);
@@ -406,7 +447,7 @@ static int parse_common(json_object *o, struct execution *e, bool request, char 
 int execution_from_request(json_object *req, struct execution **out, long long *ttl_ms, char *err)
 {
 	static const char *const fields[] = { "cmd", "id", "port", "target", "keys", "user", "log_file",
-					      "log_url", "ttl", NULL };
+					      "log_url", "ttl", "no_forwarding", NULL };
 	struct execution *e;
 	json_object *v;
 	int64_t ttl = 0;

@@ -20,6 +20,16 @@ struct target {
 	unsigned long long starttime;  /* its /proc/PID/stat starttime: guards pid reuse */
 };
 
+/* What an execution's add took away (peon-sshctl add --no-...-forwarding). */
+enum {
+	EXEC_NO_LOCAL_FWD = 1 << 0,    /* -L, -D, -W */
+	EXEC_NO_REMOTE_FWD = 1 << 1,   /* -R */
+	EXEC_NO_AGENT = 1 << 2,        /* -A */
+	EXEC_NO_X11 = 1 << 3,          /* -X, -Y */
+};
+/* Their names in requests and records ("no_forwarding": [...]), by bit. */
+extern const char *const execution_no_forwarding_names[4];
+
 struct execution {
 	char *id;
 	int port;
@@ -33,6 +43,7 @@ struct execution {
 	long long expires_ms;          /* unix time in milliseconds, 0 = never */
 	int pidfd;                     /* daemon-only: readable when the job exits */
 	struct job_seccomp *seccomp;   /* the job's filters, copied at add; NULL: none */
+	unsigned no_forwarding;        /* EXEC_NO_* */
 };
 
 /* One key of one execution, in the registry's key index. */
@@ -56,6 +67,8 @@ void execution_free(struct execution *e);
 /* Does e accept the key with this fingerprint? */
 bool execution_has_key(const struct execution *e, const char *fingerprint);
 /* The comment of e's key with this fingerprint, or "". */
+/* The execution's key with this fingerprint, or NULL. */
+const struct authkey *execution_key(const struct execution *e, const char *fingerprint);
 const char *execution_key_comment(const struct execution *e, const char *fingerprint);
 const char *target_describe(const struct target *t, char *buf, size_t len);
 

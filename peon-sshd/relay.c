@@ -22,6 +22,9 @@
 #define RELAY_BUF (256 * 1024)
 #define READS_PER_ROUND 4
 
+/* This round's time: when a channel last moved bytes (channel timeouts). */
+static long long round_ms;
+
 static bool stream_alloc(struct chan *c, struct stream *s)
 {
 	if (!s->buf)
@@ -112,6 +115,7 @@ static void move_out(struct chan *c, int which, bool readable)
 		}
 		s->off = 0;
 		s->len = (size_t)n;
+		c->last_io_ms = round_ms;
 		/* A short read means drained: skip the read that would only say
 		 * EAGAIN (one syscall less per keystroke). */
 		readable = (size_t)n == want;
@@ -125,6 +129,7 @@ static void in_done(struct chan *c)
 {
 	struct stream *s = &c->st[W_IN];
 
+	c->draining_in = false;
 	if (s->eof)
 		return;
 	/* A forward carries TCP half-close: the socket's other half lives on
@@ -158,6 +163,7 @@ static void move_in(struct chan *c, bool writable)
 	struct stream *s = &c->st[W_IN];
 
 	if (s->fd < 0 || s->eof) {
+		c->draining_in = false;
 		/* Nobody reads any more: what the client sends is dropped. */
 		if (c->in_avail && channel_open(c) && stream_alloc(c, s) &&
 		    ssh_channel_read_nonblocking(c->ch, s->buf, RELAY_BUF, 0) <= 0)
@@ -184,8 +190,9 @@ static void move_in(struct chan *c, bool writable)
 		}
 		s->off += (size_t)n;
 		s->len -= (size_t)n;
+		c->last_io_ms = round_ms;
 	}
-	if (c->in_eof && c->in_avail == 0 && !c->pty)
+	if ((c->in_eof || c->draining_in) && c->in_avail == 0 && !c->pty)
 		in_done(c);
 }
 
@@ -203,7 +210,7 @@ void relay_poll(struct sess *ss, struct pollset *ps)
 			short ev = 0;
 
 			s->slot = -1;
-			if (s->fd < 0 || !open)
+			if (s->fd < 0 || !(open || (k == W_IN && c->draining_in)))
 				continue;
 			if (k == W_IN)
 				ev = s->blocked ? POLLOUT : 0;
@@ -224,9 +231,14 @@ void relay_run(struct sess *ss, const struct pollset *ps)
 {
 	/* Nothing called from here adds or removes channels: libssh may
 	 * process packets inside our writes, but requests only queue up. */
+	round_ms = mono_ms();
 	for (size_t i = 0; i < ss->n_chans; i++) {
 		struct chan *c = ss->chans[i];
 
+		if (c->draining_in) {
+			move_in(c, ready(ps, &c->st[W_IN]));
+			continue;
+		}
 		if (!c->started || !channel_open(c))
 			continue;
 		move_in(c, ready(ps, &c->st[W_IN]));

@@ -7,32 +7,69 @@
 /* Candidate ids named in the ambiguity message; more are counted, not listed. */
 #define ROUTE_MESSAGE_MAX_IDS 16
 
-enum route_result route_pick(const struct registry *r, int port, const char *user,
-			     const char *fingerprint, const struct execution **chosen)
+/* Does e's key with this fingerprint let this client in now? NULL when it
+ * does, else the option that refuses. No ip: options are not checked. */
+static const char *key_refuses(const struct execution *e, const char *fingerprint, const char *ip, long long now)
+{
+	const struct authkey *key = execution_key(e, fingerprint);
+
+	if (!key)
+		return "not a key of the execution";
+	if (!ip)
+		return NULL;
+	if (!authkey_from_allows(&key->opts, ip))
+		return "the key's from= option does not allow this address";
+	if (authkey_expired(&key->opts, now))
+		return "the key's expiry-time has passed";
+	return NULL;
+}
+
+enum route_result route_pick_from(const struct registry *r, int port, const char *user, const char *fingerprint,
+				  const char *ip, long long now, const struct execution **chosen, const char **why)
 {
 	const struct execution *named = user ? registry_find(r, user) : NULL;
 	const struct keyref *k;
 	size_t n = registry_with_key(r, fingerprint, &k), hits = 0;
+	const char *no;
 
 	*chosen = NULL;
+	*why = NULL;
 	/* A username naming an execution on this port pins the choice: the
 	 * key must belong to that execution, with no fallback to others. */
 	if (named && named->port == port) {
 		if (!execution_has_key(named, fingerprint))
 			return ROUTE_NONE;
+		if ((no = key_refuses(named, fingerprint, ip, now))) {
+			*why = no;
+			return ROUTE_NONE;
+		}
 		*chosen = named;
 		return ROUTE_OK;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (k[i].e->port != port)
 			continue;
+		if ((no = key_refuses(k[i].e, fingerprint, ip, now))) {
+			*why = no;
+			continue;
+		}
 		if (hits++ == 0)
 			*chosen = k[i].e;
 	}
+	if (hits)
+		*why = NULL;
 	if (hits == 1)
 		return ROUTE_OK;
 	*chosen = NULL;
 	return hits == 0 ? ROUTE_NONE : ROUTE_AMBIGUOUS;
+}
+
+enum route_result route_pick(const struct registry *r, int port, const char *user,
+			     const char *fingerprint, const struct execution **chosen)
+{
+	const char *why;
+
+	return route_pick_from(r, port, user, fingerprint, NULL, 0, chosen, &why);
 }
 
 char *route_ambiguous_message(const struct registry *r, int port, const char *fingerprint)

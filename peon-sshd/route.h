@@ -15,6 +15,13 @@ enum route_result {
 enum route_result route_pick(const struct registry *r, int port, const char *user,
 			     const char *fingerprint, const struct execution **chosen);
 
+/* The same, for a client at address ip (text) at time now_ms: a key whose
+ * authorized_keys options refuse it there and then (from=, expiry-time=)
+ * is not held, as in OpenSSH; *why says which option, when that is what
+ * left no execution. */
+enum route_result route_pick_from(const struct registry *r, int port, const char *user, const char *fingerprint,
+				  const char *ip, long long now_ms, const struct execution **chosen, const char **why);
+
 /* The message shown when ROUTE_AMBIGUOUS: names the candidate ids. Heap. */
 char *route_ambiguous_message(const struct registry *r, int port, const char *fingerprint);
 

@@ -98,7 +98,8 @@ static int min_timeout(int a, int b)
  * has output queued), signals, the monitor, the job's fds. */
 static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *mon_slot)
 {
-	int timeout = min_timeout(client_alive(ss, mono_ms()), chan_direct_timeout(ss));
+	long long now = mono_ms();
+	int timeout = min_timeout(min_timeout(client_alive(ss, now), chan_direct_timeout(ss)), chan_idle_run(ss, now));
 	short ev = POLLIN;
 
 	if (ssh_get_poll_flags(ss->s) & SSH_WRITE_PENDING)
@@ -107,9 +108,53 @@ static int wait_round(struct sess *ss, struct pollset *ps, int *ssh_slot, int *m
 	*ssh_slot = pollset_add(ps, ss->fd, ev);
 	*mon_slot = pollset_add(ps, ss->mon_fd, POLLIN);
 	relay_poll(ss, ps);
+	lsn_poll(ss, ps);
 	if (ss->quit)
 		return 0;
 	return poll(ps->p, ps->n, timeout);
+}
+
+/* libssh 0.10.6 refuses global requests it does not know by itself, and
+ * tells only its log: streamlocal-forward@openssh.com (ssh -R with a unix
+ * socket path) would be refused without a trace. This log callback picks
+ * out that one line; it runs inside libssh and only writes a log record
+ * to the monitor, touching neither libssh nor the channel table. */
+static void libssh_log(int prio, const char *function, const char *buffer, void *u)
+{
+	static const char tag[] = "UNKNOWN SSH_MSG_GLOBAL_REQUEST ";
+	const char *p = buffer ? strstr(buffer, tag) : NULL;
+	struct sess *ss = u;
+	char *name;
+
+	(void)prio;
+	(void)function;
+	if (!p || !ss)
+		return;
+	p += sizeof(tag) - 1;
+	name = str_printable(p, 64);
+	if (name && strchr(name, ','))
+		*strchr(name, ',') = '\0';
+	if (name && strncmp(name, "streamlocal-forward@openssh.com", 31) == 0)
+		log_full(LOG_INFO, &ss->lctx, "refused streamlocal-forward@openssh.com (ssh -R with a unix socket path): "
+			 "libssh 0.10.6 cannot serve it; forward a TCP port instead");
+	else
+		log_full(LOG_INFO, &ss->lctx, "refused global request %s: not supported", name ? name : "?");
+	free(name);
+}
+
+/* From authentication on (global requests come only then), at the level
+ * that carries the line; the level is checked before anything is formatted,
+ * and nothing at this level is logged per data packet. */
+static void watch_refused_requests(struct sess *ss)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	ssh_set_log_userdata(ss);
+	ssh_set_log_callback(libssh_log);
+	ssh_set_log_level(SSH_LOG_PROTOCOL);
 }
 
 static void serve(struct sess *ss)
@@ -139,9 +184,15 @@ static void serve(struct sess *ss)
 			/* Read and process packets: callbacks record, requests queue. */
 			ssh_event_dopoll(ss->ev, 0);
 		}
+		if (ss->authenticated)
+			watch_refused_requests(ss);
+		/* An agent asked for before a queued shell request: socket first. */
+		chan_agent_setup(ss);
 		while (!ss->quit && (msg = ssh_message_get(ss->s)))
 			dispatch_message(ss, msg);
 		chan_direct_run(ss);
+		lsn_run(ss, &ps);
+		chan_open_out_run(ss);
 		relay_run(ss, &ps);
 		chan_housekeeping(ss);
 		if (connection_over(ss))
@@ -155,6 +206,7 @@ static void serve(struct sess *ss)
 	}
 	chan_hangup_all(ss);
 	chan_direct_cancel_all(ss);
+	lsn_close_all(ss);
 	chan_housekeeping(ss);
 }
 
@@ -231,5 +283,7 @@ out:
 		ssh_string_free_char(ss.fp);
 	free(ss.user);
 	free(ss.key_comment);
+	for (int i = 0; i < PERM_N; i++)
+		free(ss.denied[i]);
 	return code;
 }

@@ -1,9 +1,8 @@
 /* Job processes of a connection, on the "do it inside the job" primitive
  * (jobenter.h): the shell, a command or the SFTP server with a pty or
- * pipes, and the direct-tcpip connect helper. Run from the monitor. */
+ * pipes. Run from the monitor; the shorter job-side tasks are jobtask.c's. */
 #include "spawn.h"
 #include "envbuild.h"
-#include "forward.h"
 #include "jobenter.h"
 #include "pty.h"
 #include "util.h"
@@ -121,16 +120,6 @@ static void __attribute__((noreturn)) child_fail(int status_fd, const char *msg)
 	_exit(126);
 }
 
-static void reset_signals(void)
-{
-	sigset_t all;
-
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
 static char **build_env(const struct spawn_req *rq, const struct job_view *jv,
 			const struct user_info *u, const char *tty)
 {
@@ -138,7 +127,7 @@ static char **build_env(const struct spawn_req *rq, const struct job_view *jv,
 		.base = jv->environ, .base_len = jv->environ_len, .user = u->name, .home = u->home,
 		.shell = u->shell, .ssh_connection = rq->ssh_connection, .ssh_client = rq->ssh_client,
 		.tty = rq->pty ? tty : NULL, .term = rq->pty ? rq->term : NULL,
-		.client_env = rq->client_env,
+		.client_env = rq->client_env, .server_env = rq->server_env,
 	};
 
 	return env_build(&in);
@@ -170,7 +159,7 @@ child_main(const struct spawn_req *rq, const struct job_view *jv, struct child_f
 	char **env;
 	const char *base;
 
-	reset_signals();
+	signals_reset();
 	if (job_enter(rq->exec, jv, &je, err) < 0)
 		child_fail(f->status[1], err);
 	if (rq->pty) {
@@ -356,90 +345,4 @@ out:
 	close_all(&f);
 	job_close(&jv);
 	return r;
-}
-
-/* ---- job-side tasks: a short-lived process inside the job ---- */
-
-/* The same entry as a shell (cgroups, namespaces, root, the job user's
- * credentials and capabilities), then connect, hand the socket back and
- * exit. Name resolution therefore reads the job's /etc/hosts and
- * resolv.conf, and the socket belongs to the job's network and cgroup. */
-static void __attribute__((noreturn))
-connect_main(const struct execution *e, const struct job_view *jv, const char *host, int port,
-	     int timeout_ms, int sock)
-{
-	struct job_entry je;
-	char err[ERRLEN];
-	int fd;
-
-	reset_signals();
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* Job processes of the same uid must not reach into this one. */
-	prctl(PR_SET_DUMPABLE, 0);
-	if (job_enter(e, jv, &je, err) < 0 || job_seccomp(e, &je, JOB_SECCOMP_PRIVILEGED, err) < 0 ||
-	    job_become(&je, SIGKILL, false, err) < 0 || job_seccomp(e, &je, JOB_SECCOMP_LAST, err) < 0)
-		goto fail;
-	/* Nothing of the monitor (its sockets, the job view) stays. */
-	if (dup2(sock, 3) < 0)
-		_exit(126);
-	syscall(SYS_close_range, 4U, ~0U, 0U);
-	sock = 3;
-	fd = forward_connect(host, port, timeout_ms, err);
-	if (fd < 0)
-		goto fail;
-	_exit(fd_send(sock, fd) < 0 ? 1 : 0);
-fail:
-	if (send(sock, err, strlen(err), MSG_NOSIGNAL) < 0)
-		_exit(2);
-	_exit(1);
-}
-
-int spawn_connect(const struct execution *e, const char *host, int port, int timeout_ms, pid_t *pid,
-		  int *sock, char *err)
-{
-	struct job_view jv = { .pidfd = -1, .rootfd = -1, .cwdfd = -1, .setgroups_ok = true };
-	int sp[2] = { -1, -1 }, r = 0;
-
-	if ((r = job_open(e, &jv, err)) < 0)
-		return r;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		r = errf(err, -errno, "cannot create a socket pair: %s", strerror(errno));
-		goto out;
-	}
-	*pid = fork();
-	if (*pid < 0) {
-		r = errf(err, -errno, "cannot start a process in the job: %s", strerror(errno));
-		goto out;
-	}
-	if (*pid == 0)
-		connect_main(e, &jv, host, port, timeout_ms, sp[1]);
-	*sock = sp[0];
-	sp[0] = -1;
-	fd_set_nonblock(*sock, true);
-out:
-	close_pair(sp);
-	job_close(&jv);
-	return r;
-}
-
-int spawn_connect_result(int sock, int *fd, char *err)
-{
-	char text[ERRLEN];
-	ssize_t n = fd_recv_msg(sock, text, sizeof(text) - 1, MSG_DONTWAIT, fd);
-
-	if (n == -EAGAIN)
-		return -EAGAIN;
-	if (n < 0)
-		return errf(err, (int)n, "the job-side helper failed: %s", strerror((int)-n));
-	if (*fd >= 0) {
-		fd_set_nonblock(*fd, true);
-		return 0;
-	}
-	if (n == 0)
-		return errf(err, -EPROTO, "the job-side helper ended without an answer");
-	text[n] = '\0';
-	for (ssize_t i = 0; i < n; i++)
-		if ((unsigned char)text[i] < 0x20)
-			text[i] = '?';
-	return errf(err, -ECONNREFUSED, "%s", text);
 }

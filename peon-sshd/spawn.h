@@ -17,6 +17,7 @@ struct spawn_req {
 	bool sftp;                    /* serve SFTP in-process instead of exec */
 	bool toolbox;                 /* busybox's shell from its memfd, even where the job has a shell */
 	char *const *client_env;      /* accepted env requests */
+	char *const *server_env;      /* what sshd sets: SSH_AUTH_SOCK, DISPLAY, ... (wins over client_env) */
 	const char *ssh_connection, *ssh_client;
 };
 
@@ -25,15 +26,6 @@ struct spawn_res {
 	int in_fd, out_fd, err_fd;    /* with a pty: in/out are the master, err -1 */
 	char tty[64];
 };
-
-/* Connect to host:port from inside the job, as the job's user, in a
- * short-lived process (the name is resolved with the job's files). Returns
- * at once: *sock becomes readable when the answer is there. */
-int spawn_connect(const struct execution *exec, const char *host, int port, int timeout_ms, pid_t *pid,
-		  int *sock, char *err);
-/* The answer: 0 with *fd connected (non-blocking), -EAGAIN not yet, or
- * -errno with err saying why. */
-int spawn_connect_result(int sock, int *fd, char *err);
 
 /* The daemon hands over the SFTP server image once (fd -1: unusable, why). */
 void spawn_set_sftp_image(int fd, const char *why);

@@ -1,8 +1,10 @@
 #include "util.h"
+#include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -308,3 +310,19 @@ int errf(char *err, int code, const char *fmt, ...)
 	}
 	return code;
 }
+
+void signals_reset(void)
+{
+	sigset_t all;
+
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* Declared in config.h; here because the network child, which has no
+ * config.c, names the kinds in its log lines too. */
+const char *const chan_idle_names[IDLE_N] = {
+	"session", "direct-tcpip", "forwarded-tcpip", "agent-connection", "x11-connection",
+};

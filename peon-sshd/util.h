@@ -62,6 +62,8 @@ void endpoints_read(int fd, struct endpoints *ep);
 long long now_ms(void);
 /* CLOCK_MONOTONIC in milliseconds: deadlines. */
 long long mono_ms(void);
+/* A forked child's signals back to their defaults, none blocked. */
+void signals_reset(void);
 
 /* snprintf into err, returning code: lets callers write `return errf(...)`. */
 int errf(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

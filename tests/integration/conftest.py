@@ -196,6 +196,16 @@ def ssh(key, port, *cmd, input=None, timeout=60, text=True, **kw):
                           text=text, timeout=timeout)
 
 
+def ssh_agent(tmp_path, *keys_to_add):
+    """A running ssh-agent holding keys_to_add: (process, socket path)."""
+    sock = str(tmp_path / "agent.sock")
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL)
+    wait_for(lambda: os.path.exists(sock), what="ssh-agent")
+    for key in keys_to_add:
+        subprocess.run(["ssh-add", key.path], env={"SSH_AUTH_SOCK": sock}, check=True, capture_output=True)
+    return agent, sock
+
+
 def chan_read_until(chan, marker, timeout=20):
     """A paramiko channel's output until marker (bytes) or EOF, as text.
     Reads with a timeout, not select(): a channel's fileno() makes a pipe

@@ -1,6 +1,7 @@
 """Channel bookkeeping (issue 7, item 5): forward channels have their own
 bound, closed channels are freed at once, a slow forward target holds up
-nobody, names resolve inside the job, refusals are logged."""
+nobody, names resolve inside the job, refusals are logged (issue 10: with
+the reason)."""
 import os
 import socket
 import subprocess
@@ -138,41 +139,53 @@ def test_forward_resolves_names_with_the_jobs_hosts_file(daemon, job, keys):
         c.close()
 
 
-def test_refused_requests_are_logged(daemon, job, keys, tmp_path):
-    k = live(daemon, job, keys, "exec-refuse")
-    # ssh -R: the client reports the failure, the daemon logs the refusal.
-    r = subprocess.run(["ssh", "-F", "/dev/null", "-i", k.path, "-p", str(daemon.port), "-o", "BatchMode=yes",
-                        "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-                        "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes",
-                        "-R", "12345:127.0.0.1:1", "root@127.0.0.1", "true"],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode != 0 and "forwarding failed" in r.stderr
-    wait_for(lambda: "refused tcpip-forward for 127.0.0.1 port 12345" in daemon.log() or
-             "refused tcpip-forward for localhost port 12345" in daemon.log(), what="tcpip-forward logged")
-    # ssh -A (with a real agent: OpenSSH asks only when one answers) and
-    # ssh -X: the requests are refused and logged.
-    sock = str(tmp_path / "agent")
-    agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL)
-    wait_for(lambda: os.path.exists(sock), what="ssh-agent")
-    r = subprocess.run(["ssh", "-F", "/dev/null", "-i", k.path, "-p", str(daemon.port), "-o", "BatchMode=yes",
-                    "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "ForwardX11=yes",
-                    "-o", "UserKnownHostsFile=/dev/null", "-A", "root@127.0.0.1", "true"],
-                       capture_output=True, text=True, timeout=30,
-                       env={"PATH": "/usr/bin:/bin", "DISPLAY": ":99", "SSH_AUTH_SOCK": sock})
-    agent.kill()
-    agent.wait()
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: "refused agent forwarding request" in daemon.log(), what="agent request logged")
-    wait_for(lambda: "refused X11 forwarding request" in daemon.log(), what="x11 request logged")
-    # A channel type libssh does not know (ssh -W to a unix socket path).
-    c = paramiko_client(daemon, k)
+def test_switched_off_and_unsupported_requests_are_refused_and_logged(tmp_path, hostkeys, job, keys):
+    """forwarding.* off on the worker: -R, -A and -X are refused with the
+    reason; unix-socket forwarding (which libssh 0.10.6 cannot serve) is
+    refused and logged whatever the configuration."""
+    d = Daemon(str(tmp_path), hostkeys, "forwarding = { remote = false; agent = false; x11 = false; };\n").start()
     try:
-        with pytest.raises(paramiko.ChannelException):
-            c.get_transport().open_channel("direct-streamlocal@openssh.com", ("/tmp/sock", 0), ("", 0),
-                                           timeout=10)
+        k = live(d, job, keys, "exec-refuse")
+        base = ["ssh", "-F", "/dev/null", "-i", k.path, "-p", str(d.port), "-o", "BatchMode=yes",
+                "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+        r = subprocess.run(base + ["-o", "ExitOnForwardFailure=yes", "-R", "12345:127.0.0.1:1", "root@127.0.0.1",
+                                   "true"], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "forwarding failed" in r.stderr
+        wait_for(lambda: 'refused tcpip-forward for "localhost" port 12345: remote port forwarding is turned off '
+                 "on this worker (forwarding.remote)" in d.log(), what="tcpip-forward logged")
+        # ssh -A (with a real agent: OpenSSH asks only when one answers) and
+        # ssh -X: the job sees neither, the log says why.
+        sock = str(tmp_path / "agent")
+        agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(sock), what="ssh-agent")
+        r = subprocess.run(base + ["-o", "ForwardX11=yes", "-A", "root@127.0.0.1",
+                                   'echo "agent=$SSH_AUTH_SOCK display=$DISPLAY"'],
+                           capture_output=True, text=True, timeout=30,
+                           env={"PATH": "/usr/bin:/bin", "DISPLAY": ":99", "SSH_AUTH_SOCK": sock})
+        agent.kill()
+        agent.wait()
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "agent= display=\n"
+        wait_for(lambda: "refused agent forwarding: agent forwarding is turned off on this worker "
+                 "(forwarding.agent)" in d.log(), what="agent request logged")
+        wait_for(lambda: "refused X11 forwarding: X11 forwarding is turned off on this worker "
+                 "(forwarding.x11)" in d.log(), what="x11 request logged")
+        c = paramiko_client(d, k)
+        try:
+            # A channel type libssh does not know (ssh -W to a unix socket path).
+            with pytest.raises(paramiko.ChannelException):
+                c.get_transport().open_channel("direct-streamlocal@openssh.com", ("/tmp/sock", 0), ("", 0),
+                                               timeout=10)
+            # ssh -R /path/in/job:... sends streamlocal-forward@openssh.com.
+            assert c.get_transport().global_request("streamlocal-forward@openssh.com", wait=True) is None
+        finally:
+            c.close()
+        wait_for(lambda: "such as direct-streamlocal@openssh.com (ssh -L/-W to a unix socket: not supported, "
+                 "forward a TCP port instead)" in d.log(), what="unknown type logged")
+        wait_for(lambda: "refused streamlocal-forward@openssh.com (ssh -R with a unix socket path): libssh 0.10.6 "
+                 "cannot serve it; forward a TCP port instead" in d.log(), what="streamlocal-forward logged")
     finally:
-        c.close()
-    wait_for(lambda: "refused channel open of an unknown type" in daemon.log(), what="unknown type logged")
+        d.stop()
 
 
 def test_max_forwards_bounds_forward_channels(tmp_path, hostkeys, job, keys):

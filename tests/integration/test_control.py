@@ -39,7 +39,7 @@ def test_add_prints_connect_line_and_lists(daemon, job, keys):
 @pytest.mark.parametrize("args,message", [
     (["--pid", "PID", "--key", "ssh-dss AAAAB3NzaC1kc3MAAACBAM3h28Gq"], "DSA keys (ssh-dss) are not accepted"),
     (["--pid", "PID", "--key", "ssh-ed25519 AAAA garbage"], "--key:1: the base64 key data is not a valid ssh-ed25519 key"),
-    (["--pid", "PID", "--key", 'from="10.0.0.1" ssh-ed25519 AAAA'], "authorized_keys options"),
+    (["--pid", "PID", "--key", 'environment="A=1" ssh-ed25519 AAAA'], 'key option "environment" is not supported'),
     (["--pid", "PID", "KEY", "--port", "80"], "--port 80: use a port between 1024 and 65535"),
     (["--pid", "PID", "KEY", "--port", "70000"], "--port 70000: use a port between 1024 and 65535"),
     (["--pid", "4194000", "KEY"], "no process with pid 4194000"),

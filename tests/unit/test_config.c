@@ -188,6 +188,46 @@ static void test_privsep_settings(void **state)
 	expect_error("algorithms = { kex = \"gss-curve25519-sha256-\"; };\n", "are not supported");
 }
 
+static void test_forwarding_settings(void **state)
+{
+	struct peon_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(load_text("", &cfg, err), 0);
+	assert_true(cfg.fwd.local && cfg.fwd.remote && cfg.fwd.agent && cfg.fwd.x11);
+	assert_int_equal(cfg.fwd.gateway_ports, GATEWAY_NO);
+	assert_int_equal(cfg.fwd.x11_display_offset, 10);
+	assert_int_equal(cfg.fwd.max_listeners, 16);
+	for (int i = 0; i < IDLE_N; i++)
+		assert_int_equal(cfg.limits.channel_timeout[i], 0);
+	assert_int_equal(cfg.limits.unused_connection_timeout, 0);
+	config_free(&cfg);
+	assert_int_equal(load_text("forwarding = { agent = false; x11 = false; gateway_ports = \"clientspecified\"; "
+				   "x11_display_offset = 20; max_listeners = 0; };\n"
+				   "limits = { channel_timeout = { session = \"2h\"; direct-tcpip = \"10m\"; "
+				   "x11-connection = 30; }; unused_connection_timeout = \"15m\"; };\n", &cfg, err), 0);
+	assert_true(cfg.fwd.local && cfg.fwd.remote && !cfg.fwd.agent && !cfg.fwd.x11);
+	assert_int_equal(cfg.fwd.gateway_ports, GATEWAY_CLIENTSPECIFIED);
+	assert_int_equal(cfg.fwd.x11_display_offset, 20);
+	assert_int_equal(cfg.fwd.max_listeners, 0);
+	assert_int_equal(cfg.limits.channel_timeout[IDLE_SESSION], 7200);
+	assert_int_equal(cfg.limits.channel_timeout[IDLE_DIRECT_TCPIP], 600);
+	assert_int_equal(cfg.limits.channel_timeout[IDLE_X11], 30);
+	assert_int_equal(cfg.limits.channel_timeout[IDLE_AGENT], 0);
+	assert_int_equal(cfg.limits.unused_connection_timeout, 900);
+	config_free(&cfg);
+	expect_error("forwarding = { agent = 1; };\n", ":2: agent: must be true or false");
+	expect_error("forwarding = { gateway_ports = \"sometimes\"; };\n",
+		     ":2: gateway_ports: must be \"no\", \"yes\" or \"clientspecified\"");
+	expect_error("forwarding = { max_listeners = 300; };\n", ":2: max_listeners: 300 is outside 0-256");
+	expect_error("forwarding = { streamlocal = true; };\n", ":2: streamlocal: unknown setting in forwarding");
+	expect_error("limits = { channel_timeout = { tun-connection = 5; }; };\n",
+		     ":2: tun-connection: unknown channel kind");
+	expect_error("limits = { channel_timeout = { session = \"soon\"; }; };\n",
+		     ":2: session: must be seconds or a duration");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -342,6 +382,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_forwarding_settings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_privsep_settings),
 		cmocka_unit_test(test_bad_debug_port),

@@ -57,6 +57,56 @@ static void test_spawn_round_trip(void **state)
 	monproto_request_clear(&rq);
 }
 
+static void listen_rec(struct mon_buf *b, uint32_t kind, const char *host, uint32_t port, const char *proto,
+		       const char *cookie)
+{
+	mon_buf_init(b, MON_LISTEN);
+	mon_put_u32(b, 9);
+	mon_put_u32(b, kind);
+	mon_put_u32(b, 3);
+	mon_put_str(b, host);
+	mon_put_u32(b, port);
+	mon_put_str(b, proto);
+	mon_put_str(b, cookie);
+	mon_put_u32(b, 0);
+}
+
+/* Listen requests (ssh -R, -A, -X) as a compromised child might word them. */
+static void test_listen_requests(void **state)
+{
+	struct mon_request rq;
+	struct mon_buf b;
+
+	(void)state;
+	listen_rec(&b, MON_LISTEN_TCP, "localhost", 8080, "", "");
+	assert_int_equal(parse(&b, &rq), 0);
+	assert_int_equal(rq.type, MON_LISTEN);
+	assert_int_equal(rq.listen_kind, MON_LISTEN_TCP);
+	assert_string_equal(rq.text, "localhost");
+	assert_int_equal(rq.port, 8080);
+	monproto_request_clear(&rq);
+	listen_rec(&b, MON_LISTEN_X11, "", 0, "MIT-MAGIC-COOKIE-1", "00ff11ee");
+	assert_int_equal(parse(&b, &rq), 0);
+	assert_string_equal(rq.x11_cookie, "00ff11ee");
+	assert_int_equal(rq.channel, 3);
+	monproto_request_clear(&rq);
+	listen_rec(&b, 3, "", 0, "", "");                       /* no such kind */
+	assert_int_equal(parse(&b, &rq), -EBADMSG);
+	listen_rec(&b, MON_LISTEN_TCP, "", 65536, "", "");      /* not a port */
+	assert_int_equal(parse(&b, &rq), -EBADMSG);
+	listen_rec(&b, MON_LISTEN_X11, "", 0, "MIT MAGIC", "00"); /* a protocol name with a blank */
+	assert_int_equal(parse(&b, &rq), -EBADMSG);
+	listen_rec(&b, MON_LISTEN_X11, "", 0, "MIT-MAGIC-COOKIE-1", "0g"); /* not hex */
+	assert_int_equal(parse(&b, &rq), -EBADMSG);
+	listen_rec(&b, MON_LISTEN_X11, "", 0, "MIT-MAGIC-COOKIE-1", "abc"); /* odd length */
+	assert_int_equal(parse(&b, &rq), -EBADMSG);
+	mon_buf_init(&b, MON_UNLISTEN);
+	mon_put_u32(&b, 9);
+	assert_int_equal(parse(&b, &rq), 0);
+	assert_int_equal(rq.type, MON_UNLISTEN);
+	monproto_request_clear(&rq);
+}
+
 static void test_bad_spawns(void **state)
 {
 	struct mon_request rq;
@@ -261,6 +311,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spawn_round_trip),
 		cmocka_unit_test(test_bad_spawns),
+		cmocka_unit_test(test_listen_requests),
 		cmocka_unit_test(test_auth_key_must_be_base64),
 		cmocka_unit_test(test_truncated_trailing_unknown),
 		cmocka_unit_test(test_setup_round_trip),
