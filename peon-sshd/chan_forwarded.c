@@ -26,6 +26,7 @@ static void refused(struct sess *ss, const char *what, const char *addr, int por
 static void forward(struct sess *ss, ssh_message msg, const char *addr, int port)
 {
 	struct lsn_request rq = { .kind = MON_LISTEN_TCP, .addr = addr, .port = port, .x11_proto = "", .x11_cookie = "" };
+	const char *why;
 	struct lsn *l;
 	char err[ERRLEN];
 
@@ -34,9 +35,11 @@ static void forward(struct sess *ss, ssh_message msg, const char *addr, int port
 		ssh_message_reply_default(msg);
 		return;
 	}
-	if (strlen(addr) > 255 || lsn_find_tcp(ss, addr, port)) {
-		refused(ss, "tcpip-forward", addr, port, port && lsn_find_tcp(ss, addr, port) ?
-			"already forwarded" : "a bad bind address");
+	/* Port 0 asks for a new port each time: never a duplicate. */
+	why = strlen(addr) > 255 ? "a bad bind address" : port && lsn_find_tcp(ss, addr, port) ? "already forwarded" :
+									       NULL;
+	if (why) {
+		refused(ss, "tcpip-forward", addr, port, why);
 		ssh_message_reply_default(msg);
 		return;
 	}

@@ -2,6 +2,7 @@
 import hashlib
 import os
 import re
+import select
 import socket
 import subprocess
 import threading
@@ -125,6 +126,33 @@ def test_remote_forward_port_zero_reports_the_port_it_got(daemon, job, keys):
         wait_for(lambda: srv.got, what="server side done")
         assert r.stdout.split()[2] == str(1 << 20), r.stdout
         assert r.stdout.split()[1] == hashlib.sha256(srv.sent).hexdigest()
+    finally:
+        fwd.terminate()
+        fwd.wait(timeout=10)
+        srv.close()
+
+
+def test_two_remote_forwards_with_port_zero_each_get_a_port(daemon, job, keys):
+    """-R 0 twice on one address: both are served, on different ports (a
+    port-0 request is not a duplicate of an earlier one)."""
+    k = add_job(daemon, job, keys, "exec-r00")
+    srv = ClientSideServer()
+    fwd = subprocess.Popen(ssh_argv(k, daemon.port, opts=["ExitOnForwardFailure=yes", "LogLevel=INFO"])[:-1] +
+                           ["-N", "-R", f"0:127.0.0.1:{srv.port}", "-R", f"0:localhost:{srv.port}",
+                            "root@127.0.0.1"], stderr=subprocess.PIPE, text=True)
+    try:
+        ports = []
+        deadline = time.monotonic() + 20
+        while len(ports) < 2 and time.monotonic() < deadline:
+            if not select.select([fwd.stderr], [], [], 1)[0]:
+                continue
+            line = fwd.stderr.readline()
+            if not line:
+                break
+            m = re.search(r"Allocated port (\d+) for remote forward", line)
+            if m:
+                ports.append(m.group(1))
+        assert len(ports) == 2 and ports[0] != ports[1], (ports, fwd.poll())
     finally:
         fwd.terminate()
         fwd.wait(timeout=10)
