@@ -78,6 +78,7 @@ static void accept_key(struct sess *ss, const char *user, struct monc_auth *ans,
 	memset(ans->denied, 0, sizeof(ans->denied));
 	ss->lctx.execution_id = ss->exec_id;
 	ss->lctx.key_fp = ss->fp;
+	session_watch_refused_requests(ss);
 }
 
 static void deny(struct sess *ss, ssh_message msg, const char *user, const char *fp, const char *why)

@@ -64,6 +64,8 @@ struct chan {
 
 /* Mark a stream finished: its fd is closed by housekeeping. */
 void stream_end(struct chan *c, int which);
+/* A forward channel relays this socket from now on (in and out: dups). */
+void chan_attach_socket(struct chan *c, int fd);
 /* Exit status (session channels), EOF and close, once everything is out. */
 void chan_maybe_finish(struct chan *c);
 

@@ -9,7 +9,6 @@
 #include "monclient.h"
 #include "util.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,12 +120,7 @@ static void complete(struct sess *ss, struct pending_open *po)
 	po->fd = -1;
 	c->label = po->label;
 	po->label = NULL;
-	c->started = c->exited = true;
-	c->st[W_IN].fd = fd;
-	c->st[W_OUT].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	c->st[W_ERR].eof = true;
-	if (c->st[W_OUT].fd < 0)
-		c->remote_closed = true;
+	chan_attach_socket(c, fd);
 	log_full(LOG_INFO, &ss->lctx, "forwarding to %s", c->label);
 }
 

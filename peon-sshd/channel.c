@@ -189,6 +189,17 @@ struct chan *chan_open_out(struct sess *ss, enum chan_idle_kind idle, int fd, ch
 	return c;
 }
 
+void chan_attach_socket(struct chan *c, int fd)
+{
+	c->started = c->exited = true;
+	c->st[W_IN].fd = fd;
+	c->st[W_OUT].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	c->st[W_ERR].eof = true;
+	c->last_io_ms = mono_ms();
+	if (c->st[W_OUT].fd < 0)
+		c->remote_closed = true;
+}
+
 /* Whether the client took the channels we asked it to open. Calling the
  * open function again asks libssh for the outcome without blocking (the
  * session is non-blocking); it may process packets, whose callbacks only
@@ -215,14 +226,8 @@ void chan_open_out_run(struct sess *ss)
 			c->done = c->remote_closed = true;
 			continue;
 		}
-		c->started = c->exited = true;
-		c->st[W_IN].fd = c->open_fd;
-		c->st[W_OUT].fd = fcntl(c->open_fd, F_DUPFD_CLOEXEC, 0);
+		chan_attach_socket(c, c->open_fd);
 		c->open_fd = -1;
-		c->st[W_ERR].eof = true;
-		c->last_io_ms = mono_ms();
-		if (c->st[W_OUT].fd < 0)
-			c->remote_closed = true;
 	}
 }
 
@@ -258,11 +263,8 @@ int chan_idle_run(struct sess *ss, long long now)
 			log_full(LOG_INFO, &ss->lctx, "closing an idle %s channel%s%s after %d s (limits.channel_timeout)",
 				 chan_idle_names[c->idle_kind], c->label ? " to " : "", c->label ? c->label : "",
 				 tmo[c->idle_kind]);
-			c->remote_closed = true;      /* housekeeping closes it and hangs up its process */
-			if (c->spawned && !c->exited && !c->hung_up) {
-				monc_hangup(c->id);
-				c->hung_up = true;
-			}
+			c->remote_closed = true;      /* housekeeping closes it */
+			hangup(c);
 			continue;
 		}
 		if (next < 0 || due < next)

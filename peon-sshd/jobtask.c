@@ -257,17 +257,18 @@ int jobtask_result(int sock, struct jobtask_result *res, char *err)
 	ok = mon_get_u32(&r);
 	text = mon_get_str(&r, sizeof(res->text) - 1);
 	port = mon_get_u32(&r);
-	if (!mon_reader_done(&r) || !ok || (ok && port > 65535)) {
+	if (!mon_reader_done(&r) || !ok || port > 65535) {
+		int code = ok || !text ? -EPROTO : -ECONNREFUSED;
+
 		for (int i = 0; i < res->nfds; i++)
 			close(res->fds[i]);
 		res->nfds = 0;
-		errf(err, ok ? -EPROTO : -ECONNREFUSED, "%s",
-		     !ok && text ? text : "a malformed answer from the job-side helper");
+		errf(err, code, "%s", code == -ECONNREFUSED ? text : "a malformed answer from the job-side helper");
 		free(text);
 		for (char *p = err; *p; p++)
 			if ((unsigned char)*p < 0x20)
 				*p = '?';
-		return ok ? -EPROTO : -ECONNREFUSED;
+		return code;
 	}
 	snprintf(res->text, sizeof(res->text), "%s", text);
 	free(text);

@@ -107,26 +107,17 @@ static void peer_of(int fd, char *ip, size_t len, int *port)
 		sockaddr_split(&sa, ip, len, port);
 }
 
-/* Accept what is waiting; the kind's handler may close the listener (X11
- * single-connection), so the table is walked by copy. */
+/* Accept what is waiting. Walked from the end: closing a listener (X11
+ * single-connection) moves the last one into its place, already done. */
 void lsn_run(struct sess *ss, const struct pollset *ps)
 {
-	size_t n = ss->n_lsns;
-	struct lsn **ready = n ? calloc(n, sizeof(*ready)) : NULL;
-	size_t nr = 0;
-
-	for (size_t i = 0; ready && i < n; i++) {
+	for (size_t i = ss->n_lsns; i-- > 0;) {
 		struct lsn *l = ss->lsns[i];
-
-		for (int k = 0; k < l->nfds; k++)
-			if (pollset_revents(ps, l->slot[k]) && (!nr || ready[nr - 1] != l))
-				ready[nr++] = l;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		struct lsn *l = ready[i];
 		bool gone = false;
 
 		for (int k = 0; !gone && k < l->nfds; k++) {
+			if (!pollset_revents(ps, l->slot[k]))
+				continue;
 			for (int a = 0; !gone && a < ACCEPTS_PER_ROUND; a++) {
 				char ip[64];
 				int port, fd = accept4(l->fds[k], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -141,7 +132,6 @@ void lsn_run(struct sess *ss, const struct pollset *ps)
 		if (gone)
 			lsn_close(ss, l);
 	}
-	free(ready);
 }
 
 void lsn_close_all(struct sess *ss)

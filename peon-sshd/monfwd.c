@@ -263,7 +263,6 @@ char **monfwd_spawn_env(const struct mon *m, uint32_t id, const char *original_c
 {
 	char **v = NULL, *kv = NULL;
 	size_t n = 0;
-	int bad = 0;
 
 	for (size_t i = 0; i < m->n_listens; i++) {
 		const struct mlisten *l = &m->listens[i];
@@ -271,22 +270,22 @@ char **monfwd_spawn_env(const struct mon *m, uint32_t id, const char *original_c
 		if (!l->ready || !l->path)
 			continue;
 		if (l->kind == MON_LISTEN_AGENT && asprintf(&kv, "SSH_AUTH_SOCK=%s", l->path) >= 0) {
-			bad |= strv_push(&v, &n, kv);
+			strv_push(&v, &n, kv);   /* out of memory: the variable is missing */
 			free(kv);
 		}
 		if (l->kind != MON_LISTEN_X11 || l->channel != id)
 			continue;
 		if (asprintf(&kv, "DISPLAY=localhost:%d.0", l->display) >= 0) {
-			bad |= strv_push(&v, &n, kv);
+			strv_push(&v, &n, kv);   /* out of memory: the variable is missing */
 			free(kv);
 		}
 		if (asprintf(&kv, "XAUTHORITY=%s", l->path) >= 0) {
-			bad |= strv_push(&v, &n, kv);
+			strv_push(&v, &n, kv);   /* out of memory: the variable is missing */
 			free(kv);
 		}
 	}
 	if (original_command && asprintf(&kv, "SSH_ORIGINAL_COMMAND=%s", original_command) >= 0) {
-		bad |= strv_push(&v, &n, kv);
+		strv_push(&v, &n, kv);   /* out of memory: the variable is missing */
 		free(kv);
 	}
 	return v;

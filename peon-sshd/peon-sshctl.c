@@ -3,6 +3,7 @@
 #include "ctlproto.h"
 #include "duration.h"
 #include "log.h"
+#include "registry.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -189,7 +190,7 @@ static json_object *build_add(int argc, char **argv)
 		{ "no-x11-forwarding", no_argument, NULL, 5 },    { "no-X11-forwarding", no_argument, NULL, 5 },
 		{ 0 },
 	};
-	bool no[4] = { false };
+	bool no[ARRAY_SIZE(execution_no_forwarding_names)] = { false };
 	json_object *req = json_object_new_object(), *keys = json_object_new_array();
 	json_object *target = NULL;
 	unsigned long v;
@@ -239,12 +240,11 @@ static json_object *build_add(int argc, char **argv)
 		}
 	}
 	if (no[0] || no[1] || no[2] || no[3]) {
-		static const char *const names[] = { "local", "remote", "agent", "x11" };
 		json_object *nf = json_object_new_array();
 
-		for (size_t i = 0; i < 4; i++)
+		for (size_t i = 0; i < ARRAY_SIZE(no); i++)
 			if (no[i])
-				json_object_array_add(nf, json_object_new_string(names[i]));
+				json_object_array_add(nf, json_object_new_string(execution_no_forwarding_names[i]));
 		json_object_object_add(req, "no_forwarding", nf);
 	}
 	if (optind != argc - 1)

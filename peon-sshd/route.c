@@ -7,14 +7,10 @@
 /* Candidate ids named in the ambiguity message; more are counted, not listed. */
 #define ROUTE_MESSAGE_MAX_IDS 16
 
-/* Does e's key with this fingerprint let this client in now? NULL when it
- * does, else the option that refuses. No ip: options are not checked. */
-static const char *key_refuses(const struct execution *e, const char *fingerprint, const char *ip, long long now)
+/* Does this key let a client at ip in now? NULL when it does, else the
+ * option that refuses. No ip: options are not checked. */
+static const char *key_refuses(const struct authkey *key, const char *ip, long long now)
 {
-	const struct authkey *key = execution_key(e, fingerprint);
-
-	if (!key)
-		return "not a key of the execution";
 	if (!ip)
 		return NULL;
 	if (!authkey_from_allows(&key->opts, ip))
@@ -37,9 +33,11 @@ enum route_result route_pick_from(const struct registry *r, int port, const char
 	/* A username naming an execution on this port pins the choice: the
 	 * key must belong to that execution, with no fallback to others. */
 	if (named && named->port == port) {
-		if (!execution_has_key(named, fingerprint))
+		const struct authkey *key = execution_key(named, fingerprint);
+
+		if (!key)
 			return ROUTE_NONE;
-		if ((no = key_refuses(named, fingerprint, ip, now))) {
+		if ((no = key_refuses(key, ip, now))) {
 			*why = no;
 			return ROUTE_NONE;
 		}
@@ -49,7 +47,7 @@ enum route_result route_pick_from(const struct registry *r, int port, const char
 	for (size_t i = 0; i < n; i++) {
 		if (k[i].e->port != port)
 			continue;
-		if ((no = key_refuses(k[i].e, fingerprint, ip, now))) {
+		if ((no = key_refuses(execution_key(k[i].e, fingerprint), ip, now))) {
 			*why = no;
 			continue;
 		}

@@ -145,13 +145,8 @@ static void libssh_log(int prio, const char *function, const char *buffer, void 
 /* From authentication on (global requests come only then), at the level
  * that carries the line; the level is checked before anything is formatted,
  * and nothing at this level is logged per data packet. */
-static void watch_refused_requests(struct sess *ss)
+void session_watch_refused_requests(struct sess *ss)
 {
-	static bool done;
-
-	if (done)
-		return;
-	done = true;
 	ssh_set_log_userdata(ss);
 	ssh_set_log_callback(libssh_log);
 	ssh_set_log_level(SSH_LOG_PROTOCOL);
@@ -184,8 +179,6 @@ static void serve(struct sess *ss)
 			/* Read and process packets: callbacks record, requests queue. */
 			ssh_event_dopoll(ss->ev, 0);
 		}
-		if (ss->authenticated)
-			watch_refused_requests(ss);
 		/* An agent asked for before a queued shell request: socket first. */
 		chan_agent_setup(ss);
 		while (!ss->quit && (msg = ssh_message_get(ss->s)))

@@ -82,6 +82,9 @@ void auth_handle(struct sess *ss, ssh_message msg);
 /* The connection ended: log, report, drop the session record. */
 void auth_session_closed(struct sess *ss);
 
+/* session.c: once logged in, log the global requests libssh refuses itself. */
+void session_watch_refused_requests(struct sess *ss);
+
 /* dispatch.c: answer one request from the client (called from the loop). */
 void dispatch_message(struct sess *ss, ssh_message msg);
 
