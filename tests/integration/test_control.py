@@ -319,6 +319,9 @@ def test_raw_port_out_of_range_refused(daemon, keys, port):
     ({"target": {"type": "pid", "pid": "1"}}, "target pid must be a process id between 1 and 4194304"),
     ({"target": {"type": "host", "starttime": 5}}, "unknown field 'starttime' in add request's target"),
     ({"id": 7}, "execution id must be a string"),
+    ({"no_forwarding": ["tunnel"]}, 'no_forwarding: "tunnel" is not one of local, remote, agent, x11'),
+    ({"no_forwarding": "agent"}, "no_forwarding must be a list of local, remote, agent, x11"),
+    ({"no_forwarding": ["agent", 1]}, 'no_forwarding: "" is not one of local, remote, agent, x11'),
 ])
 def test_raw_add_fields_checked(daemon, keys, fields, message):
     r = raw_add(daemon, keys("k"), **fields)
