@@ -73,6 +73,7 @@ class Daemon:
 
     def start(self, env=None):
         self.logf = open(self.logpath, "a")
+        before = self.logf.tell()
         env = dict(os.environ if env is None else env)
         # Forked children end with _exit: leak checks would only see the daemon.
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
@@ -80,8 +81,10 @@ class Daemon:
         self.proc = subprocess.Popen([self.sshd, "-f", self.conf, "-d"], stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env)
         try:
-            wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
-                     what="control socket")
+            # Ready as systemd sees it (READY=1): after the control socket,
+            # the records are restored and their ports listen.
+            wait_for(lambda: b" ready: control socket " in self.log_bytes(before) or self.proc.poll() is not None,
+                     what="daemon ready")
         except AssertionError:
             self.proc.kill()     # a daemon that never came up is not left behind
             self.proc.wait()
@@ -102,6 +105,11 @@ class Daemon:
 
     def log(self):
         with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def log_bytes(self, start=0):
+        with open(self.logpath, "rb") as f:
+            f.seek(start)
             return f.read()
 
     def assert_no_sanitizer_report(self):
