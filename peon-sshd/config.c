@@ -128,6 +128,9 @@ static int fill_defaults(struct peon_config *cfg)
 	DUP_DEFAULT(cfg->report.gcp_url, "http://metadata.google.internal");
 	DUP_DEFAULT(cfg->report.azure_url, "http://169.254.169.254");
 	DUP_DEFAULT(cfg->report.token_file, "");
+	DUP_DEFAULT(cfg->rt.docker_socket, "/run/docker.sock");
+	DUP_DEFAULT(cfg->rt.docker_state_dir, "");
+	DUP_DEFAULT(cfg->rt.containerd_state_dir, "/run/containerd/io.containerd.runtime.v2.task");
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++) {
 		char **f = (char **)((char *)&cfg->algo + algo_settings[i].offset);
 		DUP_DEFAULT(*f, *(char *const *)((const char *)&default_algo + algo_settings[i].offset));
@@ -621,6 +624,35 @@ static int load_forwarding(const char *file, const config_setting_t *s, void *ba
 	return bad(err, file, s, "%s", "unknown setting in forwarding");
 }
 
+static int load_docker(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct runtimes *rt = base;
+	const char *n = config_setting_name(s);
+
+	if (strcmp(n, "socket") == 0)
+		return get_string(file, s, &rt->docker_socket, true, err);
+	if (strcmp(n, "state_dir") == 0) {
+		const char *v = config_setting_get_string(s);
+
+		/* "" keeps the search of the usual places. */
+		if (v && !*v) {
+			free(rt->docker_state_dir);
+			return (rt->docker_state_dir = strdup("")) ? 0 : -ENOMEM;
+		}
+		return get_string(file, s, &rt->docker_state_dir, true, err);
+	}
+	return bad(err, file, s, "%s", "unknown setting in docker");
+}
+
+static int load_containerd(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct runtimes *rt = base;
+
+	if (strcmp(config_setting_name(s), "state_dir") == 0)
+		return get_string(file, s, &rt->containerd_state_dir, true, err);
+	return bad(err, file, s, "%s", "unknown setting in containerd");
+}
+
 static int load_top(const char *file, const config_setting_t *s, struct peon_config *cfg, char *err)
 {
 	const char *n = config_setting_name(s);
@@ -673,6 +705,10 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 	}
 	if (strcmp(n, "report") == 0)
 		return load_group(file, s, err, load_report, &cfg->report);
+	if (strcmp(n, "docker") == 0)
+		return load_group(file, s, err, load_docker, &cfg->rt);
+	if (strcmp(n, "containerd") == 0)
+		return load_group(file, s, err, load_containerd, &cfg->rt);
 	return bad(err, file, s, "%s", "unknown setting");
 }
 
@@ -758,6 +794,9 @@ void config_free(struct peon_config *cfg)
 	free(cfg->report.gcp_url);
 	free(cfg->report.azure_url);
 	free(cfg->report.token_file);
+	free(cfg->rt.docker_socket);
+	free(cfg->rt.docker_state_dir);
+	free(cfg->rt.containerd_state_dir);
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
 		free(*(char **)((char *)&cfg->algo + algo_settings[i].offset));
 	memset(cfg, 0, sizeof(*cfg));
@@ -849,4 +888,7 @@ void config_print(const struct peon_config *cfg, FILE *out)
 		cfg->report.gcp_url, cfg->report.azure_url);
 	fprintf(out, "  metadata_timeout_ms = %d;\n  token_file = \"%s\";\n  retry_for = %d;\n};\n",
 		cfg->report.metadata_timeout_ms, cfg->report.token_file, cfg->report.retry_for);
+	fprintf(out, "docker = {\n  socket = \"%s\";\n  state_dir = \"%s\";\n};\n", cfg->rt.docker_socket,
+		cfg->rt.docker_state_dir);
+	fprintf(out, "containerd = {\n  state_dir = \"%s\";\n};\n", cfg->rt.containerd_state_dir);
 }

@@ -85,6 +85,13 @@ struct report_cfg {
 	int retry_for;              /* seconds a log URL line is retried */
 };
 
+/* Where the container runtimes are reached (docker.h, containerd.h). */
+struct runtimes {
+	char *docker_socket;        /* the Docker Engine API's unix socket */
+	char *docker_state_dir;     /* Docker's containerd task bundles ("moby" namespace); "" = the usual places */
+	char *containerd_state_dir; /* containerd's runtime-v2 task state, one directory per namespace */
+};
+
 struct peon_config {
 	char *path;                 /* the libconfig file read, or NULL */
 	char *peon_config;          /* env-style worker file */
@@ -106,6 +113,7 @@ struct peon_config {
 	struct privsep privsep;
 	struct algorithms algo;
 	struct report_cfg report;
+	struct runtimes rt;
 };
 
 /* Load path (NULL or missing default file = built-in defaults) and the

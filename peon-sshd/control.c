@@ -9,6 +9,7 @@
 #include "regstore.h"
 #include "report.h"
 #include "sessfile.h"
+#include "target.h"
 #include "util.h"
 
 #include <errno.h>
@@ -43,11 +44,35 @@ static bool is_kernel_thread(pid_t pid)
 	return readlink(p, buf, sizeof(buf)) < 0 && errno == ENOENT;
 }
 
-static json_object *check_target(struct execution *e)
+/* A container target: it must exist and run now; from here on the
+ * execution follows it by its full id (a new container taking the name
+ * later is never followed). */
+static json_object *check_container(struct daemon *d, struct target *t)
 {
-	struct target *t = &e->target;
+	struct target_live lv;
 	char err[ERRLEN];
 
+	if (target_look(t, &lv, err) < 0)
+		return ctl_error("%s", err);
+	if (lv.state == TARGET_REMOVED)
+		return ctl_error("there is no container '%s' (asked the Docker engine at %s)", t->ref,
+				 d->cfg.rt.docker_socket);
+	if (lv.state != TARGET_RUNNING)
+		return ctl_error("%s", lv.why);
+	t->pid = lv.pid;
+	t->starttime = lv.starttime;
+	snprintf(t->id, sizeof(t->id), "%s", lv.id);
+	return NULL;
+}
+
+static json_object *check_target(struct daemon *d, struct execution *e)
+{
+	struct target *t = &e->target;
+	json_object *reply;
+	char err[ERRLEN];
+
+	if ((t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD) && (reply = check_container(d, t)))
+		return reply;
 	if (t->type == TARGET_HOST) {
 		if (!e->user)
 			return ctl_error("--host needs --user: the worker user the shell runs as");
@@ -121,7 +146,7 @@ static json_object *do_add(struct daemon *d, json_object *req)
 		reply = ctl_error("too many keys: %zu given, limits.max_keys is %d", e->n_keys, d->cfg.limits.max_keys);
 		goto fail;
 	}
-	if ((reply = check_target(e)) || (reply = check_log_file(e)))
+	if ((reply = check_target(d, e)) || (reply = check_log_file(e)))
 		goto fail;
 	if (!e->port)
 		e->port = d->cfg.debug_port;

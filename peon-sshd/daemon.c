@@ -1,4 +1,6 @@
 #include "daemon.h"
+#include "follow.h"
+#include "target.h"
 #include "algo.h"
 #include "authkeys.h"
 #include "ctlproto.h"
@@ -250,8 +252,12 @@ static bool restore_one(struct daemon *d, struct execution *e)
 			log_full(LOG_ERR, &ctx, "%s", err);
 		return false;
 	}
-	if (e->target.type == TARGET_PID)
+	if (e->target.type != TARGET_HOST && procinfo_same_process(e->target.pid, e->target.starttime))
 		e->pidfd = (int)syscall(SYS_pidfd_open, e->target.pid, 0);
+	/* A container whose process changed while we were stopped: asked
+	 * about like one whose process has just exited (follow.h). */
+	if (e->target.type != TARGET_HOST && e->target.type != TARGET_PID && e->pidfd < 0)
+		follow_begin(d, e);
 	if (daemon_ensure_port(d, e->port, err) < 0)
 		log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
 	else
@@ -580,7 +586,7 @@ static void reload(struct daemon *d)
 		log_warn("privsep changes only on restart");
 		ncfg.privsep = d->cfg.privsep;
 	}
-	if (check_algorithms(&ncfg, err) < 0 ||
+	if (check_algorithms(&ncfg, err) < 0 || target_configure(&ncfg.rt, err) < 0 ||
 	    (!same_listen(&ncfg, &d->cfg) && reopen_listeners(d, &ncfg, err) < 0) ||
 	    hostkey_info(d, &ncfg, err) < 0) {
 		log_err("reload refused, keeping the running configuration: %s", err);
@@ -629,7 +635,7 @@ static void on_signal(struct daemon *d)
 
 /* ---- the loop ---- */
 
-enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB };
+enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB, SRC_FOLLOW };
 
 struct pollset {
 	struct pollfd p[MAX_POLL];
@@ -664,8 +670,10 @@ static void build_pollset(struct daemon *d, struct pollset *ps)
 			add(ps, d->ls[i].fds[k], SRC_LISTEN, i);
 	for (size_t i = 0; i < d->n_conns; i++)
 		add(ps, d->conns[i].fd, SRC_CONN, (size_t)d->conns[i].pid);
-	for (size_t i = 0; i < d->reg.n; i++)
+	for (size_t i = 0; i < d->reg.n; i++) {
 		add(ps, d->reg.v[i]->pidfd, SRC_JOB, i);
+		add(ps, d->reg.v[i]->follow_fd, SRC_FOLLOW, i);
+	}
 }
 
 static int next_timeout(struct daemon *d)
@@ -708,13 +716,25 @@ static void on_job_ended(struct daemon *d, int pidfd)
 {
 	char err[ERRLEN];
 
-	for (size_t i = 0; i < d->reg.n; i++)
-		if (d->reg.v[i]->pidfd == pidfd) {
-			char id[256];
-			snprintf(id, sizeof(id), "%s", d->reg.v[i]->id);
-			daemon_end_execution(d, id, "the job ended", err);
+	for (size_t i = 0; i < d->reg.n; i++) {
+		struct execution *e = d->reg.v[i];
+		char id[256];
+
+		if (e->pidfd != pidfd)
+			continue;
+		/* A container may come back with a new process (follow.h). */
+		if (e->target.type == TARGET_DOCKER || e->target.type == TARGET_CONTAINERD) {
+			struct log_ctx ctx = { .execution_id = e->id };
+
+			log_full(LOG_INFO, &ctx, "the container's process %d ended; asking its runtime what became of it",
+				 (int)e->target.pid);
+			follow_begin(d, e);
 			return;
 		}
+		snprintf(id, sizeof(id), "%s", e->id);
+		daemon_end_execution(d, id, "the job ended", err);
+		return;
+	}
 }
 
 static void dispatch(struct daemon *d, struct pollset *ps)
@@ -729,6 +749,7 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 		case SRC_LISTEN: on_listen_ready(d, ps->p[i].fd, d->ls[ps->idx[i]].port); break;
 		case SRC_CONN: on_question(d, (pid_t)ps->idx[i]); break;
 		case SRC_JOB: on_job_ended(d, ps->p[i].fd); break;
+		case SRC_FOLLOW: follow_answer(d, ps->p[i].fd); break;
 		}
 		/* Handlers may change what the set refers to: rebuild. */
 		if (ps->kind[i] != SRC_LISTEN)
@@ -838,6 +859,8 @@ static int setup(struct daemon *d, char *err)
 		return r;
 	if ((r = gate_init(d, err)) < 0)
 		return r;
+	if ((r = target_configure(&d->cfg.rt, err)) < 0)
+		return r;
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = check_algorithms(&d->cfg, err)) < 0 ||
 	    (r = hostkey_info(d, &d->cfg, err)) < 0 || (r = privsep_setup(d, err)) < 0 ||
 	    (r = control_listen(d, err)) < 0)
@@ -910,8 +933,11 @@ int daemon_run(struct daemon *d)
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
 	while (!d->stopping) {
+		/* Looks at containers first: the ones it starts are polled too. */
+		int follow_in = follow_run(d);
+
 		build_pollset(d, &ps);
-		r = poll(ps.p, ps.n, sooner(next_timeout(d), control_timeouts(d)));
+		r = poll(ps.p, ps.n, sooner(sooner(next_timeout(d), control_timeouts(d)), follow_in));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;

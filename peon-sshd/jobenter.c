@@ -219,7 +219,7 @@ int job_identity(const struct execution *e, struct job_identity *id, char *err)
 
 const char *job_connect_shell(const struct execution *e, char *buf, size_t len)
 {
-	pid_t pid = e->target.type == TARGET_PID ? e->target.pid : 0;
+	pid_t pid = e->target.type != TARGET_HOST ? e->target.pid : 0;
 	struct job_pwent ent;
 	char err[ERRLEN];
 
@@ -365,7 +365,7 @@ int job_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
 {
 	int pidfd, r = 0;
 
-	if (e->target.type != TARGET_PID || !ns_differs(e->target.pid, ns))
+	if (e->target.type == TARGET_HOST || !ns_differs(e->target.pid, ns))
 		return 0;
 	pidfd = pidfd_open(e->target.pid);
 	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
@@ -561,7 +561,7 @@ int job_enter(const struct execution *e, const struct job_view *jv, struct job_e
 	 * operation's execve (the shell, a command, the SFTP image). */
 	if ((r = take_inherited(jv, err)) < 0 || (r = job_label_apply(&jv->label, err)) < 0)
 		return r;
-	if (e->target.type == TARGET_PID && (r = enter_job(jv, err)) < 0)
+	if (e->target.type != TARGET_HOST && (r = enter_job(jv, err)) < 0)
 		return r;
 	if ((r = resolve_user(e, jv, &je->u, err)) < 0)
 		return r;

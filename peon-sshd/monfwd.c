@@ -300,7 +300,8 @@ void monfwd_end(struct mon *m)
 	for (size_t i = 0; i < m->n_listens; i++)
 		if (m->listens[i].path)
 			strv_push(&paths, &n, m->listens[i].path);
-	if (n && m->exec) {
+	/* A container that is gone took its files with it. */
+	if (n && m->exec && monjob_refresh(m, err) == 0) {
 		struct jobtask jt = { .kind = JT_CLEANUP, .paths = paths };
 
 		if (jobtask_run(m->exec, &jt, CLEANUP_MS, &res, err) < 0)

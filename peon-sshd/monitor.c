@@ -261,7 +261,8 @@ static void logged_in(struct mon *m, const char *user, struct route_answer *ans,
 	{
 		char why[ERRLEN];
 
-		if (job_identity(m->exec, &m->runs_as, why) < 0)
+		/* The container's process now: the daemon's record may be older. */
+		if (monjob_refresh(m, why) < 0 || job_identity(m->exec, &m->runs_as, why) < 0)
 			log_full(LOG_INFO, &m->lctx, "who the shell runs as is unknown: %s", why);
 	}
 	monfwd_decide(m);

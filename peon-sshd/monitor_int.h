@@ -105,6 +105,9 @@ const char *monfwd_forced_command(const struct mon *m);
 void monfwd_end(struct mon *m);
 
 /* monjob.c */
+/* Point m->exec at the job's process now (target.h): a container may have
+ * restarted since the daemon saw it. Before every job-side operation. */
+int monjob_refresh(struct mon *m, char *err);
 void monjob_spawn(struct mon *m, const struct mon_request *rq);
 void monjob_signal(struct mon *m, const struct mon_request *rq);
 void monjob_hangup(struct mon *m, const struct mon_request *rq);

@@ -8,6 +8,7 @@
 #include "jobenter.h"
 #include "monitor_int.h"
 #include "spawn.h"
+#include "target.h"
 #include "util.h"
 
 #include <errno.h>
@@ -109,6 +110,22 @@ static void hand_over(struct mon *m, uint32_t id, struct spawn_res *res)
 		close(res->err_fd);
 }
 
+int monjob_refresh(struct mon *m, char *err)
+{
+	struct target t = m->exec->target;
+	int r = target_refresh(&t, err);
+
+	if (r < 0)
+		return r;
+	/* This connection's processes are members of the pid namespace it
+	 * entered: a restarted container has a new one, and what ran in the
+	 * old one ended with it. The connection does not move over. */
+	if (m->pidns_entered && (t.pid != m->exec->target.pid || t.starttime != m->exec->target.starttime))
+		return errf(err, -ESRCH, "the container restarted after this connection began: connect again");
+	m->exec->target = t;
+	return 0;
+}
+
 static const char *original_command(const struct mon_request *rq)
 {
 	switch (rq->kind) {
@@ -141,7 +158,9 @@ static int start(struct mon *m, const struct mon_request *rq, struct spawn_res *
 	snprintf(client, sizeof(client), "%s %d %d", m->ep.remote_ip, m->ep.remote_port, m->ep.local_port);
 	/* Once: later children of the monitor are members of the job's pid
 	 * namespace, so a shell is our direct child there too. */
-	r = m->pidns_entered ? 0 : job_enter_ns(m->exec, "pid", CLONE_NEWPID, err);
+	r = monjob_refresh(m, err);
+	if (r == 0 && !m->pidns_entered)
+		r = job_enter_ns(m->exec, "pid", CLONE_NEWPID, err);
 	if (r == 0) {
 		m->pidns_entered = true;
 		r = spawn_start(&sr, res, err);
@@ -267,7 +286,7 @@ int monjob_task(struct mon *m, const struct jobtask *jt, uint32_t id, enum mon_t
 	if (!nv)
 		return errf(err, -ENOMEM, "out of memory");
 	m->tasks = nv;
-	if ((r = jobtask_start(m->exec, jt, &t.pid, &t.sock, err)) < 0)
+	if ((r = monjob_refresh(m, err)) < 0 || (r = jobtask_start(m->exec, jt, &t.pid, &t.sock, err)) < 0)
 		return r;
 	t.deadline = mono_ms() + OPEN_DEADLINE_MS;
 	m->tasks[m->n_tasks++] = t;

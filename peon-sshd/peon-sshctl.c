@@ -28,7 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
-		"  add ID (--pid PID | --host) KEYS [--port N] [--user USER] [--ttl DURATION]\n"
+		"  add ID (--docker CONTAINER | --containerd NAMESPACE/ID | --pid PID | --host) KEYS\n"
+		"         [--port N] [--user USER] [--ttl DURATION]\n"
 		"         [--log-file FILE] [--log-url URL] [--no-port-forwarding] [--no-local-forwarding]\n"
 		"         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
 		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
@@ -175,10 +176,13 @@ static void key_url(json_object *keys, const char *url)
 	curl_easy_cleanup(c);
 }
 
+#define ONE_TARGET "give exactly one target: --docker, --containerd, --pid or --host"
+
 static json_object *build_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },      { "host", no_argument, NULL, 'H' },
+		{ "docker", required_argument, NULL, 'D' },   { "containerd", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'k' },      { "key-file", required_argument, NULL, 'K' },
 		{ "key-url", required_argument, NULL, 'U' },  { "port", required_argument, NULL, 'P' },
 		{ "user", required_argument, NULL, 'u' },     { "ttl", required_argument, NULL, 't' },
@@ -203,17 +207,25 @@ static json_object *build_add(int argc, char **argv)
 		switch (c) {
 		case 'p':
 			if (target || parse_ulong(optarg, 4194304, &v) < 0 || v < 1)
-				die(1, target ? "give exactly one target: --pid PID or --host" :
-						"--pid %s: not a process id", optarg);
+				die(1, target ? ONE_TARGET : "--pid %s: not a process id", optarg);
 			target = json_object_new_object();
 			json_object_object_add(target, "type", json_object_new_string("pid"));
 			json_object_object_add(target, "pid", json_object_new_int((int)v));
 			break;
 		case 'H':
 			if (target)
-				die(1, "give exactly one target: --pid PID or --host");
+				die(1, ONE_TARGET);
 			target = json_object_new_object();
 			json_object_object_add(target, "type", json_object_new_string("host"));
+			break;
+		case 'D':
+		case 'C':
+			if (target)
+				die(1, ONE_TARGET);
+			/* Checked by the daemon, which asks the runtime. */
+			target = json_object_new_object();
+			json_object_object_add(target, "type", json_object_new_string(c == 'D' ? "docker" : "containerd"));
+			json_object_object_add(target, "container", json_object_new_string(optarg));
 			break;
 		case 'k': add_key_lines(keys, optarg, "--key"); break;
 		case 'K': key_file(keys, optarg); break;
@@ -250,7 +262,7 @@ static json_object *build_add(int argc, char **argv)
 	if (optind != argc - 1)
 		die(2, "add takes exactly one EXECUTION_ID (see --help)");
 	if (!target)
-		die(1, "a target is required: --pid PID or --host");
+		die(1, "a target is required: --docker CONTAINER, --containerd NAMESPACE/ID, --pid PID or --host");
 	if (json_object_array_length(keys) == 0)
 		die(1, "at least one key is required: --key, --key-file or --key-url");
 	json_object_object_add(req, "id", json_object_new_string(argv[optind]));
@@ -302,22 +314,24 @@ static void print_list(json_object *reply)
 	json_object *arr, *t, *keys;
 
 	json_object_object_get_ex(reply, "executions", &arr);
-	printf("%-24s %-6s %-12s %-10s %-5s %-8s %s\n", "EXECUTION", "PORT", "TARGET", "USER", "KEYS",
+	printf("%-24s %-6s %-20s %-10s %-5s %-8s %s\n", "EXECUTION", "PORT", "TARGET", "USER", "KEYS",
 	       "SESSIONS", "EXPIRES");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
-		char tgt[32], exp[32] = "never";
+		char tgt[64], exp[32] = "never";
 		time_t ex = (time_t)(num(e, "expires_ms") / 1000);
 
 		json_object_object_get_ex(e, "target", &t);
 		json_object_object_get_ex(e, "keys", &keys);
 		if (strcmp(str(t, "type"), "pid") == 0)
 			snprintf(tgt, sizeof(tgt), "pid %lld", num(t, "pid"));
+		else if (*str(t, "container"))
+			snprintf(tgt, sizeof(tgt), "%s %.40s", str(t, "type"), str(t, "container"));
 		else
 			snprintf(tgt, sizeof(tgt), "%s", str(t, "type"));
 		if (ex)
 			strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M:%S", localtime(&ex));
-		printf("%-24s %-6lld %-12s %-10s %-5zu %-8lld %s\n", str(e, "id"), num(e, "port"), tgt,
+		printf("%-24s %-6lld %-20s %-10s %-5zu %-8lld %s\n", str(e, "id"), num(e, "port"), tgt,
 		       *str(e, "user") ? str(e, "user") : "(job's)", json_object_array_length(keys),
 		       num(e, "sessions"), exp);
 	}

@@ -1,4 +1,6 @@
 #include "registry.h"
+#include "containerd.h"
+#include "docker.h"
 #include "ctlproto.h"
 #include "duration.h"
 #include "util.h"
@@ -15,7 +17,7 @@ struct execution *execution_new(void)
 	struct execution *e = calloc(1, sizeof(*e));
 
 	if (e)
-		e->pidfd = -1;
+		e->pidfd = e->follow_fd = -1;
 	return e;
 }
 
@@ -33,6 +35,8 @@ void execution_free(struct execution *e)
 	job_seccomp_free(e->seccomp);
 	if (e->pidfd >= 0)
 		close(e->pidfd);
+	if (e->follow_fd >= 0)
+		close(e->follow_fd);
 	free(e);
 }
 
@@ -63,12 +67,22 @@ const char *execution_key_comment(const struct execution *e, const char *fingerp
 	return k && k->comment ? k->comment : "";
 }
 
+static const char *const target_names[] = {
+	[TARGET_PID] = "pid", [TARGET_HOST] = "host", [TARGET_DOCKER] = "docker", [TARGET_CONTAINERD] = "containerd",
+};
+
+const char *target_type_name(enum target_type t)
+{
+	return (size_t)t < ARRAY_SIZE(target_names) ? target_names[t] : "?";
+}
+
 const char *target_describe(const struct target *t, char *buf, size_t len)
 {
-	if (t->type == TARGET_HOST)
-		snprintf(buf, len, "host");
-	else
-		snprintf(buf, len, "pid %d", (int)t->pid);
+	switch (t->type) {
+	case TARGET_HOST: snprintf(buf, len, "host"); break;
+	case TARGET_PID: snprintf(buf, len, "pid %d", (int)t->pid); break;
+	default: snprintf(buf, len, "%s %s", target_type_name(t->type), t->ref); break;
+	}
 	return buf;
 }
 
@@ -199,8 +213,12 @@ static json_object *target_to_json(const struct target *t)
 {
 	json_object *o = json_object_new_object();
 
-	add_str(o, "type", t->type == TARGET_HOST ? "host" : "pid");
-	if (t->type == TARGET_PID) {
+	add_str(o, "type", target_type_name(t->type));
+	if (t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD)
+		add_str(o, "container", t->ref);
+	if (t->type == TARGET_DOCKER && *t->id)
+		add_str(o, "container_id", t->id);
+	if (t->type != TARGET_HOST && t->pid) {
 		json_object_object_add(o, "pid", json_object_new_int(t->pid));
 		json_object_object_add(o, "starttime", json_object_new_uint64(t->starttime));
 	}
@@ -295,31 +313,61 @@ static int dup_opt(json_object *o, const char *k, size_t max, char **out, char *
 	return *out ? 0 : -ENOMEM;
 }
 
+/* A container target's "container" (and, in records, "container_id"). */
+static int parse_container(json_object *tj, struct target *t, bool request, char *err)
+{
+	const char *ref = opt_str(tj, "container"), *id = request ? NULL : opt_str(tj, "container_id");
+	bool ok = ref && (t->type == TARGET_DOCKER ? docker_ref_valid(ref) : containerd_ref_valid(ref));
+
+	if (!ok && t->type == TARGET_DOCKER)
+		return errf(err, -EINVAL, "--docker needs a container name or id (letters, digits, _ . -, at most %d)",
+			    DOCKER_REF_MAX);
+	if (!ok)
+		return errf(err, -EINVAL, "--containerd needs NAMESPACE/ID (letters, digits and single . _ - between them)");
+	snprintf(t->ref, sizeof(t->ref), "%s", ref);
+	if (id && (strlen(id) != TARGET_ID_MAX || strspn(id, "0123456789abcdef") != TARGET_ID_MAX))
+		return errf(err, -EINVAL, "container_id must be 64 hex digits");
+	if (id)
+		snprintf(t->id, sizeof(t->id), "%s", id);
+	return 0;
+}
+
 static int parse_target(json_object *o, struct target *t, bool request, char *err)
 {
-	static const char *const fields[] = { "type", "pid", NULL };
+	static const char *const pid_fields[] = { "type", "pid", NULL };
+	static const char *const container_fields[] = { "type", "container", NULL };
 	json_object *tj;
 	const char *type;
-	int64_t pid;
+	int64_t v;
+	size_t i;
 	int r;
 
 	if (!json_object_object_get_ex(o, "target", &tj) || !(type = opt_str(tj, "type")))
-		return errf(err, -EINVAL, "a target is required: --pid PID or --host");
-	if (request && (r = ctl_check_fields(tj, fields, "add request's target", err)) < 0)
-		return r;
-	if (strcmp(type, "host") == 0) {
-		t->type = TARGET_HOST;
-		return 0;
-	}
-	if (strcmp(type, "pid") != 0)
+		return errf(err, -EINVAL, "a target is required: --docker CONTAINER, --containerd NAMESPACE/ID, --pid PID or --host");
+	for (i = 0; i < ARRAY_SIZE(target_names) && strcmp(type, target_names[i]) != 0; i++)
+		;
+	if (i == ARRAY_SIZE(target_names))
 		return errf(err, -EINVAL, "unknown target type '%.64s'", type);
-	t->type = TARGET_PID;
-	if (json_int_in(tj, "pid", 1, PID_MAX, &pid) < 0)
+	t->type = (enum target_type)i;
+	if (request && (r = ctl_check_fields(tj, t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD ?
+					     container_fields : pid_fields, "add request's target", err)) < 0)
+		return r;
+	if (t->type == TARGET_HOST)
+		return 0;
+	if (t->type != TARGET_PID) {
+		if ((r = parse_container(tj, t, request, err)) < 0)
+			return r;
+	} else if (json_int_in(tj, "pid", 1, PID_MAX, &v) < 0) {
 		return errf(err, -EINVAL, "target pid must be a process id between 1 and %d", PID_MAX);
-	t->pid = (pid_t)pid;
-	/* Only the daemon knows the start time: it reads it when registering. */
-	if (!request && json_int_in(tj, "starttime", 0, INT64_MAX, &pid) == 0)
-		t->starttime = (unsigned long long)pid;
+	} else {
+		t->pid = (pid_t)v;
+	}
+	/* Only the daemon knows the process and its start time: it looks them
+	 * up when registering (for containers, again whenever it follows one). */
+	if (!request && t->type != TARGET_PID && json_int_in(tj, "pid", 1, PID_MAX, &v) == 0)
+		t->pid = (pid_t)v;
+	if (!request && json_int_in(tj, "starttime", 0, INT64_MAX, &v) == 0)
+		t->starttime = (unsigned long long)v;
 	return 0;
 }
 

@@ -12,13 +12,25 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum target_type { TARGET_PID, TARGET_HOST };
+enum target_type { TARGET_PID, TARGET_HOST, TARGET_DOCKER, TARGET_CONTAINERD };
+
+#define TARGET_REF_MAX 160             /* a Docker name/id, a containerd NAMESPACE/ID */
+#define TARGET_ID_MAX 64               /* a Docker container id */
 
 struct target {
 	enum target_type type;
-	pid_t pid;                     /* TARGET_PID: the job's process (host pid) */
+	/* The job's process (host pid): for PID the execution's one process;
+	 * for DOCKER and CONTAINERD the container's process when last seen
+	 * (target.h asks the runtime again before every use). */
+	pid_t pid;
 	unsigned long long starttime;  /* its /proc/PID/stat starttime: guards pid reuse */
+	char ref[TARGET_REF_MAX + 1];  /* DOCKER: the name or id given; CONTAINERD: "NAMESPACE/ID" */
+	char id[TARGET_ID_MAX + 1];    /* DOCKER: the full id the name had at add, followed from then on */
 };
+/* The target's type as requests and records name it. */
+const char *target_type_name(enum target_type t);
+/* "docker c1" / "containerd k8s.io/abc" / "pid 42" / "host". */
+const char *target_describe(const struct target *t, char *buf, size_t len);
 
 /* What an execution's add took away (peon-sshctl add --no-...-forwarding). */
 enum {
@@ -42,6 +54,11 @@ struct execution {
 	long long created_ms;          /* unix time in milliseconds: a --ttl keeps sub-second precision */
 	long long expires_ms;          /* unix time in milliseconds, 0 = never */
 	int pidfd;                     /* daemon-only: readable when the job exits */
+	/* Daemon-only, a container between processes (follow.h): since when,
+	 * the next look, the look in flight (its answer pipe and process). */
+	long long follow_since_ms, follow_next_ms;
+	int follow_fd;
+	pid_t follow_pid;
 	struct job_seccomp *seccomp;   /* the job's filters, copied at add; NULL: none */
 	unsigned no_forwarding;        /* EXEC_NO_* */
 };
@@ -70,7 +87,6 @@ bool execution_has_key(const struct execution *e, const char *fingerprint);
 /* The execution's key with this fingerprint, or NULL. */
 const struct authkey *execution_key(const struct execution *e, const char *fingerprint);
 const char *execution_key_comment(const struct execution *e, const char *fingerprint);
-const char *target_describe(const struct target *t, char *buf, size_t len);
 
 struct execution *registry_find(const struct registry *r, const char *id);
 /* Takes ownership of e on success; -EEXIST (id taken) or -ENOMEM change nothing. */

@@ -102,7 +102,7 @@ static void enter_cwd(const struct spawn_req *rq, const struct job_view *jv, con
 {
 	/* The job's working directory is the point of a debug shell; fall back
 	 * to home, then / when the user may not enter it. */
-	if (rq->exec->target.type == TARGET_PID && jv->cwdfd >= 0 && fchdir(jv->cwdfd) == 0)
+	if (rq->exec->target.type != TARGET_HOST && jv->cwdfd >= 0 && fchdir(jv->cwdfd) == 0)
 		return;
 	if (chdir(u->home) == 0)
 		return;

@@ -348,3 +348,38 @@ def job(jobroot):
                 pass
         if left:
             time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """One dockerd of the tests' own for the session (tests/integration/dockerd.py)."""
+    from dockerd import remove_engine, start_engine
+    engine = start_engine()
+    yield engine
+    remove_engine(engine)
+
+
+@pytest.fixture
+def container(docker_engine):
+    """Factory: container(*docker_run_options) -> (name, full id); removed after the test."""
+    made = []
+
+    def make(*opts, cmd=("sh", "-c", "sleep 100000")):
+        name = "peon-" + uuid.uuid4().hex[:10]
+        cid = docker_engine.run(name, *opts, cmd=cmd)
+        made.append(name)
+        return name, cid
+
+    yield make
+    if made:
+        docker_engine.docker("rm", "-f", *made, check=False)
+
+
+def docker_conf(engine, cid=None):
+    """The config lines that point a daemon at the tests' engine."""
+    conf = f'docker = {{ socket = "{engine.sock}"; }};\n'
+    if cid:
+        state = engine.state_dir(cid)
+        conf = (f'docker = {{ socket = "{engine.sock}"; state_dir = "{state}/moby"; }};\n'
+                f'containerd = {{ state_dir = "{state}"; }};\n')
+    return conf

@@ -1,0 +1,175 @@
+/* Following a container across restarts (follow.h). */
+#include "follow.h"
+#include "log.h"
+#include "regstore.h"
+#include "report.h"
+#include "target.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* What a look sends back: one write, below PIPE_BUF, so read whole. */
+struct look {
+	int r;
+	char err[ERRLEN];
+	struct target_live lv;
+};
+_Static_assert(sizeof(struct look) <= 4096, "a look's answer must fit one pipe write");
+
+void follow_begin(struct daemon *d, struct execution *e)
+{
+	(void)d;
+	if (e->pidfd >= 0)
+		close(e->pidfd);
+	e->pidfd = -1;
+	e->follow_since_ms = e->follow_next_ms = mono_ms();
+}
+
+static void look_child(const struct execution *e, int wfd)
+{
+	struct look l = { 0 };
+
+	l.r = target_look(&e->target, &l.lv, l.err);
+	_exit(write(wfd, &l, sizeof(l)) == (ssize_t)sizeof(l) ? 0 : 1);
+}
+
+static void start_look(struct execution *e)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		e->follow_next_ms = mono_ms() + FOLLOW_RESTARTING_MS;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		look_child(e, p[1]);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		e->follow_next_ms = mono_ms() + FOLLOW_RESTARTING_MS;
+		return;
+	}
+	e->follow_fd = p[0];
+	e->follow_pid = pid;
+}
+
+int follow_run(struct daemon *d)
+{
+	long long now = mono_ms(), soonest = -1;
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		struct execution *e = d->reg.v[i];
+
+		if (!e->follow_since_ms || e->follow_fd >= 0)
+			continue;
+		if (e->follow_next_ms <= now)
+			start_look(e);
+		else if (soonest < 0 || e->follow_next_ms < soonest)
+			soonest = e->follow_next_ms;
+	}
+	return soonest < 0 ? -1 : (int)(soonest - now);
+}
+
+static void line(struct daemon *d, const struct execution *e, const char *fmt, const char *arg, int n)
+{
+	struct log_ctx ctx = { .execution_id = e->id };
+	char text[REPORT_LINE_MAX];
+
+	snprintf(text, sizeof(text), fmt, arg, n);
+	log_full(LOG_INFO, &ctx, "%s", text);
+	report_line(&d->cfg, e, text, NULL);
+}
+
+/* The container runs again: watch its new process, from disk on too. */
+static void follow_to(struct daemon *d, struct execution *e, const struct target_live *lv)
+{
+	struct log_ctx ctx = { .execution_id = e->id };
+	char dir[PATH_MAX], err[ERRLEN];
+
+	e->target.pid = lv->pid;
+	e->target.starttime = lv->starttime;
+	e->pidfd = (int)syscall(SYS_pidfd_open, lv->pid, 0);
+	e->follow_since_ms = e->follow_next_ms = 0;
+	if (e->pidfd < 0) {
+		/* Gone again already: the next look finds out what happened. */
+		follow_begin(d, e);
+		return;
+	}
+	if (regstore_write(daemon_records_dir(d, dir, sizeof(dir)), e, err) < 0)
+		log_full(LOG_ERR, &ctx, "%s: a restart of peon-sshd would look for the container's process again", err);
+	line(d, e, "The container %s restarted; SSH debug access continues in its new process %d.", e->target.ref,
+	     (int)lv->pid);
+}
+
+static void end(struct daemon *d, struct execution *e, const char *why)
+{
+	char id[256], err[ERRLEN];
+
+	/* why is the look's, not e's: e is freed on the way. */
+	snprintf(id, sizeof(id), "%s", e->id);
+	daemon_end_execution(d, id, why, err);
+}
+
+static void decide(struct daemon *d, struct execution *e, const struct look *l)
+{
+	long long now = mono_ms(), waited = now - e->follow_since_ms;
+	char why[ERRLEN + 64];
+
+	if (l->r < 0) {
+		snprintf(why, sizeof(why), "its container cannot be checked: %s", l->err);
+		if (waited >= FOLLOW_UNREACHABLE_MS)
+			return end(d, e, why);
+		e->follow_next_ms = now + FOLLOW_RESTARTING_MS;
+		return;
+	}
+	switch (l->lv.state) {
+	case TARGET_RUNNING:
+	case TARGET_PAUSED:
+		return follow_to(d, e, &l->lv);
+	case TARGET_RESTARTING:
+		e->follow_next_ms = now + FOLLOW_RESTARTING_MS;
+		return;
+	case TARGET_STOPPED:
+		if (waited < FOLLOW_SETTLE_MS) {
+			e->follow_next_ms = now + FOLLOW_RETRY_MS;
+			return;
+		}
+		return end(d, e, l->lv.why);
+	case TARGET_REMOVED:
+		return end(d, e, l->lv.why);
+	}
+}
+
+void follow_answer(struct daemon *d, int fd)
+{
+	struct look l;
+	ssize_t n;
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		struct execution *e = d->reg.v[i];
+
+		if (e->follow_fd != fd)
+			continue;
+		n = read(fd, &l, sizeof(l));
+		close(fd);
+		e->follow_fd = -1;
+		e->follow_pid = 0;
+		if (n != (ssize_t)sizeof(l)) {
+			l.r = -EIO;
+			snprintf(l.err, sizeof(l.err), "the look at the container ended without an answer");
+		}
+		decide(d, e, &l);
+		return;
+	}
+}
