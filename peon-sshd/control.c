@@ -65,6 +65,13 @@ static json_object *check_container(struct daemon *d, struct target *t)
 	return NULL;
 }
 
+static bool has_spec(const struct target *t)
+{
+	char bundle[PATH_MAX], err[ERRLEN];
+
+	return target_bundle(t, bundle, sizeof(bundle), err) == 0;
+}
+
 static json_object *check_target(struct daemon *d, struct execution *e)
 {
 	struct target *t = &e->target;
@@ -90,8 +97,9 @@ static json_object *check_target(struct daemon *d, struct execution *e)
 	e->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
 	if (e->pidfd < 0 || !procinfo_same_process(t->pid, t->starttime))
 		return ctl_error("process %d ended while it was being registered", (int)t->pid);
-	/* Once, now: every shell of the execution runs under these (jobseccomp.h). */
-	if (job_seccomp_capture(t->pid, &e->seccomp, err) < 0)
+	/* Once, now: every shell of the execution runs under these
+	 * (jobseccomp.h); unless the container's spec gives them (jobspec.h). */
+	if (!has_spec(t) && job_seccomp_capture(t->pid, &e->seccomp, err) < 0)
 		return ctl_error("%s", err);
 	if (!procinfo_same_process(t->pid, t->starttime))
 		return ctl_error("process %d ended while it was being registered", (int)t->pid);

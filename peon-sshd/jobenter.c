@@ -1,4 +1,5 @@
 #include "jobenter.h"
+#include "jobspec.h"
 #include "cgroup.h"
 #include "jobseccomp.h"
 #include "util.h"
@@ -248,6 +249,8 @@ void job_close(struct job_view *jv)
 	if (jv->cwdfd >= 0)
 		close(jv->cwdfd);
 	free(jv->environ);
+	job_seccomp_free(jv->seccomp);
+	jv->seccomp = NULL;
 }
 
 static int open_proc_dir(pid_t pid, const char *what)
@@ -306,6 +309,8 @@ static int refuse_paused(const struct job_view *jv, char *err)
  * without them. */
 static int check_seccomp(const struct execution *e, const struct job_view *jv, char *err)
 {
+	if (jv->from_spec)
+		return 0;
 	if (jv->st.seccomp_mode == 2 && !e->seccomp)
 		return errf(err, -EPERM, "the job runs under seccomp filters that were not copied when the execution "
 					 "was added: add the execution again");
@@ -337,7 +342,8 @@ int job_open(const struct execution *e, struct job_view *jv, char *err)
 		goto fail;
 	}
 	if ((r = read_inherited(jv, err)) < 0 || (r = refuse_paused(jv, err)) < 0 ||
-	    (r = check_seccomp(e, jv, err)) < 0 || (r = job_label_read(jv->pid, &jv->label, err)) < 0)
+	    (r = job_label_read(jv->pid, &jv->label, err)) < 0 || (r = job_spec_apply(e, jv, err)) < 0 ||
+	    (r = check_seccomp(e, jv, err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
 		if (ns_differs(jv->pid, namespaces[i].name))
@@ -566,14 +572,16 @@ int job_enter(const struct execution *e, const struct job_view *jv, struct job_e
 	if ((r = resolve_user(e, jv, &je->u, err)) < 0)
 		return r;
 	build_creds(e, jv, &je->u, &je->c);
+	je->seccomp = jv->from_spec ? jv->seccomp : e->seccomp;
 	return 0;
 }
 
 int job_seccomp(const struct execution *e, const struct job_entry *je, enum job_seccomp_when when, char *err)
 {
-	if (!e->seccomp || (when == JOB_SECCOMP_LAST) != je->c.no_new_privs)
+	(void)e;
+	if (!je->seccomp || (when == JOB_SECCOMP_LAST) != je->c.no_new_privs)
 		return 0;
-	return job_seccomp_install(e->seccomp, err);
+	return job_seccomp_install(je->seccomp, err);
 }
 
 int job_become(const struct job_entry *je, int pdeathsig, bool dumpable, char *err)

@@ -47,6 +47,10 @@ struct job_view {
 	mode_t umask;
 	int oom_score_adj;
 	struct job_label label;       /* its AppArmor profile / SELinux context, taken at exec */
+	/* A container's spec decided the sandbox (jobspec.h); its seccomp
+	 * filter, installed instead of the execution's copied one. */
+	bool from_spec;
+	struct job_seccomp *seccomp;
 };
 
 struct user_info {
@@ -60,6 +64,7 @@ struct user_info {
 struct job_entry {
 	struct user_info u;
 	struct creds c;
+	const struct job_seccomp *seccomp;   /* the filters to install: the spec's or the copied ones */
 };
 
 /* Read the job (monitor side); for a --host execution only the limits,

@@ -47,7 +47,7 @@ def test_add_prints_connect_line_and_lists(daemon, job, keys):
     (["--pid", "PID", "KEY", "--user", "nosuchuser"], "user 'nosuchuser' does not exist in the job"),
     (["--host", "KEY"], "--host needs --user"),
     (["--host", "KEY", "--user", "nosuchuser"], "user 'nosuchuser' does not exist on this worker"),
-    (["KEY"], "a target is required: --pid PID or --host"),
+    (["KEY"], "a target is required: --docker CONTAINER, --containerd NAMESPACE/ID, --pid PID or --host"),
     (["--pid", "PID"], "at least one key is required"),
     (["--pid", "PID", "KEY", "--ttl", "soon"], "--ttl soon: not a duration"),
     (["--pid", "PID", "--key-file", "/nonexistent/keys"], "--key-file /nonexistent/keys: No such file"),

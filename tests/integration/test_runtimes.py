@@ -201,3 +201,28 @@ def test_side_by_side_with_docker_exec(ddaemon, container, docker_engine, keys):
     got = r.stdout
     assert "unshare rc 1" in want and "pids.max 77" in want and "nofile 512" in want, want
     assert got.splitlines() == want.splitlines(), "docker exec:\n" + want + "\npeon-sshd:\n" + got
+
+
+def test_the_spec_decides_the_sandbox_the_live_process_env_and_cwd(ddaemon, container, docker_engine, keys):
+    """The container's process lowered its own limit and moved to /tmp after
+    it started: the shell gets the spec's limit (as docker exec does) and
+    the live process's directory and environment."""
+    k = keys("spec")
+    name, cid = container("--ulimit", "nofile=512:512", "-e", "FROM_SPEC=1",
+                          cmd=("sh", "-c", "ulimit -n 100; cd /tmp; export LIVE_ONLY=2; exec sleep 100000"))
+    d = ddaemon(cid)
+    d.add("exec-spec", "--docker", name, key=k)
+    registered = [line for line in d.log().splitlines() if "registered:" in line]
+    # The filters come from the spec, not from a copy at add.
+    assert registered and "0 seccomp filters" in registered[0], d.log()
+    live = docker_engine.pid(name)
+    with open(f"/proc/{live}/limits") as f:
+        assert any(line.startswith("Max open files") and " 100 " in line for line in f)
+    want = docker_engine.docker("exec", name, "sh", "-c", "ulimit -n").stdout.split()
+    r = ssh(k, d.port, "ulimit -n; pwd; echo FROM_SPEC=$FROM_SPEC LIVE_ONLY=$LIVE_ONLY; grep ^Seccomp: /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert want == ["512"] and lines[0] == "512", (want, r.stdout)
+    assert lines[1] == "/tmp", r.stdout
+    assert lines[2] == "FROM_SPEC=1 LIVE_ONLY=2", r.stdout
+    assert lines[3] == "Seccomp:\t2", r.stdout
