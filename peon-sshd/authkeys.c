@@ -858,6 +858,47 @@ void authkey_free(struct authkey *k)
 	memset(k, 0, sizeof(*k));
 }
 
+static int dup_str(const char *s, char **out)
+{
+	*out = NULL;
+	if (!s)
+		return 0;
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* NULL stays NULL (no restriction); a list, even an empty one, stays a list. */
+static int dup_strv(char *const *v, char ***out)
+{
+	size_t n = 0;
+
+	*out = v ? calloc(1, sizeof(char *)) : NULL;
+	if (v && !*out)
+		return -ENOMEM;
+	for (size_t i = 0; v && v[i]; i++)
+		if (strv_push(out, &n, v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int authkey_copy(struct authkey *dst, const struct authkey *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->opts = src->opts;
+	dst->opts.command = dst->opts.from = NULL;
+	dst->opts.permitopen = dst->opts.permitlisten = NULL;
+	if (dup_str(src->type, &dst->type) < 0 || dup_str(src->b64, &dst->b64) < 0 ||
+	    dup_str(src->comment, &dst->comment) < 0 || dup_str(src->fingerprint, &dst->fingerprint) < 0 ||
+	    dup_str(src->options, &dst->options) < 0 || dup_str(src->opts.command, &dst->opts.command) < 0 ||
+	    dup_str(src->opts.from, &dst->opts.from) < 0 ||
+	    dup_strv(src->opts.permitopen, &dst->opts.permitopen) < 0 ||
+	    dup_strv(src->opts.permitlisten, &dst->opts.permitlisten) < 0) {
+		authkey_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 char *authkey_format(const struct authkey *k)
 {
 	char *s = NULL;

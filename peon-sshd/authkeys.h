@@ -40,6 +40,8 @@ struct authkey {
  * DSA, short RSA, bad data). */
 int authkey_parse(const char *line, struct authkey *out, char *err);
 void authkey_free(struct authkey *k);
+/* A deep copy of src into dst: 0, or -ENOMEM with dst empty. */
+int authkey_copy(struct authkey *dst, const struct authkey *src);
 /* Fingerprint of a libssh key, heap "SHA256:..." or NULL. */
 char *authkey_fingerprint(const ssh_key key);
 /* The line as stored and re-parsed: "[options ]type b64[ comment]". Heap. */

@@ -1,6 +1,8 @@
 /* The control socket and its requests from peon-sshctl: add, remove, list,
- * sessions, status, kill. A failed request changes nothing. The daemon
+ * sessions, status, kill (keys and ttl: ctlexec.c). A failed request
+ * changes nothing. The daemon
  * never blocks on a control client. */
+#include "ctlexec.h"
 #include "ctlproto.h"
 #include "daemon.h"
 #include "jobenter.h"
@@ -321,21 +323,50 @@ static json_object *do_status(struct daemon *d, json_object *req)
 	return o;
 }
 
+/* "SSH session ended by the administrator: ..." in the execution's log,
+ * naming the session as its own lines did (monitor.c). */
+static void report_kill(struct daemon *d, const char *exec_id, json_object *rec, pid_t pid)
+{
+	const struct execution *e = registry_find(&d->reg, exec_id);
+	char line[REPORT_LINE_MAX];
+	json_object *v;
+	const char *fp = "?", *comment = "", *remote = "?", *user = "?";
+
+	if (!e)
+		return;
+	if (json_object_object_get_ex(rec, "key_fingerprint", &v))
+		fp = json_object_get_string(v);
+	if (json_object_object_get_ex(rec, "key_comment", &v))
+		comment = json_object_get_string(v);
+	if (json_object_object_get_ex(rec, "remote", &v))
+		remote = json_object_get_string(v);
+	if (json_object_object_get_ex(rec, "user", &v))
+		user = json_object_get_string(v);
+	snprintf(line, sizeof(line), "SSH session ended by the administrator: key %s (%s) from %s as %s (session %d).",
+		 fp, comment, remote, user, (int)pid);
+	report_line(&d->cfg, e, line, NULL);
+}
+
 /* End one recorded session: only a live process recorded in sessions/. */
 static json_object *do_kill(struct daemon *d, json_object *req)
 {
 	struct log_ctx ctx = { 0 };
 	char exec_id[256], msg[400];
-	json_object *o;
+	json_object *o, *rec;
 	int64_t pid;
 
 	if (json_int_in(req, "pid", 1, PID_MAX, &pid) < 0)
 		return ctl_error("pid must be a process id between 1 and %d", PID_MAX);
-	if (sessfile_signal_pid(d->cfg.runtime_dir, (pid_t)pid, SIGTERM, exec_id, sizeof(exec_id)) <= 0)
+	rec = sessfile_get(d->cfg.runtime_dir, (pid_t)pid);
+	if (!rec || sessfile_signal_pid(d->cfg.runtime_dir, (pid_t)pid, SIGTERM, exec_id, sizeof(exec_id)) <= 0) {
+		json_object_put(rec);
 		return ctl_error("no live session with pid %d (see peon-sshctl sessions)", (int)pid);
+	}
 	ctx.execution_id = exec_id;
 	snprintf(msg, sizeof(msg), "session %d of execution %s ended", (int)pid, exec_id);
 	log_full(LOG_INFO, &ctx, "kill: %s", msg);
+	report_kill(d, exec_id, rec, (pid_t)pid);
+	json_object_put(rec);
 	o = ok_reply();
 	json_object_object_add(o, "message", json_object_new_string(msg));
 	json_object_object_add(o, "execution", json_object_new_string(exec_id));
@@ -357,6 +388,8 @@ static const struct command {
 	{ "sessions", f_cmd_id, do_sessions },
 	{ "status", f_cmd, do_status },
 	{ "kill", f_cmd_pid, do_kill },
+	{ "keys", NULL, ctl_keys },
+	{ "ttl", NULL, ctl_ttl },
 };
 
 json_object *control_handle(struct daemon *d, json_object *req)

@@ -34,6 +34,9 @@ static void usage(FILE *f)
 		"         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
 		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
 		"  remove ID\n"
+		"  keys ID [--add KEY]... [--add-file FILE]... [--remove FINGERPRINT]... [--json]\n"
+		"      without options: list the keys; FINGERPRINT as list --json shows it (SHA256:...)\n"
+		"  ttl ID DURATION|none [--json]\n"
 		"  kill SESSION_PID\n"
 		"  list [--json]\n"
 		"  sessions [ID] [--json]\n"
@@ -82,16 +85,16 @@ static void add_key_lines(json_object *keys, const char *text, const char *origi
 	free(copy);
 }
 
-static void key_file(json_object *keys, const char *path)
+static void key_file(json_object *keys, const char *path, const char *opt)
 {
 	char *text = NULL;
 	int r = strcmp(path, "-") == 0 ? read_fd(0, KEYS_MAX_BYTES, &text, NULL) :
 					 read_file(path, KEYS_MAX_BYTES, &text, NULL);
 
 	if (r == -EFBIG)
-		die(1, "--key-file %s: larger than %d bytes", path, KEYS_MAX_BYTES);
+		die(1, "%s %s: larger than %d bytes", opt, path, KEYS_MAX_BYTES);
 	if (r < 0)
-		die(1, "--key-file %s: %s", path, strerror(-r));
+		die(1, "%s %s: %s", opt, path, strerror(-r));
 	add_key_lines(keys, text, path);
 	free(text);
 }
@@ -228,7 +231,7 @@ static json_object *build_add(int argc, char **argv)
 			json_object_object_add(target, "container", json_object_new_string(optarg));
 			break;
 		case 'k': add_key_lines(keys, optarg, "--key"); break;
-		case 'K': key_file(keys, optarg); break;
+		case 'K': key_file(keys, optarg, "--key-file"); break;
 		case 'U': key_url(keys, optarg); break;
 		case 'P':
 			if (parse_port(optarg, &port) < 0)
@@ -414,6 +417,80 @@ static json_object *build_kill(int argc, char **argv)
 	return req;
 }
 
+/* keys ID [--add KEY]... [--add-file FILE]... [--remove FP]...: no option lists the keys. */
+static json_object *build_keys(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "add", required_argument, NULL, 'a' },
+		{ "add-file", required_argument, NULL, 'A' },
+		{ "remove", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	json_object *req = json_object_new_object(), *add = NULL, *rm = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == '?')
+			die(2, "usage: peon-sshctl keys EXECUTION_ID [--add KEY]... [--add-file FILE]... [--remove FINGERPRINT]...");
+		if ((c == 'a' || c == 'A') && !add)
+			add = json_object_new_array();
+		if (c == 'a')
+			add_key_lines(add, optarg, "--add");
+		else if (c == 'A')
+			key_file(add, optarg, "--add-file");
+		else
+			json_object_array_add(rm ? rm : (rm = json_object_new_array()), json_object_new_string(optarg));
+	}
+	if (optind != argc - 1)
+		die(2, "keys takes exactly one EXECUTION_ID (see --help)");
+	if (add && json_object_array_length(add) == 0)
+		die(1, "no public key was given to --add (only blank or comment lines)");
+	json_object_object_add(req, "cmd", json_object_new_string("keys"));
+	json_object_object_add(req, "id", json_object_new_string(argv[optind]));
+	if (add)
+		json_object_object_add(req, "add", add);
+	if (rm)
+		json_object_object_add(req, "remove", rm);
+	return req;
+}
+
+/* ttl ID DURATION|none: from now, or no expiry. */
+static json_object *build_ttl(int argc, char **argv)
+{
+	json_object *req = json_object_new_object();
+	long ttl;
+
+	if (argc != 3)
+		die(2, "usage: peon-sshctl ttl EXECUTION_ID DURATION|none");
+	json_object_object_add(req, "cmd", json_object_new_string("ttl"));
+	json_object_object_add(req, "id", json_object_new_string(argv[1]));
+	if (strcmp(argv[2], "none") == 0)
+		json_object_object_add(req, "ttl", json_object_new_string("none"));
+	else if (duration_parse(argv[2], &ttl) == 0)
+		json_object_object_add(req, "ttl", json_object_new_int64(ttl));
+	else
+		die(1, "ttl %s: not a duration like 90s, 30m, 12h or 2d, or none", argv[2]);
+	return req;
+}
+
+static void print_keys(json_object *reply)
+{
+	json_object *arr;
+
+	if (*str(reply, "message")) {
+		printf("execution %s: %s\n", str(reply, "execution"), str(reply, "message"));
+		return;
+	}
+	json_object_object_get_ex(reply, "keys", &arr);
+	printf("%-51s %-12s %s\n", "FINGERPRINT", "TYPE", "COMMENT");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *k = json_object_array_get_idx(arr, i);
+
+		printf("%-51s %-12s %s\n", str(k, "fingerprint"), str(k, "type"), str(k, "comment"));
+	}
+}
+
 static const char *default_socket(const char *config, bool explicit)
 {
 	static struct peon_config cfg;
@@ -462,6 +539,10 @@ int main(int argc, char **argv)
 		req = simple(cmd, argc, argv, true);
 	} else if (strcmp(cmd, "kill") == 0) {
 		req = build_kill(argc, argv);
+	} else if (strcmp(cmd, "keys") == 0) {
+		req = build_keys(argc, argv);
+	} else if (strcmp(cmd, "ttl") == 0) {
+		req = build_ttl(argc, argv);
 	} else if (strcmp(cmd, "sessions") == 0) {
 		req = simple(cmd, argc, argv, false);
 	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "status") == 0) {
@@ -484,8 +565,10 @@ int main(int argc, char **argv)
 		       num(json_object_object_get(reply, "execution"), "port"), str(reply, "connect"));
 	else if (strcmp(cmd, "remove") == 0)
 		print_removed(reply, argv[1]);
-	else if (strcmp(cmd, "kill") == 0)
+	else if (strcmp(cmd, "kill") == 0 || strcmp(cmd, "ttl") == 0)
 		printf("%s\n", str(reply, "message"));
+	else if (strcmp(cmd, "keys") == 0)
+		print_keys(reply);
 	else if (strcmp(cmd, "list") == 0)
 		print_list(reply);
 	else if (strcmp(cmd, "sessions") == 0)

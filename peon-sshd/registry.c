@@ -3,6 +3,7 @@
 #include "docker.h"
 #include "ctlproto.h"
 #include "duration.h"
+#include "keyset.h"
 #include "util.h"
 
 #include <errno.h>
@@ -185,6 +186,68 @@ struct execution *registry_take(struct registry *r, const char *id)
 	return e;
 }
 
+int registry_keys_prepare(const struct registry *r, const struct execution *e, size_t n_new, struct keyindex *ki)
+{
+	size_t n = r->n_by_key - e->n_keys + n_new;
+
+	ki->v = malloc((n ? n : 1) * sizeof(*ki->v));
+	ki->n = n;
+	ki->n_new = n_new;
+	return ki->v ? 0 : -ENOMEM;
+}
+
+void registry_keys_abort(struct keyindex *ki)
+{
+	free(ki->v);
+	*ki = (struct keyindex){ 0 };
+}
+
+static int by_fingerprint(const void *a, const void *b)
+{
+	return strcmp(((const struct keyref *)a)->fingerprint, ((const struct keyref *)b)->fingerprint);
+}
+
+/* (fingerprint, id) order, as the index is sorted. */
+static bool keyref_before(const struct keyref *a, const struct keyref *b)
+{
+	int c = strcmp(a->fingerprint, b->fingerprint);
+
+	return c < 0 || (c == 0 && strcmp(a->e->id, b->e->id) < 0);
+}
+
+void registry_keys_commit(struct registry *r, struct execution *e, struct authkey *keys, struct keyindex *ki)
+{
+	size_t n = ki->n_new;
+	struct keyref *mine = ki->v + (ki->n - n), *out = ki->v;
+	size_t i = 0, j = 0;
+
+	for (size_t k = 0; k < e->n_keys; k++)
+		authkey_free(&e->keys[k]);
+	free(e->keys);
+	e->keys = keys;
+	e->n_keys = n;
+	/* e's new entries at the tail of the new array, sorted; then merged
+	 * with everyone else's, which are sorted already. The merge writes
+	 * front to back and never passes the tail's unread entries. */
+	for (size_t k = 0; k < n; k++)
+		mine[k] = (struct keyref){ .fingerprint = keys[k].fingerprint, .e = e };
+	qsort(mine, n, sizeof(*mine), by_fingerprint);
+	while (i < r->n_by_key || j < n) {
+		if (i < r->n_by_key && r->by_key[i].e == e) {
+			i++;
+			continue;
+		}
+		if (j == n || (i < r->n_by_key && keyref_before(&r->by_key[i], &mine[j])))
+			*out++ = r->by_key[i++];
+		else
+			*out++ = mine[j++];
+	}
+	free(r->by_key);
+	r->by_key = ki->v;
+	r->n_by_key = ki->n;
+	*ki = (struct keyindex){ 0 };
+}
+
 void registry_clear(struct registry *r)
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -249,22 +312,33 @@ static json_object *common_json(const struct execution *e)
 	return o;
 }
 
+json_object *authkey_to_json(const struct authkey *key)
+{
+	json_object *k = json_object_new_object();
+
+	add_str(k, "fingerprint", key->fingerprint);
+	add_str(k, "type", key->type);
+	add_str(k, "comment", key->comment);
+	return k;
+}
+
+json_object *execution_keys_json(const struct execution *e)
+{
+	json_object *keys = json_object_new_array();
+
+	for (size_t i = 0; i < e->n_keys; i++)
+		json_object_array_add(keys, authkey_to_json(&e->keys[i]));
+	return keys;
+}
+
 json_object *execution_to_json(const struct execution *e)
 {
-	json_object *o = common_json(e), *keys = json_object_new_array();
+	json_object *o = common_json(e);
 
 	/* Whole seconds too, as before: what scripts and people read. */
 	json_object_object_add(o, "created", json_object_new_int64(e->created_ms / 1000));
 	json_object_object_add(o, "expires", json_object_new_int64(e->expires_ms / 1000));
-	for (size_t i = 0; i < e->n_keys; i++) {
-		json_object *k = json_object_new_object();
-
-		add_str(k, "fingerprint", e->keys[i].fingerprint);
-		add_str(k, "type", e->keys[i].type);
-		add_str(k, "comment", e->keys[i].comment);
-		json_object_array_add(keys, k);
-	}
-	json_object_object_add(o, "keys", keys);
+	json_object_object_add(o, "keys", execution_keys_json(e));
 	return o;
 }
 
@@ -371,58 +445,22 @@ static int parse_target(json_object *o, struct target *t, bool request, char *er
 	return 0;
 }
 
-/* A key entry is "line" or, in requests, {"line": ..., "source": "file:3"}. */
-static int parse_key(json_object *k, size_t idx, struct execution *e, char *err)
+/* Requests need a key; a record may hold none (every key was removed with
+ * `peon-sshctl keys --remove`: the execution then accepts nobody). */
+static int parse_keys(json_object *o, struct execution *e, bool request, char *err)
 {
-	static const char *const fields[] = { "line", "source", NULL };
-	char kerr[ERRLEN], label[300];
-	const char *line = NULL, *src = NULL;
-	struct authkey key;
-	int r;
-
-	snprintf(label, sizeof(label), "key #%zu", idx + 1);
-	if (json_object_is_type(k, json_type_string)) {
-		line = json_object_get_string(k);
-	} else if (json_object_is_type(k, json_type_object)) {
-		if ((r = ctl_check_fields(k, fields, label, err)) < 0)
-			return r;
-		line = opt_str(k, "line");
-		src = opt_str(k, "source");
-	}
-	if (src)
-		snprintf(label, sizeof(label), "%.256s", src);
-	if (!line)
-		return errf(err, -EINVAL, "%s: not a key line", label);
-	r = authkey_parse(line, &key, kerr);
-	if (r < 0)
-		return errf(err, r, "%s: %s", label, kerr);
-	if (r == 0)
-		return 0;
-	if (execution_has_key(e, key.fingerprint)) {
-		authkey_free(&key);
-		return 0;
-	}
-	e->keys[e->n_keys++] = key;
-	return 0;
-}
-
-static int parse_keys(json_object *o, struct execution *e, char *err)
-{
+	struct keylist l = { 0 };
 	json_object *arr;
-	size_t n;
+	int r;
 
 	if (!json_object_object_get_ex(o, "keys", &arr) || !json_object_is_type(arr, json_type_array))
 		return errf(err, -EINVAL, "at least one key is required (--key, --key-file or --key-url)");
-	n = json_object_array_length(arr);
-	e->keys = calloc(n ? n : 1, sizeof(*e->keys));
-	if (!e->keys)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int r = parse_key(json_object_array_get_idx(arr, i), i, e, err);
-		if (r < 0)
-			return r;
-	}
-	if (e->n_keys == 0)
+	r = keylist_from_json(arr, 1, &l, err);
+	e->keys = l.v;
+	e->n_keys = l.n;
+	if (r < 0)
+		return r;
+	if (request && e->n_keys == 0)
 		return errf(err, -EINVAL, "no public key was given (only blank or comment lines)");
 	return 0;
 }
@@ -480,7 +518,7 @@ static int parse_common(json_object *o, struct execution *e, bool request, char 
 	} else if (!request) {
 		return errf(err, -EINVAL, "the record has no port");
 	}
-	if ((r = parse_target(o, &e->target, request, err)) < 0 || (r = parse_keys(o, e, err)) < 0 ||
+	if ((r = parse_target(o, &e->target, request, err)) < 0 || (r = parse_keys(o, e, request, err)) < 0 ||
 	    (r = dup_opt(o, "user", 256, &e->user, err)) < 0 ||
 	    (r = dup_opt(o, "log_file", PATH_MAX - 1, &e->log_file, err)) < 0 ||
 	    (r = dup_opt(o, "log_url", 8192, &e->log_url, err)) < 0 || (r = parse_no_forwarding(o, e, err)) < 0)

@@ -97,6 +97,20 @@ size_t registry_with_key(const struct registry *r, const char *fingerprint, cons
 /* Detach and return the execution, or NULL. */
 struct execution *registry_take(struct registry *r, const char *id);
 void registry_clear(struct registry *r);
+
+/* Replacing the keys of e (in r) in two steps, so that the caller can
+ * persist the change in between: prepare allocates the new key index, the
+ * only step that can fail (-ENOMEM, nothing changed); commit cannot fail:
+ * it takes keys[0..n_new) (a malloc'd array), frees e's old keys and
+ * installs the index. abort drops a prepared index unused. Nothing else may
+ * change r in between. */
+struct keyindex {
+	struct keyref *v;
+	size_t n, n_new;
+};
+int registry_keys_prepare(const struct registry *r, const struct execution *e, size_t n_new, struct keyindex *ki);
+void registry_keys_commit(struct registry *r, struct execution *e, struct authkey *keys, struct keyindex *ki);
+void registry_keys_abort(struct keyindex *ki);
 size_t registry_count_port(const struct registry *r, int port);
 
 /* Highest pid the kernel hands out (PID_MAX_LIMIT). */
@@ -106,6 +120,9 @@ size_t registry_count_port(const struct registry *r, int port);
 /* JSON forms. For people and tools (`list`): keys as {fingerprint, type,
  * comment}, times as created/expires (seconds) and created_ms/expires_ms. */
 json_object *execution_to_json(const struct execution *e);
+/* The keys alone, as execution_to_json shows them; one key so. */
+json_object *execution_keys_json(const struct execution *e);
+json_object *authkey_to_json(const struct authkey *key);
 /* The daemon's own record (its files, routeq answers): keys as lines. */
 json_object *execution_to_record(const struct execution *e);
 /* An add request from the control socket: untrusted. Every field is type-

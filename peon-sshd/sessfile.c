@@ -191,3 +191,41 @@ int sessfile_signal_pid(const char *runtime_dir, pid_t pid, int sig, char *execu
 	json_object_put(o);
 	return found;
 }
+
+struct key_signal {
+	char *const *fps;
+	size_t n;
+	int sig, hit;
+};
+
+static void signal_if_key(json_object *rec, void *arg)
+{
+	struct key_signal *ks = arg;
+	json_object *fp, *pid;
+
+	if (!json_object_object_get_ex(rec, "key_fingerprint", &fp) || !json_object_object_get_ex(rec, "pid", &pid))
+		return;
+	for (size_t i = 0; i < ks->n; i++)
+		if (strcmp(json_object_get_string(fp), ks->fps[i]) == 0) {
+			ks->hit += kill(json_object_get_int(pid), ks->sig) == 0;
+			return;
+		}
+}
+
+int sessfile_signal_keys(const char *runtime_dir, const char *execution, char *const *fps, size_t n, int sig)
+{
+	struct key_signal ks = { .fps = fps, .n = n, .sig = sig };
+
+	if (n)
+		each_session(runtime_dir, execution, signal_if_key, &ks);
+	return ks.hit;
+}
+
+json_object *sessfile_get(const char *runtime_dir, pid_t pid)
+{
+	char sdir[PATH_MAX], name[32];
+
+	snprintf(sdir, sizeof(sdir), "%s/sessions", runtime_dir);
+	snprintf(name, sizeof(name), "%d.json", (int)pid);
+	return load_live(sdir, name);
+}

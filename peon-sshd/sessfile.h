@@ -31,5 +31,10 @@ json_object *sessfile_counts(const char *runtime_dir);
 /* Signal the session of process pid if it is a live recorded one: 1 with
  * its execution id copied out, 0 when pid is not a live recorded session. */
 int sessfile_signal_pid(const char *runtime_dir, pid_t pid, int sig, char *execution, size_t len);
+/* Signal the live sessions of an execution that logged in with one of the
+ * keys fps[0..n) (fingerprints): how many were signalled. */
+int sessfile_signal_keys(const char *runtime_dir, const char *execution, char *const *fps, size_t n, int sig);
+/* The record of the live session of process pid, or NULL. */
+json_object *sessfile_get(const char *runtime_dir, pid_t pid);
 
 #endif
