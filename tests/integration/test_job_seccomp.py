@@ -34,7 +34,9 @@ def filtered_job(job, **opts):
 def shell_output(client, command, timeout=20):
     """Run command in an interactive pty shell; its output up to a marker."""
     chan = client.invoke_shell()
-    chan.send(command + "; echo END-OF-TEST\n")
+    # The typed line is echoed by the pty: the marker must not be in it
+    # literally, or the echo ends the read before the output arrives.
+    chan.send(command + "; echo END-OF-''TEST\n")
     out = chan_read_until(chan, b"END-OF-TEST\r\n", timeout)
     chan.close()
     return out.replace("\r\n", "\n")
