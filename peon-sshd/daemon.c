@@ -257,7 +257,7 @@ static bool restore_one(struct daemon *d, struct execution *e)
 	/* A container whose process changed while we were stopped: asked
 	 * about like one whose process has just exited (follow.h). */
 	if (e->target.type != TARGET_HOST && e->target.type != TARGET_PID && e->pidfd < 0)
-		follow_begin(d, e);
+		follow_begin(e);
 	if (daemon_ensure_port(d, e->port, err) < 0)
 		log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
 	else
@@ -728,7 +728,7 @@ static void on_job_ended(struct daemon *d, int pidfd)
 
 			log_full(LOG_INFO, &ctx, "the container's process %d ended; asking its runtime what became of it",
 				 (int)e->target.pid);
-			follow_begin(d, e);
+			follow_begin(e);
 			return;
 		}
 		snprintf(id, sizeof(id), "%s", e->id);

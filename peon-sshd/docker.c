@@ -24,33 +24,8 @@ bool docker_ref_valid(const char *ref)
 	return true;
 }
 
-struct answer {
-	char *buf;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *u)
-{
-	struct answer *a = u;
-	size_t add = sz * n;
-	char *nb;
-
-	if (a->len + add > DOCKER_ANSWER_MAX) {
-		a->too_big = true;
-		return 0;
-	}
-	if (!(nb = realloc(a->buf, a->len + add + 1)))
-		return 0;
-	a->buf = nb;
-	memcpy(a->buf + a->len, p, add);
-	a->len += add;
-	a->buf[a->len] = '\0';
-	return add;
-}
-
 /* The engine's own sentence from an error answer ({"message": "..."}). */
-static void engine_message(const struct answer *a, char *out, size_t len)
+static void engine_message(const struct bounded_body *a, char *out, size_t len)
 {
 	json_object *o = a->buf ? json_tokener_parse(a->buf) : NULL, *m;
 
@@ -60,7 +35,7 @@ static void engine_message(const struct answer *a, char *out, size_t len)
 	json_object_put(o);
 }
 
-static int get(const char *socket_path, const char *path, struct answer *a, long *status, char *err)
+static int get(const char *socket_path, const char *path, struct bounded_body *a, long *status, char *err)
 {
 	char url[256 + DOCKER_REF_MAX];
 	CURL *c = curl_easy_init();
@@ -77,7 +52,7 @@ static int get(const char *socket_path, const char *path, struct answer *a, long
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)DOCKER_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)DOCKER_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bounded_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
@@ -93,7 +68,7 @@ static int get(const char *socket_path, const char *path, struct answer *a, long
 
 int docker_inspect(const char *socket_path, const char *ref, struct docker_container *c, char *err)
 {
-	struct answer a = { 0 };
+	struct bounded_body a = { .max = DOCKER_ANSWER_MAX };
 	char path[64 + DOCKER_REF_MAX], msg[256];
 	long status = 0;
 	int r;

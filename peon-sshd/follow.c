@@ -23,9 +23,8 @@ struct look {
 };
 _Static_assert(sizeof(struct look) <= 4096, "a look's answer must fit one pipe write");
 
-void follow_begin(struct daemon *d, struct execution *e)
+void follow_begin(struct execution *e)
 {
-	(void)d;
 	if (e->pidfd >= 0)
 		close(e->pidfd);
 	e->pidfd = -1;
@@ -103,7 +102,7 @@ static void follow_to(struct daemon *d, struct execution *e, const struct target
 	e->follow_since_ms = e->follow_next_ms = 0;
 	if (e->pidfd < 0) {
 		/* Gone again already: the next look finds out what happened. */
-		follow_begin(d, e);
+		follow_begin(e);
 		return;
 	}
 	if (regstore_write(daemon_records_dir(d, dir, sizeof(dir)), e, err) < 0)

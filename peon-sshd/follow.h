@@ -30,7 +30,7 @@
 #define FOLLOW_UNREACHABLE_MS 60000
 
 /* e's process has exited (its pidfd is readable): start following. */
-void follow_begin(struct daemon *d, struct execution *e);
+void follow_begin(struct execution *e);
 /* Start the looks that are due; the poll timeout until the next one (-1: none). */
 int follow_run(struct daemon *d);
 /* A look's answer is readable on fd. */

@@ -99,32 +99,6 @@ static void key_file(json_object *keys, const char *path, const char *opt)
 	free(text);
 }
 
-struct fetch {
-	char *buf;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *u)
-{
-	struct fetch *f = u;
-	size_t add = sz * n;
-	char *nb;
-
-	if (f->len + add > KEYS_MAX_BYTES) {
-		f->too_big = true;
-		return 0;
-	}
-	nb = realloc(f->buf, f->len + add + 1);
-	if (!nb)
-		return 0;
-	f->buf = nb;
-	memcpy(f->buf + f->len, p, add);
-	f->len += add;
-	f->buf[f->len] = '\0';
-	return add;
-}
-
 /* Plain http is only for a key server on this machine: anywhere else a
  * man in the middle could hand us his own key. */
 static bool url_allowed(CURLU *u)
@@ -145,7 +119,7 @@ static bool url_allowed(CURLU *u)
 
 static void key_url(json_object *keys, const char *url)
 {
-	struct fetch f = { 0 };
+	struct bounded_body f = { .max = KEYS_MAX_BYTES };
 	CURL *c = curl_easy_init();
 	CURLU *u = curl_url();
 	CURLcode rc;
@@ -163,7 +137,7 @@ static void key_url(json_object *keys, const char *url)
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bounded_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

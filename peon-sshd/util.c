@@ -74,6 +74,25 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 	return r;
 }
 
+size_t bounded_body_write(char *p, size_t sz, size_t n, void *u)
+{
+	struct bounded_body *b = u;
+	size_t add = sz * n;
+	char *nb;
+
+	if (add > b->max - b->len) {
+		b->too_big = true;
+		return 0;
+	}
+	if (!(nb = realloc(b->buf, b->len + add + 1)))
+		return 0;
+	b->buf = nb;
+	memcpy(b->buf + b->len, p, add);
+	b->len += add;
+	b->buf[b->len] = '\0';
+	return add;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

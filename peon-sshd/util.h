@@ -65,6 +65,17 @@ long long mono_ms(void);
 /* A forked child's signals back to their defaults, none blocked. */
 void signals_reset(void);
 
+/* An HTTP answer's body, grown up to max bytes and kept NUL-terminated:
+ * bounded_body_write is a libcurl write callback (CURLOPT_WRITEFUNCTION,
+ * CURLOPT_WRITEDATA = the struct). Past max it stops the transfer and
+ * sets too_big; the caller frees buf. */
+struct bounded_body {
+	char *buf;
+	size_t len, max;
+	bool too_big;
+};
+size_t bounded_body_write(char *p, size_t sz, size_t n, void *u);
+
 /* snprintf into err, returning code: lets callers write `return errf(...)`. */
 int errf(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
