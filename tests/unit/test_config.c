@@ -228,6 +228,32 @@ static void test_forwarding_settings(void **state)
 		     ":2: session: must be seconds or a duration");
 }
 
+/* Where the container runtimes are reached (docker, containerd groups). */
+static void test_runtime_settings(void **state)
+{
+	struct peon_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(load_text("", &cfg, err), 0);
+	assert_string_equal(cfg.rt.docker_socket, "/run/docker.sock");
+	assert_string_equal(cfg.rt.docker_state_dir, "");
+	assert_string_equal(cfg.rt.containerd_state_dir, "/run/containerd/io.containerd.runtime.v2.task");
+	config_free(&cfg);
+	assert_int_equal(load_text("docker = { socket = \"/run/podman/podman.sock\"; state_dir = \"/x/moby\"; };\n"
+				   "containerd = { state_dir = \"/y\"; };\n", &cfg, err), 0);
+	assert_string_equal(cfg.rt.docker_socket, "/run/podman/podman.sock");
+	assert_string_equal(cfg.rt.docker_state_dir, "/x/moby");
+	assert_string_equal(cfg.rt.containerd_state_dir, "/y");
+	config_free(&cfg);
+	expect_error("docker = { socket = \"docker.sock\"; };\n", ":2: socket: \"docker.sock\" must be an absolute path");
+	expect_error("docker = { state_dir = \"rel\"; };\n", ":2: state_dir: \"rel\" must be an absolute path");
+	expect_error("docker = { host = \"tcp://x\"; };\n", ":2: host: unknown setting in docker");
+	expect_error("containerd = { socket = \"/x\"; };\n", ":2: socket: unknown setting in containerd");
+	expect_error("containerd = { state_dir = 3; };\n", ":2: state_dir: must be a string");
+	expect_error("docker = \"/run/docker.sock\";\n", ":2: docker: must be a group { ... }");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -386,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_privsep_settings),
 		cmocka_unit_test(test_bad_debug_port),
+		cmocka_unit_test(test_runtime_settings),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_preauth_defaults),
