@@ -139,20 +139,21 @@ def test_two_remote_forwards_with_port_zero_each_get_a_port(daemon, job, keys):
     srv = ClientSideServer()
     fwd = subprocess.Popen(ssh_argv(k, daemon.port, opts=["ExitOnForwardFailure=yes", "LogLevel=INFO"])[:-1] +
                            ["-N", "-R", f"0:127.0.0.1:{srv.port}", "-R", f"0:localhost:{srv.port}",
-                            "root@127.0.0.1"], stderr=subprocess.PIPE, text=True)
+                            "root@127.0.0.1"], stderr=subprocess.PIPE)
     try:
-        ports = []
+        # Raw reads of the pipe: select() on a buffered reader misses a
+        # second line that the first readline() already pulled in.
+        text, ports = b"", []
         deadline = time.monotonic() + 20
         while len(ports) < 2 and time.monotonic() < deadline:
             if not select.select([fwd.stderr], [], [], 1)[0]:
                 continue
-            line = fwd.stderr.readline()
-            if not line:
+            chunk = os.read(fwd.stderr.fileno(), 4096)
+            if not chunk:
                 break
-            m = re.search(r"Allocated port (\d+) for remote forward", line)
-            if m:
-                ports.append(m.group(1))
-        assert len(ports) == 2 and ports[0] != ports[1], (ports, fwd.poll())
+            text += chunk
+            ports = re.findall(r"Allocated port (\d+) for remote forward", text.decode(errors="replace"))
+        assert len(ports) == 2 and ports[0] != ports[1], (ports, fwd.poll(), text)
     finally:
         fwd.terminate()
         fwd.wait(timeout=10)
