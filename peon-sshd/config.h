@@ -85,6 +85,12 @@ struct report_cfg {
 	int retry_for;              /* seconds a log URL line is retried */
 };
 
+/* When key URLs are fetched again (keyurls.h), in seconds. */
+struct key_urls_cfg {
+	int refresh;                /* every execution's URLs, this often; 0 = never */
+	int min_age;                /* an unknown key refreshes URLs not fetched for this long */
+};
+
 struct peon_config {
 	char *path;                 /* the libconfig file read, or NULL */
 	char *peon_config;          /* env-style worker file */
@@ -106,6 +112,7 @@ struct peon_config {
 	struct privsep privsep;
 	struct algorithms algo;
 	struct report_cfg report;
+	struct key_urls_cfg key_urls;
 };
 
 /* Load path (NULL or missing default file = built-in defaults) and the
