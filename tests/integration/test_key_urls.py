@@ -428,3 +428,44 @@ def test_the_fetcher_is_unprivileged(daemon, job, keys, web):
     for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(status[cap], 16) == 0, cap
     assert status["NoNewPrivs"].strip() == "1"
+
+
+def test_url_key_options_are_honoured(daemon, job, keys, web):
+    a = keys("a")
+    web.serve(f'command="echo from-the-url" {a.line()}')
+    daemon.add("exec-c", "--pid", str(job()), "--key-url", web.url)
+    assert ssh(a, daemon.port, "echo asked").stdout == "from-the-url\n"
+
+
+def test_one_fetch_serves_every_execution_naming_the_url(daemon, job, keys, web):
+    a, b = keys("a"), keys("b")
+    web.serve(a)
+    daemon.add("exec-1", "--pid", str(job()), "--key-url", web.url)
+    daemon.add("exec-2", "--pid", str(job()), "--key-url", web.url)
+    web.serve(b)
+    hits = web.hits
+    daemon.ctl("refresh", "exec-1", check=True)
+    assert web.hits == hits + 1
+    assert held(daemon, "exec-1") == held(daemon, "exec-2") == [fingerprint(b)]
+    assert gets_in(b, daemon.port, user="exec-2")
+
+
+def test_https_certificates_are_verified(daemon, job, keys, tmp_path):
+    """A server whose certificate no CA signed is refused, like any failure."""
+    import ssl
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    web = KeyServer()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+    web.srv.socket = ctx.wrap_socket(web.srv.socket, server_side=True)
+    web.serve(keys("a"))
+    try:
+        url = web.url.replace("http://", "https://")
+        r = daemon.ctl("add", "exec-t", "--pid", str(job()), "--key-url", url)
+        assert r.returncode == 1
+        assert r.stderr.startswith(f"peon-sshctl: --key-url {url}: SSL certificate problem"), r.stderr
+    finally:
+        web.stop()
