@@ -23,12 +23,12 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
-CORE := util log logjournal peonconf preauth config authkeys keyset keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ocispec ociseccomp ctlproto duration cgroup caps address report docker containerd
-DAEMON := $(CORE) algo hostkey listener control ctlexec daemon gate monitor monjob monproto uidpool target follow jobspec \
+CORE := util log logjournal peonconf preauth config authkeys keyset keyurl keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ocispec ociseccomp ctlproto duration cgroup caps address report docker containerd
+DAEMON := $(CORE) algo hostkey listener control ctlexec execkeys keyurls keyfetch keyfetcher privdrop daemon gate monitor monjob monproto uidpool target follow jobspec \
           jobenter joblsm spawn jobtask monfwd image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
-NET := netchild algo sandbox monclient monproto session auth dispatch channel chan_session chan_direct \
+NET := netchild algo sandbox privdrop monclient monproto session auth dispatch channel chan_session chan_direct \
        chan_forwarded chan_agent chan_x11 listeners relay \
        testhook util log keyfp envfilter
 # Unit tests also cover the SFTP server's parser.
@@ -173,11 +173,13 @@ $(B)/scratch-app: tests/helpers/scratch_app.c | $(B)
 integration: deps all $(TEST_SSHD) $(B)/seccomp-job $(B)/scratch-app
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
-# The relay, session, privilege-separation, forwarding and SFTP tests again
-# against a sanitized daemon (its monitor and network child are sanitized too).
+# The relay, session, privilege-separation, forwarding, SFTP and key-control
+# tests again against a sanitized daemon (its monitor, network child and key
+# fetcher are sanitized too).
 SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py tests/integration/test_privsep.py \
              tests/integration/test_forward.py tests/integration/test_sftp.py tests/integration/test_job_seccomp.py \
-             tests/integration/test_forward_remote.py
+             tests/integration/test_forward_remote.py tests/integration/test_key_urls.py \
+             tests/integration/test_keys_control.py
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
 

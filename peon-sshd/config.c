@@ -112,6 +112,9 @@ static void set_defaults(struct peon_config *cfg)
 	cfg->control_socket_mode = 0600;
 	cfg->report.metadata_timeout_ms = 1000;
 	cfg->report.retry_for = 300;
+	/* PrimeHub's: a full refresh every 15 minutes, and at most every 2
+	 * minutes when someone offers a key nobody holds. */
+	cfg->key_urls = (struct key_urls_cfg){ .refresh = 900, .min_age = 120 };
 }
 
 /* Fill any string left unset by the file with its default. */
@@ -589,6 +592,18 @@ static int load_report(const char *file, const config_setting_t *s, void *base, 
 	return bad(err, file, s, "%s", "unknown setting in report");
 }
 
+static int load_key_urls(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct key_urls_cfg *k = base;
+	const char *n = config_setting_name(s);
+
+	if (strcmp(n, "refresh") == 0)
+		return get_seconds(file, s, 0, 7 * 86400, &k->refresh, err);
+	if (strcmp(n, "min_age") == 0)
+		return get_seconds(file, s, 0, 86400, &k->min_age, err);
+	return bad(err, file, s, "%s", "unknown setting in key_urls (refresh, min_age)");
+}
+
 static int load_forwarding(const char *file, const config_setting_t *s, void *base, char *err)
 {
 	struct forwarding *f = base;
@@ -689,6 +704,8 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 		cfg->control_socket_mode = (int)m;
 		return 0;
 	}
+	if (strcmp(n, "key_urls") == 0)
+		return load_group(file, s, err, load_key_urls, &cfg->key_urls);
 	if (strcmp(n, "limits") == 0)
 		return load_group(file, s, err, load_limit, &cfg->limits);
 	if (strcmp(n, "forwarding") == 0)
@@ -847,6 +864,11 @@ static void print_penalties(const struct penalties *p, FILE *out)
 	fprintf(out, "];\n};\n");
 }
 
+static void print_key_urls(const struct key_urls_cfg *k, FILE *out)
+{
+	fprintf(out, "key_urls = {\n  refresh = %d;\n  min_age = %d;\n};\n", k->refresh, k->min_age);
+}
+
 void config_print(const struct peon_config *cfg, FILE *out)
 {
 	fprintf(out, "# configuration file: %s\n", cfg->path ? cfg->path : "(none, built-in defaults)");
@@ -891,4 +913,5 @@ void config_print(const struct peon_config *cfg, FILE *out)
 	fprintf(out, "docker = {\n  socket = \"%s\";\n  state_dir = \"%s\";\n};\n", cfg->rt.docker_socket,
 		cfg->rt.docker_state_dir);
 	fprintf(out, "containerd = {\n  state_dir = \"%s\";\n};\n", cfg->rt.containerd_state_dir);
+	print_key_urls(&cfg->key_urls, out);
 }

@@ -92,6 +92,12 @@ struct runtimes {
 	char *containerd_state_dir; /* containerd's runtime-v2 task state, one directory per namespace */
 };
 
+/* When key URLs are fetched again (keyurls.h), in seconds. */
+struct key_urls_cfg {
+	int refresh;                /* every execution's URLs, this often; 0 = never */
+	int min_age;                /* an unknown key refreshes URLs not fetched for this long */
+};
+
 struct peon_config {
 	char *path;                 /* the libconfig file read, or NULL */
 	char *peon_config;          /* env-style worker file */
@@ -114,6 +120,7 @@ struct peon_config {
 	struct algorithms algo;
 	struct report_cfg report;
 	struct runtimes rt;
+	struct key_urls_cfg key_urls;
 };
 
 /* Load path (NULL or missing default file = built-in defaults) and the

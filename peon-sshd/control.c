@@ -6,6 +6,7 @@
 #include "ctlproto.h"
 #include "daemon.h"
 #include "jobenter.h"
+#include "keyurls.h"
 #include "log.h"
 #include "procinfo.h"
 #include "regstore.h"
@@ -134,41 +135,11 @@ static json_object *add_reply(struct daemon *d, const struct execution *e, const
 	return o;
 }
 
-static json_object *do_add(struct daemon *d, json_object *req)
+json_object *control_register(struct daemon *d, struct execution *e, bool port_new)
 {
-	struct execution *e = NULL;
 	json_object *reply;
 	char err[ERRLEN], dir[PATH_MAX], shell[PATH_MAX];
-	long long ttl_ms;
-	bool port_new;
 
-	if (execution_from_request(req, &e, &ttl_ms, err) < 0)
-		return ctl_error("%s", err);
-	if (registry_find(&d->reg, e->id)) {
-		reply = ctl_error("execution %s is already registered; remove it first", e->id);
-		goto fail;
-	}
-	if (d->reg.n >= (size_t)d->cfg.limits.max_executions) {
-		reply = ctl_error("too many executions (limits.max_executions = %d)", d->cfg.limits.max_executions);
-		goto fail;
-	}
-	if (e->n_keys > (size_t)d->cfg.limits.max_keys) {
-		reply = ctl_error("too many keys: %zu given, limits.max_keys is %d", e->n_keys, d->cfg.limits.max_keys);
-		goto fail;
-	}
-	if ((reply = check_target(d, e)) || (reply = check_log_file(e)))
-		goto fail;
-	if (!e->port)
-		e->port = d->cfg.debug_port;
-	/* Milliseconds: `--ttl 2s` means two seconds from now, not from the start of this second. */
-	e->created_ms = now_ms();
-	if (ttl_ms)
-		e->expires_ms = e->created_ms + ttl_ms;
-	port_new = registry_count_port(&d->reg, e->port) == 0;
-	if (daemon_ensure_port(d, e->port, err) < 0) {
-		reply = ctl_error("%s", err);
-		goto fail;
-	}
 	/* On disk before it is live: an execution a restart would not restore
 	 * is never reported registered. A record that cannot be written fails
 	 * the add and changes nothing. */
@@ -197,6 +168,53 @@ static json_object *do_add(struct daemon *d, json_object *req)
 unport:
 	if (port_new)
 		daemon_release_port(d, e->port);
+	execution_free(e);
+	return reply;
+}
+
+static json_object *do_add(struct daemon *d, json_object *req)
+{
+	struct execution *e = NULL;
+	json_object *reply;
+	char err[ERRLEN];
+	long long ttl_ms;
+	bool port_new;
+
+	if (execution_from_request(req, &e, &ttl_ms, err) < 0)
+		return ctl_error("%s", err);
+	if (registry_find(&d->reg, e->id)) {
+		reply = ctl_error("execution %s is already registered; remove it first", e->id);
+		goto fail;
+	}
+	if (keyurls_adding(d, e->id)) {
+		reply = ctl_error("execution %s is being registered: its key URLs are being fetched", e->id);
+		goto fail;
+	}
+	if (d->reg.n >= (size_t)d->cfg.limits.max_executions) {
+		reply = ctl_error("too many executions (limits.max_executions = %d)", d->cfg.limits.max_executions);
+		goto fail;
+	}
+	if (e->n_keys > (size_t)d->cfg.limits.max_keys) {
+		reply = ctl_error("too many keys: %zu given, limits.max_keys is %d", e->n_keys, d->cfg.limits.max_keys);
+		goto fail;
+	}
+	if ((reply = check_target(d, e)) || (reply = check_log_file(e)))
+		goto fail;
+	if (!e->port)
+		e->port = d->cfg.debug_port;
+	/* Milliseconds: `--ttl 2s` means two seconds from now, not from the start of this second. */
+	e->created_ms = now_ms();
+	if (ttl_ms)
+		e->expires_ms = e->created_ms + ttl_ms;
+	port_new = registry_count_port(&d->reg, e->port) == 0;
+	if (daemon_ensure_port(d, e->port, err) < 0) {
+		reply = ctl_error("%s", err);
+		goto fail;
+	}
+	/* Live only with its keys: the answer waits for the first fetch. */
+	if (e->n_urls)
+		return keyurls_add(d, e, ttl_ms);
+	return control_register(d, e, port_new);
 fail:
 	execution_free(e);
 	return reply;
@@ -390,6 +408,7 @@ static const struct command {
 	{ "kill", f_cmd_pid, do_kill },
 	{ "keys", NULL, ctl_keys },
 	{ "ttl", NULL, ctl_ttl },
+	{ "refresh", f_cmd_id, keyurls_refresh },
 };
 
 json_object *control_handle(struct daemon *d, json_object *req)
@@ -443,6 +462,41 @@ int control_listen(struct daemon *d, char *err)
 	return 0;
 }
 
+struct ctl_ref control_current(const struct daemon *d)
+{
+	return d->ctl_serving;
+}
+
+static struct ctl_client *waiting_client(struct daemon *d, struct ctl_ref ref)
+{
+	struct ctl_client *c;
+
+	if (ref.slot < 0 || ref.slot >= CTL_MAX_CLIENTS)
+		return NULL;
+	c = &d->clients[ref.slot];
+	return c->fd >= 0 && c->serial == ref.serial && c->waiting ? c : NULL;
+}
+
+bool control_waiting(struct daemon *d, struct ctl_ref ref)
+{
+	return waiting_client(d, ref) != NULL;
+}
+
+static void queue_reply(struct ctl_client *c, json_object *reply);
+
+bool control_answer(struct daemon *d, struct ctl_ref ref, json_object *reply)
+{
+	struct ctl_client *c = waiting_client(d, ref);
+
+	if (!c) {
+		json_object_put(reply);
+		return false;
+	}
+	c->waiting = false;
+	queue_reply(c, reply);
+	return true;
+}
+
 void control_client_close(struct ctl_client *c)
 {
 	if (c->fd >= 0)
@@ -452,10 +506,18 @@ void control_client_close(struct ctl_client *c)
 	*c = (struct ctl_client){ .fd = -1 };
 }
 
-/* A free slot, or the one of the longest-idle client: one that has not sent
- * a complete request yet if there is any, else the oldest reply not taken. */
+/* How idle a client is, for eviction: one without a complete request
+ * first, then one whose reply is not taken, last one waiting for its answer
+ * (an add waiting for its key URLs is not idle). */
+static int idleness(const struct ctl_client *c)
+{
+	return c->waiting ? 0 : c->out ? 1 : 2;
+}
+
+/* A free slot, or the one of the longest-idle client. */
 static struct ctl_client *slot_for_new_client(struct daemon *d)
 {
+	static const char *const why[] = { "waiting for its answer", "its reply not taken", "no complete request" };
 	struct ctl_client *victim = NULL;
 
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
@@ -463,11 +525,12 @@ static struct ctl_client *slot_for_new_client(struct daemon *d)
 
 		if (c->fd < 0)
 			return c;
-		if (!victim || (!c->out && victim->out) || (!c->out == !victim->out && c->since < victim->since))
+		if (!victim || idleness(c) > idleness(victim) ||
+		    (idleness(c) == idleness(victim) && c->since < victim->since))
 			victim = c;
 	}
 	log_notice("control socket: all %d client slots busy; closing the longest-idle client (%s)",
-		   CTL_MAX_CLIENTS, victim->out ? "its reply not taken" : "no complete request");
+		   CTL_MAX_CLIENTS, why[idleness(victim)]);
 	control_client_close(victim);
 	return victim;
 }
@@ -493,13 +556,15 @@ void control_accept(struct daemon *d)
 		}
 		*slot_for_new_client(d) = (struct ctl_client){
 			.fd = fd, .uid = cred.uid, .since = now, .deadline = now + CTL_REQUEST_TIMEOUT_MS,
+			.serial = ++d->ctl_serial,
 		};
 	}
 }
 
 short control_client_events(const struct ctl_client *c)
 {
-	return c->out ? POLLOUT : POLLIN;
+	/* Waiting: only a hangup (always reported) matters. */
+	return c->waiting ? 0 : c->out ? POLLOUT : POLLIN;
 }
 
 /* Write what the socket takes now; close once all is out or on error. */
@@ -554,7 +619,7 @@ static void read_request(struct daemon *d, struct ctl_client *c)
 {
 	char chunk[16384], *nl, *nb;
 	ssize_t n = read(c->fd, chunk, sizeof(chunk));
-	json_object *req;
+	json_object *req, *reply;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -578,12 +643,30 @@ static void read_request(struct daemon *d, struct ctl_client *c)
 		queue_reply(c, ctl_error("malformed request: expected one JSON object per line"));
 		return;
 	}
-	queue_reply(c, control_handle(d, req));
+	d->ctl_serving = (struct ctl_ref){ .slot = (int)(c - d->clients), .serial = c->serial };
+	reply = control_handle(d, req);
+	d->ctl_serving = (struct ctl_ref){ .slot = -1 };
 	json_object_put(req);
+	if (reply) {
+		queue_reply(c, reply);
+		return;
+	}
+	/* Answered later (control_answer): an add waiting for its key URLs. */
+	free(c->in);
+	c->in = NULL;
+	c->in_len = 0;
+	c->waiting = true;
+	c->deadline = mono_ms() + CTL_ANSWER_TIMEOUT_MS;
 }
 
 void control_client_io(struct daemon *d, struct ctl_client *c, short revents)
 {
+	if (c->waiting) {
+		/* Gone before its answer: whoever answers later finds it gone. */
+		if (revents & (POLLERR | POLLHUP))
+			control_client_close(c);
+		return;
+	}
 	if (c->out) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			flush_reply(c);
@@ -604,8 +687,8 @@ int control_timeouts(struct daemon *d)
 			continue;
 		if (c->deadline <= now) {
 			log_notice("control socket: closing a client: %s within %d ms",
-				   c->out ? "its reply was not taken" : "no complete request",
-				   c->out ? CTL_REPLY_TIMEOUT_MS : CTL_REQUEST_TIMEOUT_MS);
+				   c->waiting ? "no answer was ready" : c->out ? "its reply was not taken" : "no complete request",
+				   c->waiting ? CTL_ANSWER_TIMEOUT_MS : c->out ? CTL_REPLY_TIMEOUT_MS : CTL_REQUEST_TIMEOUT_MS);
 			control_client_close(c);
 			continue;
 		}

@@ -1,7 +1,9 @@
 #include "ctlexec.h"
 #include "ctlproto.h"
 #include "duration.h"
+#include "execkeys.h"
 #include "keyset.h"
+#include "keyurl.h"
 #include "log.h"
 #include "regstore.h"
 #include "report.h"
@@ -18,8 +20,6 @@
 
 /* Fingerprints one --remove list may name. */
 #define KEYS_REMOVE_MAX 1024
-/* Keys named one by one in a log line; the rest are counted. */
-#define KEYS_NAMED_MAX 8
 
 /* The request's execution: NULL with *reply set when there is none. */
 static struct execution *find_execution(struct daemon *d, json_object *req, json_object **reply)
@@ -36,63 +36,6 @@ static struct execution *find_execution(struct daemon *d, json_object *req, json
 	if (!(e = registry_find(&d->reg, id)))
 		*reply = ctl_error("no execution '%.200s' is registered", id);
 	return e;
-}
-
-/* e as it would be with its keys replaced by next: on disk first, then in
- * memory. Nothing changes when the record cannot be written. On success
- * next is taken (left empty). */
-static int set_keys(struct daemon *d, struct execution *e, struct keylist *next, char *err)
-{
-	struct execution view = *e;
-	struct keyindex ki;
-	char dir[PATH_MAX];
-	int r;
-
-	if (registry_keys_prepare(&d->reg, e, next->n, &ki) < 0)
-		return errf(err, -ENOMEM, "out of memory");
-	view.keys = next->v;
-	view.n_keys = next->n;
-	if ((r = regstore_write(daemon_records_dir(d, dir, sizeof(dir)), &view, err)) < 0) {
-		registry_keys_abort(&ki);
-		return r;
-	}
-	registry_keys_commit(&d->reg, e, next->v, &ki);
-	*next = (struct keylist){ 0 };
-	return 0;
-}
-
-/* "SHA256:a (alice), SHA256:b (bob) and 3 more" into buf at *used. */
-static void name_keys(char *buf, size_t len, size_t *used, const struct keylist *l)
-{
-	for (size_t i = 0; i < l->n && *used < len; i++) {
-		if (i == KEYS_NAMED_MAX) {
-			*used += (size_t)snprintf(buf + *used, len - *used, " and %zu more", l->n - i);
-			return;
-		}
-		*used += (size_t)snprintf(buf + *used, len - *used, "%s%s%s%s%s", i ? ", " : "", l->v[i].fingerprint,
-					  *l->v[i].comment ? " (" : "", l->v[i].comment, *l->v[i].comment ? ")" : "");
-	}
-}
-
-/* "added ...; removed ...; 3 keys now; 1 session ended" */
-static void describe_change(char *buf, size_t len, const struct keylist *added, const struct keylist *removed,
-			    size_t now, int ended)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	if (added->n) {
-		used += (size_t)snprintf(buf + used, len - used, "added ");
-		name_keys(buf, len, &used, added);
-	}
-	if (removed->n && used < len) {
-		used += (size_t)snprintf(buf + used, len - used, "%sremoved ", used ? "; " : "");
-		name_keys(buf, len, &used, removed);
-	}
-	if (used < len)
-		used += (size_t)snprintf(buf + used, len - used, "; %zu key%s now", now, now == 1 ? "" : "s");
-	if (ended && used < len)
-		snprintf(buf + used, len - used, "; %d session%s of removed keys ended", ended, ended == 1 ? "" : "s");
 }
 
 static json_object *keys_json(const struct keylist *l)
@@ -121,29 +64,46 @@ static json_object *list_keys(const struct execution *e)
 	return o;
 }
 
-/* next = e's keys without those named in rm (each must be held); the
- * removed keys (copies) into removed. */
+/* The URL of e that serves the key with this fingerprint, or NULL. */
+static const char *served_by(const struct execution *e, const char *fp)
+{
+	for (size_t u = 0; u < e->n_urls; u++)
+		if (keys_find(e->urls[u].keys, e->urls[u].n_keys, fp))
+			return e->urls[u].url;
+	return NULL;
+}
+
+/* next = e's static keys without those named in rm. Each must be held, and
+ * held only as a static key: a key a URL serves would stay (or come back)
+ * whatever this request says, so its removal is refused with the way out. */
 static int take_out(const struct execution *e, json_object *rm, struct keylist *next, struct keylist *removed,
 		    char *err)
 {
 	size_t n = rm ? json_object_array_length(rm) : 0;
+	char url[512];
 
 	if (n > KEYS_REMOVE_MAX)
 		return errf(err, -E2BIG, "at most %d keys can be removed at once", KEYS_REMOVE_MAX);
 	for (size_t i = 0; i < n; i++) {
 		json_object *v = json_object_array_get_idx(rm, i);
-		const char *fp = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+		const char *fp = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL, *by;
 		const struct authkey *k;
 
 		if (!key_fingerprint_valid(fp))
 			return errf(err, -EINVAL, "'%.80s' is not a key fingerprint: use the SHA256:... form that list --json shows",
 				    fp ? fp : json_object_to_json_string(v));
-		if (!(k = keys_find(e->keys, e->n_keys, fp)))
+		if (!keys_find(e->keys, e->n_keys, fp))
 			return errf(err, -ENOENT, "execution %s holds no key %s", e->id, fp);
+		k = keys_find(e->keys, execution_static_keys(e), fp);
+		if ((by = served_by(e, fp))) {
+			keyurl_redact(by, url, sizeof(url));
+			return errf(err, -EPERM, "key %s %s --key-url %s: remove it there, then run peon-sshctl refresh %s", fp,
+				    k ? "is also served by" : "comes from", url, e->id);
+		}
 		if (keylist_add_copy(removed, k) < 0)
 			return errf(err, -ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < e->n_keys; i++)
+	for (size_t i = 0; i < execution_static_keys(e); i++)
 		if (!keys_find(removed->v, removed->n, e->keys[i].fingerprint) && keylist_add_copy(next, &e->keys[i]) < 0)
 			return errf(err, -ENOMEM, "out of memory");
 	return 0;
@@ -159,11 +119,11 @@ static bool same_line(const struct authkey *a, const struct authkey *b)
 	return same;
 }
 
-/* The keys of add into next, after the removals: a key already held with
- * the same line is left as it is; with other options it is refused (remove
- * it in the same request to change them). */
-static int put_in(const struct execution *e, json_object *add, struct keylist *next, struct keylist *added,
-		  char *err)
+/* The keys of add into next (the static keys after the removals): a key
+ * already there with the same line is left as it is; with other options it
+ * is refused (remove it in the same request to change them). *added counts
+ * the keys put in. */
+static int put_in(const struct execution *e, json_object *add, struct keylist *next, size_t *added, char *err)
 {
 	struct keylist parsed = { 0 };
 	int r = 0;
@@ -182,29 +142,15 @@ static int put_in(const struct execution *e, json_object *add, struct keylist *n
 				 e->id, parsed.v[i].fingerprint);
 			goto out;
 		}
-		if (!held && (keylist_add_copy(next, &parsed.v[i]) < 0 || keylist_add_copy(added, &parsed.v[i]) < 0)) {
+		if (!held && keylist_add_copy(next, &parsed.v[i]) < 0) {
 			r = errf(err, -ENOMEM, "out of memory");
 			goto out;
 		}
+		*added += !held;
 	}
 out:
 	keylist_free(&parsed);
 	return r;
-}
-
-/* The sessions that logged in with a removed key: a revoked key ends them. */
-static int end_sessions(struct daemon *d, const struct execution *e, const struct keylist *removed)
-{
-	char **fps = calloc(removed->n + 1, sizeof(*fps));
-	int n;
-
-	if (!fps)
-		return 0;
-	for (size_t i = 0; i < removed->n; i++)
-		fps[i] = removed->v[i].fingerprint;
-	n = sessfile_signal_keys(d->cfg.runtime_dir, e->id, fps, removed->n, SIGTERM);
-	free(fps);
-	return n;
 }
 
 static int array_member(json_object *req, const char *name, json_object **out, char *err)
@@ -220,11 +166,13 @@ static int array_member(json_object *req, const char *name, json_object **out, c
 json_object *ctl_keys(struct daemon *d, json_object *req)
 {
 	static const char *const fields[] = { "cmd", "id", "add", "remove", NULL };
-	struct keylist next = { 0 }, added = { 0 }, removed = { 0 };
+	struct keylist next = { 0 }, removed = { 0 };
+	struct keychange chg = { 0 };
 	json_object *add, *rm, *reply = NULL;
 	struct execution *e;
 	char err[ERRLEN], what[REPORT_LINE_MAX - 64], line[REPORT_LINE_MAX];
-	int ended;
+	size_t added = 0;
+	int r;
 
 	if (ctl_check_fields(req, fields, "keys request", err) < 0 || array_member(req, "add", &add, err) < 0 ||
 	    array_member(req, "remove", &rm, err) < 0)
@@ -237,34 +185,28 @@ json_object *ctl_keys(struct daemon *d, json_object *req)
 		reply = ctl_error("%s", err);
 		goto out;
 	}
-	if (next.n > (size_t)d->cfg.limits.max_keys) {
-		reply = ctl_error("too many keys: execution %s would hold %zu, limits.max_keys is %d", e->id, next.n,
-				  d->cfg.limits.max_keys);
+	if (!added && !removed.n) {
+		snprintf(what, sizeof(what), "no change: execution %s already holds these keys", e->id);
+	} else if ((r = execkeys_set(d, e, &next, 0, NULL, &chg, err)) < 0) {
+		/* A limit says itself what did not happen; a failed write does not. */
+		reply = r == -E2BIG ? ctl_error("%s", err) :
+				      ctl_error("%s; the keys of execution %s are unchanged", err, e->id);
 		goto out;
-	}
-	if ((added.n || removed.n) && set_keys(d, e, &next, err) < 0) {
-		reply = ctl_error("%s; the keys of execution %s are unchanged", err, e->id);
-		goto out;
-	}
-	/* From here the removed keys open nothing new; then what they opened ends. */
-	ended = end_sessions(d, e, &removed);
-	if (added.n || removed.n) {
-		describe_change(what, sizeof(what), &added, &removed, e->n_keys, ended);
+	} else {
+		keychange_describe(&chg, e->n_keys, what, sizeof(what));
 		snprintf(line, sizeof(line), "SSH keys changed: %s.", what);
 		report_line(&d->cfg, e, line, NULL);
-	} else {
-		snprintf(what, sizeof(what), "no change: execution %s already holds these keys", e->id);
 	}
 	reply = list_keys(e);
 	json_object_object_add(reply, "message", json_object_new_string(what));
-	json_object_object_add(reply, "added", keys_json(&added));
-	json_object_object_add(reply, "removed", keys_json(&removed));
-	json_object_object_add(reply, "sessions_ended", json_object_new_int(ended));
+	json_object_object_add(reply, "added", keys_json(&chg.added));
+	json_object_object_add(reply, "removed", keys_json(&chg.removed));
+	json_object_object_add(reply, "sessions_ended", json_object_new_int(chg.sessions_ended));
 	daemon_notify_status(d);
 out:
 	keylist_free(&next);
-	keylist_free(&added);
 	keylist_free(&removed);
+	keychange_free(&chg);
 	return reply;
 }
 

@@ -14,6 +14,8 @@
 #include "sessfile.h"
 #include "image.h"
 #include "jobenter.h"
+#include "keyfetch.h"
+#include "keyurls.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -112,7 +114,8 @@ void daemon_release_port(struct daemon *d, int port)
 {
 	struct listener *l = find_listener(d, port);
 
-	if (!l || registry_count_port(&d->reg, port) > 0)
+	/* Nor while an add waiting for its key URLs holds it. */
+	if (!l || registry_count_port(&d->reg, port) > 0 || keyurls_holds_port(d, port))
 		return;
 	listener_close(l);
 	*l = d->ls[--d->n_ls];
@@ -223,6 +226,12 @@ static void close_inherited(void *arg)
 		close(d->ctl_fd);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
+	keyfetch_close_inherited(d);
+}
+
+void daemon_close_inherited(void *d)
+{
+	close_inherited(d);
 }
 
 static void reporter_restart(struct daemon *d)
@@ -458,6 +467,9 @@ static void answer(struct daemon *d, struct conn *c, const struct routeq_questio
 	/* A lapsed ttl never routes, even if its timer has not fired yet. */
 	expire(d);
 	rr = route_pick_from(&d->reg, c->port, q->user, q->fingerprint, c->remote_ip, now_ms(), &e, &why);
+	/* A key nobody here holds may be new at a key URL: the next attempt will know. */
+	if (rr == ROUTE_NONE)
+		keyurls_unknown_key(d, c->port, q->fingerprint);
 	if (rr == ROUTE_NONE && why) {
 		log_full(LOG_INFO, &(struct log_ctx){ .remote_addr = c->remote, .key_fp = q->fingerprint },
 			 "key %s refused from %s: %s", q->fingerprint, c->remote_ip, why);
@@ -515,6 +527,8 @@ static void reap(struct daemon *d)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (keyfetch_reaped(d, pid, st))
+			continue;
 		if (pid == d->reporter) {
 			d->reporter = 0;
 			if (!d->stopping) {
@@ -635,7 +649,7 @@ static void on_signal(struct daemon *d)
 
 /* ---- the loop ---- */
 
-enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB, SRC_FOLLOW };
+enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB, SRC_FOLLOW, SRC_KEYFETCH };
 
 struct pollset {
 	struct pollfd p[MAX_POLL];
@@ -674,6 +688,7 @@ static void build_pollset(struct daemon *d, struct pollset *ps)
 		add(ps, d->reg.v[i]->pidfd, SRC_JOB, i);
 		add(ps, d->reg.v[i]->follow_fd, SRC_FOLLOW, i);
 	}
+	add(ps, keyfetch_fd(d), SRC_KEYFETCH, 0);
 }
 
 static int next_timeout(struct daemon *d)
@@ -750,6 +765,7 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 		case SRC_CONN: on_question(d, (pid_t)ps->idx[i]); break;
 		case SRC_JOB: on_job_ended(d, ps->p[i].fd); break;
 		case SRC_FOLLOW: follow_answer(d, ps->p[i].fd); break;
+		case SRC_KEYFETCH: keyfetch_io(d); break;
 		}
 		/* Handlers may change what the set refers to: rebuild. */
 		if (ps->kind[i] != SRC_LISTEN)
@@ -852,6 +868,7 @@ static int setup(struct daemon *d, char *err)
 	int r;
 
 	d->ctl_fd = d->sig_fd = d->net_image = -1;
+	d->ctl_serving.slot = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		d->clients[i].fd = -1;
 	if ((r = make_dir(d->cfg.runtime_dir, 0755, err)) < 0 ||
@@ -911,6 +928,8 @@ static void teardown(struct daemon *d)
 	hostkeys_free(&d->hk);
 	if (d->hki.b64)
 		ssh_string_free_char(d->hki.b64);
+	keyurls_free(d);
+	keyfetch_free(d);
 	registry_clear(&d->reg);
 	gate_free(d);
 	free(d->ls);
@@ -937,7 +956,8 @@ int daemon_run(struct daemon *d)
 		int follow_in = follow_run(d);
 
 		build_pollset(d, &ps);
-		r = poll(ps.p, ps.n, sooner(sooner(next_timeout(d), control_timeouts(d)), follow_in));
+		r = poll(ps.p, ps.n, sooner(sooner(sooner(next_timeout(d), control_timeouts(d)), follow_in),
+					    sooner(keyurls_timeout(d), keyfetch_timeout(d))));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
@@ -946,6 +966,8 @@ int daemon_run(struct daemon *d)
 			dispatch(d, &ps);
 		expire(d);
 		control_timeouts(d);
+		keyurls_tick(d);
+		keyfetch_tick(d);
 	}
 	teardown(d);
 	return 0;

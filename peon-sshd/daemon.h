@@ -7,6 +7,9 @@
 #include "config.h"
 #include "hostkey.h"
 #include "uidpool.h"
+
+struct keyfetch;
+struct keyurls;
 #include "listener.h"
 #include "preauth.h"
 #include "registry.h"
@@ -27,6 +30,16 @@
 #define CTL_REQUEST_TIMEOUT_MS 5000
 /* ...and take its whole reply within this; then it is closed. */
 #define CTL_REPLY_TIMEOUT_MS 10000
+/* A request answered later (an add waiting for its key URLs) is answered
+ * within this, or its client is closed; key fetches end well before. */
+#define CTL_ANSWER_TIMEOUT_MS 45000
+
+/* A control client as a later answer finds it: its slot, and the serial
+ * number of the connection in that slot (a slot is reused). */
+struct ctl_ref {
+	int slot;
+	unsigned long long serial;
+};
 
 /* One control connection: reads one request, then writes one reply without
  * ever blocking the daemon (the reply is queued, at most CTL_MAX_MSG). */
@@ -37,6 +50,8 @@ struct ctl_client {
 	size_t in_len;
 	char *out;               /* the queued reply; NULL while reading */
 	size_t out_len, out_off;
+	bool waiting;            /* request taken, answer later (control_answer) */
+	unsigned long long serial;
 	long long since;         /* mono ms: accepted */
 	long long deadline;      /* mono ms: for the request, then for the reply */
 };
@@ -80,6 +95,10 @@ struct daemon {
 	unsigned long long accepted, dropped;
 	unsigned long long dropped_by[DROP_REASONS];
 	struct preauth pre;         /* per-source limits and penalties */
+	unsigned long long ctl_serial;  /* of the last control connection accepted */
+	struct ctl_ref ctl_serving;     /* the client whose request is being handled */
+	struct keyfetch *kf;        /* key fetcher (keyfetch.c) */
+	struct keyurls *ku;         /* waiting adds and refreshes, refresh times (keyurls.c) */
 	struct ratelimit refusal_log;   /* refusal lines in all, whatever their source */
 };
 
@@ -130,5 +149,17 @@ void control_client_io(struct daemon *d, struct ctl_client *c, short revents);
 void control_client_close(struct ctl_client *c);
 /* Close clients past their deadline; ms until the next deadline, or -1. */
 int control_timeouts(struct daemon *d);
+/* A handler that returns NULL answers later: control_current() names the
+ * client, control_answer() sends the answer (taking reply) if it is still
+ * waiting, and says whether it was. */
+struct ctl_ref control_current(const struct daemon *d);
+bool control_answer(struct daemon *d, struct ctl_ref ref, json_object *reply);
+bool control_waiting(struct daemon *d, struct ctl_ref ref);
+/* The end of an add: e (checked, its port listening) recorded, registered,
+ * announced; the reply. Takes e; on failure frees it and, with port_new,
+ * releases its port when unused. */
+json_object *control_register(struct daemon *d, struct execution *e, bool port_new);
+/* In a forked child: close every descriptor of the daemon's. */
+void daemon_close_inherited(void *d);
 
 #endif

@@ -6,7 +6,6 @@
 #include "registry.h"
 #include "util.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -33,10 +32,12 @@ static void usage(FILE *f)
 		"         [--log-file FILE] [--log-url URL] [--no-port-forwarding] [--no-local-forwarding]\n"
 		"         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
 		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
+		"      (--key-url: https, or http on loopback; peon-sshd fetches it and keeps it fresh)\n"
 		"  remove ID\n"
 		"  keys ID [--add KEY]... [--add-file FILE]... [--remove FINGERPRINT]... [--json]\n"
 		"      without options: list the keys; FINGERPRINT as list --json shows it (SHA256:...)\n"
 		"  ttl ID DURATION|none [--json]\n"
+		"  refresh ID [--json]         fetch the execution's --key-url keys now\n"
 		"  kill SESSION_PID\n"
 		"  list [--json]\n"
 		"  sessions [ID] [--json]\n"
@@ -99,60 +100,6 @@ static void key_file(json_object *keys, const char *path, const char *opt)
 	free(text);
 }
 
-/* Plain http is only for a key server on this machine: anywhere else a
- * man in the middle could hand us his own key. */
-static bool url_allowed(CURLU *u)
-{
-	char *scheme = NULL, *host = NULL;
-	bool ok = false;
-
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-		ok = strcmp(scheme, "https") == 0 ||
-		     (strcmp(scheme, "http") == 0 && (strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
-						      strcmp(host, "localhost") == 0));
-	}
-	curl_free(scheme);
-	curl_free(host);
-	return ok;
-}
-
-static void key_url(json_object *keys, const char *url)
-{
-	struct bounded_body f = { .max = KEYS_MAX_BYTES };
-	CURL *c = curl_easy_init();
-	CURLU *u = curl_url();
-	CURLcode rc;
-	long status = 0;
-
-	if (!c || !u)
-		die(1, "out of memory");
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
-		die(1, "--key-url %s: not a valid URL", url);
-	if (!url_allowed(u))
-		die(1, "--key-url %s: only https URLs (or http on this machine's loopback) are accepted", url);
-	curl_easy_setopt(c, CURLOPT_CURLU, u);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bounded_body_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (f.too_big)
-		die(1, "--key-url %s: response larger than %d bytes", url, KEYS_MAX_BYTES);
-	if (rc != CURLE_OK)
-		die(1, "--key-url %s: %s", url, curl_easy_strerror(rc));
-	if (status != 200)
-		die(1, "--key-url %s: server answered HTTP %ld", url, status);
-	add_key_lines(keys, f.buf ? f.buf : "", url);
-	free(f.buf);
-	curl_url_cleanup(u);
-	curl_easy_cleanup(c);
-}
-
 #define ONE_TARGET "give exactly one target: --docker, --containerd, --pid or --host"
 
 static json_object *build_add(int argc, char **argv)
@@ -173,7 +120,7 @@ static json_object *build_add(int argc, char **argv)
 	};
 	bool no[ARRAY_SIZE(execution_no_forwarding_names)] = { false };
 	json_object *req = json_object_new_object(), *keys = json_object_new_array();
-	json_object *target = NULL;
+	json_object *target = NULL, *urls = json_object_new_array();
 	unsigned long v;
 	long ttl;
 	int c, port;
@@ -206,7 +153,8 @@ static json_object *build_add(int argc, char **argv)
 			break;
 		case 'k': add_key_lines(keys, optarg, "--key"); break;
 		case 'K': key_file(keys, optarg, "--key-file"); break;
-		case 'U': key_url(keys, optarg); break;
+		/* The daemon fetches it, now and to keep it fresh (keyurls.h). */
+		case 'U': json_object_array_add(urls, json_object_new_string(optarg)); break;
 		case 'P':
 			if (parse_port(optarg, &port) < 0)
 				die(1, "--port %s: use a port between 1024 and 65535", optarg);
@@ -240,11 +188,15 @@ static json_object *build_add(int argc, char **argv)
 		die(2, "add takes exactly one EXECUTION_ID (see --help)");
 	if (!target)
 		die(1, "a target is required: --docker CONTAINER, --containerd NAMESPACE/ID, --pid PID or --host");
-	if (json_object_array_length(keys) == 0)
+	if (json_object_array_length(keys) == 0 && json_object_array_length(urls) == 0)
 		die(1, "at least one key is required: --key, --key-file or --key-url");
 	json_object_object_add(req, "id", json_object_new_string(argv[optind]));
 	json_object_object_add(req, "target", target);
 	json_object_object_add(req, "keys", keys);
+	if (json_object_array_length(urls))
+		json_object_object_add(req, "key_urls", urls);
+	else
+		json_object_put(urls);
 	return req;
 }
 
@@ -457,11 +409,12 @@ static void print_keys(json_object *reply)
 		return;
 	}
 	json_object_object_get_ex(reply, "keys", &arr);
-	printf("%-51s %-12s %s\n", "FINGERPRINT", "TYPE", "COMMENT");
+	printf("%-51s %-20s %-24s %s\n", "FINGERPRINT", "TYPE", "COMMENT", "FROM");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *k = json_object_array_get_idx(arr, i);
 
-		printf("%-51s %-12s %s\n", str(k, "fingerprint"), str(k, "type"), str(k, "comment"));
+		printf("%-51s %-20s %-24s %s\n", str(k, "fingerprint"), str(k, "type"), str(k, "comment"),
+		       *str(k, "url") ? str(k, "url") : "add");
 	}
 }
 
@@ -507,7 +460,6 @@ int main(int argc, char **argv)
 	argv += i;
 	as_json = strcmp(cmd, "add") != 0 && take_json_flag(&argc, argv);
 	if (strcmp(cmd, "add") == 0) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 		req = build_add(argc, argv);
 	} else if (strcmp(cmd, "remove") == 0) {
 		req = simple(cmd, argc, argv, true);
@@ -517,6 +469,8 @@ int main(int argc, char **argv)
 		req = build_keys(argc, argv);
 	} else if (strcmp(cmd, "ttl") == 0) {
 		req = build_ttl(argc, argv);
+	} else if (strcmp(cmd, "refresh") == 0) {
+		req = simple(cmd, argc, argv, true);
 	} else if (strcmp(cmd, "sessions") == 0) {
 		req = simple(cmd, argc, argv, false);
 	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "status") == 0) {
@@ -532,6 +486,9 @@ int main(int argc, char **argv)
 	reply = call(sock, req);
 	if (!json_object_get_boolean(json_object_object_get(reply, "ok")))
 		die(1, "%s", str(reply, "error"));
+	/* Live, but something to know (a key URL that holds no key yet). */
+	if (strcmp(cmd, "add") == 0 && *str(reply, "warning"))
+		fprintf(stderr, "%s: warning: %s\n", prog, str(reply, "warning"));
 	if (as_json)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
 	else if (strcmp(cmd, "add") == 0)
@@ -541,7 +498,7 @@ int main(int argc, char **argv)
 		print_removed(reply, argv[1]);
 	else if (strcmp(cmd, "kill") == 0 || strcmp(cmd, "ttl") == 0)
 		printf("%s\n", str(reply, "message"));
-	else if (strcmp(cmd, "keys") == 0)
+	else if (strcmp(cmd, "keys") == 0 || strcmp(cmd, "refresh") == 0)
 		print_keys(reply);
 	else if (strcmp(cmd, "list") == 0)
 		print_list(reply);

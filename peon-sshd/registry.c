@@ -4,6 +4,7 @@
 #include "ctlproto.h"
 #include "duration.h"
 #include "keyset.h"
+#include "keyurl.h"
 #include "util.h"
 
 #include <errno.h>
@@ -22,6 +23,15 @@ struct execution *execution_new(void)
 	return e;
 }
 
+static void key_url_free(struct key_url *u)
+{
+	free(u->url);
+	for (size_t i = 0; i < u->n_keys; i++)
+		authkey_free(&u->keys[i]);
+	free(u->keys);
+	free(u->error);
+}
+
 void execution_free(struct execution *e)
 {
 	if (!e)
@@ -31,6 +41,9 @@ void execution_free(struct execution *e)
 	for (size_t i = 0; i < e->n_keys; i++)
 		authkey_free(&e->keys[i]);
 	free(e->keys);
+	for (size_t i = 0; i < e->n_urls; i++)
+		key_url_free(&e->urls[i]);
+	free(e->urls);
 	free(e->log_file);
 	free(e->log_url);
 	job_seccomp_free(e->seccomp);
@@ -322,13 +335,46 @@ json_object *authkey_to_json(const struct authkey *key)
 	return k;
 }
 
+/* The URL a key beyond the static ones came from. */
+static const char *key_source(const struct execution *e, size_t i)
+{
+	if (i < execution_static_keys(e))
+		return NULL;
+	for (size_t u = 0; u < e->n_urls; u++)
+		if (keys_find(e->urls[u].keys, e->urls[u].n_keys, e->keys[i].fingerprint))
+			return e->urls[u].url;
+	return NULL;
+}
+
 json_object *execution_keys_json(const struct execution *e)
 {
 	json_object *keys = json_object_new_array();
 
-	for (size_t i = 0; i < e->n_keys; i++)
-		json_object_array_add(keys, authkey_to_json(&e->keys[i]));
+	for (size_t i = 0; i < e->n_keys; i++) {
+		json_object *k = authkey_to_json(&e->keys[i]);
+
+		add_str(k, "url", key_source(e, i));
+		json_object_array_add(keys, k);
+	}
 	return keys;
+}
+
+/* For people and tools: each URL with its key count, last good fetch and
+ * last failure. */
+static json_object *key_urls_json(const struct execution *e)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < e->n_urls; i++) {
+		json_object *u = json_object_new_object();
+
+		add_str(u, "url", e->urls[i].url);
+		json_object_object_add(u, "keys", json_object_new_int64((int64_t)e->urls[i].n_keys));
+		json_object_object_add(u, "fetched_ms", json_object_new_int64(e->urls[i].fetched_ms));
+		add_str(u, "error", e->urls[i].error);
+		json_object_array_add(a, u);
+	}
+	return a;
 }
 
 json_object *execution_to_json(const struct execution *e)
@@ -339,24 +385,70 @@ json_object *execution_to_json(const struct execution *e)
 	json_object_object_add(o, "created", json_object_new_int64(e->created_ms / 1000));
 	json_object_object_add(o, "expires", json_object_new_int64(e->expires_ms / 1000));
 	json_object_object_add(o, "keys", execution_keys_json(e));
+	if (e->n_urls)
+		json_object_object_add(o, "key_urls", key_urls_json(e));
 	return o;
+}
+
+static json_object *key_lines(const struct authkey *keys, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char *line = authkey_format(&keys[i]);
+
+		json_object_array_add(a, json_object_new_string(line ? line : ""));
+		free(line);
+	}
+	return a;
 }
 
 json_object *execution_to_record(const struct execution *e)
 {
-	json_object *o = common_json(e), *keys = json_object_new_array();
+	json_object *o = common_json(e);
 
 	json_object_object_add(o, "version", json_object_new_int(REGISTRY_RECORD_VERSION));
-	for (size_t i = 0; i < e->n_keys; i++) {
-		char *line = authkey_format(&e->keys[i]);
+	json_object_object_add(o, "keys", key_lines(e->keys, execution_static_keys(e)));
+	if (e->n_urls) {
+		json_object *a = json_object_new_array();
 
-		json_object_array_add(keys, json_object_new_string(line ? line : ""));
-		free(line);
+		for (size_t i = 0; i < e->n_urls; i++) {
+			json_object *u = json_object_new_object();
+
+			add_str(u, "url", e->urls[i].url);
+			json_object_object_add(u, "fetched_ms", json_object_new_int64(e->urls[i].fetched_ms));
+			json_object_object_add(u, "keys", key_lines(e->urls[i].keys, e->urls[i].n_keys));
+			json_object_array_add(a, u);
+		}
+		json_object_object_add(o, "key_urls", a);
 	}
-	json_object_object_add(o, "keys", keys);
 	if (e->seccomp)
 		json_object_object_add(o, "seccomp", job_seccomp_to_json(e->seccomp));
 	return o;
+}
+
+json_object *execution_record_one_key(const struct execution *e, const char *fingerprint)
+{
+	const struct authkey *k = keys_find(e->keys, e->n_keys, fingerprint);
+	struct execution view = *e;
+
+	view.keys = (struct authkey *)k;
+	view.n_keys = view.n_static = k ? 1 : 0;
+	view.urls = NULL;
+	view.n_urls = 0;
+	return execution_to_record(&view);
+}
+
+int execution_key_union(const struct execution *e, struct keylist *out)
+{
+	for (size_t i = 0; i < execution_static_keys(e); i++)
+		if (keylist_add_copy(out, &e->keys[i]) < 0)
+			return -ENOMEM;
+	for (size_t u = 0; u < e->n_urls; u++)
+		for (size_t i = 0; i < e->urls[u].n_keys; i++)
+			if (keylist_add_copy(out, &e->urls[u].keys[i]) < 0)
+				return -ENOMEM;
+	return 0;
 }
 
 /* ---- parsing: shared by requests (untrusted) and records (the daemon's own) ---- */
@@ -445,22 +537,88 @@ static int parse_target(json_object *o, struct target *t, bool request, char *er
 	return 0;
 }
 
-/* Requests need a key; a record may hold none (every key was removed with
- * `peon-sshctl keys --remove`: the execution then accepts nobody). */
+/* "key_urls": in requests a list of URLs, each one peon-sshd may fetch
+ * (keyurl.h); in records [{"url", "fetched_ms", "keys": [lines]}]. */
+static int parse_key_url(json_object *v, bool request, struct key_url *u, char *err)
+{
+	struct keylist l = { 0 };
+	json_object *k;
+	int64_t ms;
+	int r;
+
+	if (request) {
+		if (!json_object_is_type(v, json_type_string))
+			return errf(err, -EINVAL, "key_urls must be a list of URLs");
+		if ((r = keyurl_check(json_object_get_string(v), err)) < 0)
+			return r;
+		return (u->url = strdup(json_object_get_string(v))) ? 0 : -ENOMEM;
+	}
+	if (!json_object_object_get_ex(v, "url", &k) || !json_object_is_type(k, json_type_string) ||
+	    !json_object_object_get_ex(v, "keys", &k) || !json_object_is_type(k, json_type_array))
+		return errf(err, -EINVAL, "a key_urls entry needs a url and keys");
+	if (!(u->url = strdup(json_object_get_string(json_object_object_get(v, "url")))))
+		return -ENOMEM;
+	r = keylist_from_json(k, 1, &l, err);
+	u->keys = l.v;
+	u->n_keys = l.n;
+	if (json_int_in(v, "fetched_ms", 0, INT64_MAX / 2, &ms) == 0)
+		u->fetched_ms = ms;
+	return r;
+}
+
+static int parse_key_urls(json_object *o, struct execution *e, bool request, char *err)
+{
+	json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, "key_urls", &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) > EXECUTION_MAX_KEY_URLS)
+		return errf(err, -EINVAL, "key_urls must be a list of at most %d URLs", EXECUTION_MAX_KEY_URLS);
+	if (n && !(e->urls = calloc(n, sizeof(*e->urls))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct key_url *u = &e->urls[e->n_urls++];
+		int r = parse_key_url(json_object_array_get_idx(arr, i), request, u, err);
+
+		if (r < 0)
+			return r;
+		/* The same URL twice is fetched once. */
+		for (size_t j = 0; j + 1 < e->n_urls; j++)
+			if (strcmp(e->urls[j].url, u->url) == 0) {
+				key_url_free(u);
+				e->n_urls--;
+				break;
+			}
+	}
+	return 0;
+}
+
+/* Requests need a key or a key URL; a record may hold none (every key was
+ * removed with `peon-sshctl keys --remove`: the execution admits nobody).
+ * The URLs' keys (records) join the static ones. */
 static int parse_keys(json_object *o, struct execution *e, bool request, char *err)
 {
 	struct keylist l = { 0 };
-	json_object *arr;
+	json_object *arr = NULL;
+	bool has = json_object_object_get_ex(o, "keys", &arr);
 	int r;
 
-	if (!json_object_object_get_ex(o, "keys", &arr) || !json_object_is_type(arr, json_type_array))
+	if ((r = parse_key_urls(o, e, request, err)) < 0)
+		return r;
+	if ((!has && !e->n_urls) || (has && !json_object_is_type(arr, json_type_array)))
 		return errf(err, -EINVAL, "at least one key is required (--key, --key-file or --key-url)");
-	r = keylist_from_json(arr, 1, &l, err);
+	r = has ? keylist_from_json(arr, 1, &l, err) : 0;
+	e->n_static = l.n;
+	for (size_t u = 0; r == 0 && u < e->n_urls; u++)
+		for (size_t i = 0; r == 0 && i < e->urls[u].n_keys; i++)
+			if (keylist_add_copy(&l, &e->urls[u].keys[i]) < 0)
+				r = errf(err, -ENOMEM, "out of memory");
 	e->keys = l.v;
 	e->n_keys = l.n;
 	if (r < 0)
 		return r;
-	if (request && e->n_keys == 0)
+	if (request && e->n_keys == 0 && e->n_urls == 0)
 		return errf(err, -EINVAL, "no public key was given (only blank or comment lines)");
 	return 0;
 }
@@ -532,7 +690,7 @@ static int parse_common(json_object *o, struct execution *e, bool request, char 
 
 int execution_from_request(json_object *req, struct execution **out, long long *ttl_ms, char *err)
 {
-	static const char *const fields[] = { "cmd", "id", "port", "target", "keys", "user", "log_file",
+	static const char *const fields[] = { "cmd", "id", "port", "target", "keys", "key_urls", "user", "log_file",
 					      "log_url", "ttl", "no_forwarding", NULL };
 	struct execution *e;
 	json_object *v;

@@ -6,6 +6,7 @@
 
 #include "authkeys.h"
 #include "jobseccomp.h"
+#include "keyset.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -42,13 +43,32 @@ enum {
 /* Their names in requests and records ("no_forwarding": [...]), by bit. */
 extern const char *const execution_no_forwarding_names[4];
 
+/* One --key-url and the keys of its last good fetch, which the record keeps
+ * so that a restarted daemon serves them until the next fetch. */
+struct key_url {
+	char *url;
+	struct authkey *keys;
+	size_t n_keys;
+	long long fetched_ms;          /* unix ms of the last good fetch; 0: never */
+	/* The daemon's own, not recorded: */
+	long long asked_mono;          /* CLOCK_MONOTONIC ms a fetch was last asked for; 0: not since start */
+	char *error;                   /* why the last fetch failed; NULL after a good one */
+};
+#define EXECUTION_MAX_KEY_URLS 16
+
 struct execution {
 	char *id;
 	int port;
 	struct target target;
 	char *user;                    /* NULL: the target's own user */
+	/* Every key routing sees: the static ones (given with add or keys
+	 * --add: execution_static_keys()) first, then those of the key URLs not
+	 * already held (the first line of a fingerprint wins). */
 	struct authkey *keys;
 	size_t n_keys;
+	size_t n_static;               /* only meaningful with key URLs */
+	struct key_url *urls;
+	size_t n_urls;
 	char *log_file;                /* report sinks, used by the reporter */
 	char *log_url;
 	long long created_ms;          /* unix time in milliseconds: a --ttl keeps sub-second precision */
@@ -78,6 +98,13 @@ struct registry {
 	struct keyref *by_key;         /* every key of every execution, sorted by (fingerprint, id) */
 	size_t n_by_key;
 };
+
+/* How many of e->keys are static: all of them when e has no key URL, so an
+ * execution built without knowing of URLs keeps every key in its record. */
+static inline size_t execution_static_keys(const struct execution *e)
+{
+	return e->n_urls ? e->n_static : e->n_keys;
+}
 
 struct execution *execution_new(void);
 void execution_free(struct execution *e);
@@ -115,7 +142,8 @@ size_t registry_count_port(const struct registry *r, int port);
 
 /* Highest pid the kernel hands out (PID_MAX_LIMIT). */
 #define PID_MAX 4194304
-#define REGISTRY_RECORD_VERSION 2
+/* 3: key_urls, and "keys" holds only the static keys. */
+#define REGISTRY_RECORD_VERSION 3
 
 /* JSON forms. For people and tools (`list`): keys as {fingerprint, type,
  * comment}, times as created/expires (seconds) and created_ms/expires_ms. */
@@ -123,8 +151,15 @@ json_object *execution_to_json(const struct execution *e);
 /* The keys alone, as execution_to_json shows them; one key so. */
 json_object *execution_keys_json(const struct execution *e);
 json_object *authkey_to_json(const struct authkey *key);
-/* The daemon's own record (its files, routeq answers): keys as lines. */
+/* The daemon's own record (its files, routeq answers): keys as lines, the
+ * static ones in "keys", each URL's in "key_urls". */
 json_object *execution_to_record(const struct execution *e);
+/* The record a session gets: only the key it offered, as a static key, and
+ * no URL. */
+json_object *execution_record_one_key(const struct execution *e, const char *fingerprint);
+/* The static keys of e, then each URL's keys, without duplicates: what
+ * e->keys must be. Copies into *out (empty on entry); -ENOMEM. */
+int execution_key_union(const struct execution *e, struct keylist *out);
 /* An add request from the control socket: untrusted. Every field is type-
  * and range-checked before use, fields that are not part of a request are
  * refused by name. Sets no times; *ttl_ms is 0 or the requested ttl. */

@@ -228,20 +228,6 @@ int routeq_read_question(int fd, struct routeq_question *q, char *err)
 	return r < 0 ? r : 1;
 }
 
-/* The execution as the session may see it: only the offered key. */
-static json_object *with_one_key(const struct execution *e, const char *fingerprint)
-{
-	struct execution view = *e;
-
-	view.n_keys = 0;
-	for (size_t i = 0; i < e->n_keys && !view.n_keys; i++)
-		if (strcmp(e->keys[i].fingerprint, fingerprint) == 0) {
-			view.keys = &e->keys[i];
-			view.n_keys = 1;
-		}
-	return execution_to_record(&view);
-}
-
 int routeq_send_answer(int fd, enum route_result result, const struct execution *e, const char *fingerprint,
 		       const char *message, const char *reason, char *err)
 {
@@ -256,7 +242,7 @@ int routeq_send_answer(int fd, enum route_result result, const struct execution 
 	if (reason)
 		json_object_object_add(o, "reason", json_object_new_string(reason));
 	if (result == ROUTE_OK && e)
-		json_object_object_add(o, "execution", with_one_key(e, fingerprint));
+		json_object_object_add(o, "execution", execution_record_one_key(e, fingerprint));
 	r = send_json(fd, o, ROUTEQ_MAX_ANSWER, err);
 	json_object_put(o);
 	return r;

@@ -6,13 +6,12 @@
  * EACCES), no capabilities, a uid of its own, no new processes or
  * sockets, no ptrace, and any other system call kills it. */
 #include "sandbox.h"
+#include "privdrop.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,52 +46,6 @@ static int check_root(const char *root, char *err)
 			extra++;
 	closedir(d);
 	return extra ? errf(err, -ENOTEMPTY, "sandbox root %s is not empty", root) : 0;
-}
-
-/* Bounding and ambient sets, while we still may (CAP_SETPCAP). */
-static int drop_capability_bounds(char *err)
-{
-	for (int c = 0; c < 64 && prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-			return errf(err, -errno, "cannot drop capability %d from the bounding set: %s", c,
-				    strerror(errno));
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return errf(err, -errno, "cannot clear the ambient capabilities: %s", strerror(errno));
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		return errf(err, -errno, "PR_SET_KEEPCAPS: %s", strerror(errno));
-	return 0;
-}
-
-/* After the uid change, which empties permitted and effective but leaves
- * inheritable: every set empty, and checked. */
-static int drop_capabilities(char *err)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = { { 0 } };
-
-	if (syscall(SYS_capset, &h, d) < 0 || syscall(SYS_capget, &h, d) < 0)
-		return errf(err, -errno, "cannot drop capabilities: %s", strerror(errno));
-	for (int i = 0; i < 2; i++)
-		if (d[i].effective || d[i].permitted || d[i].inheritable)
-			return errf(err, -EPERM, "capabilities are left after the drop");
-	return 0;
-}
-
-static int switch_ids(const struct sandbox_spec *s, char *err)
-{
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
-
-	if (s->uid == 0 || s->gid == 0)
-		return errf(err, -EINVAL, "refusing to run the network child as uid or gid 0");
-	if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||
-	    setresuid(s->uid, s->uid, s->uid) < 0)
-		return errf(err, -errno, "cannot switch to uid %u gid %u: %s", (unsigned)s->uid, (unsigned)s->gid,
-			    strerror(errno));
-	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != s->uid || eu != s->uid ||
-	    su != s->uid || rg != s->gid || eg != s->gid || sg != s->gid || getgroups(0, NULL) != 0)
-		return errf(err, -EPERM, "the uid/gid switch did not take");
-	return 0;
 }
 
 static int set_limit(int which, rlim_t v, const char *name, char *err)
@@ -195,8 +148,7 @@ int sandbox_enter(const struct sandbox_spec *s, char *err)
 		return r;
 	if (chroot(s->root) < 0 || chdir("/") < 0)
 		return errf(err, -errno, "cannot chroot to %s: %s", s->root, strerror(errno));
-	if ((r = drop_capability_bounds(err)) < 0 || (r = switch_ids(s, err)) < 0 ||
-	    (r = drop_capabilities(err)) < 0)
+	if ((r = privdrop(s->uid, s->gid, "the network child", err)) < 0)
 		return r;
 	/* Cleared by the uid change: set now, then make sure the monitor did
 	 * not die in between (we would have been reparented). */

@@ -5,8 +5,10 @@
  * to the option matchers (from=, permitopen=, permitlisten=) as the client's
  * address and the hosts it asks for. Whatever parses must come back the same
  * through authkey_format() and authkey_parse(): that is how the registry
- * persists keys. */
+ * persists keys. Last, the whole input as a key URL's answer (keyset.c), each
+ * key that parses copied (authkey_copy) and compared. */
 #include "authkeys.h"
+#include "keyset.h"
 #include "util.h"
 
 #include <stdint.h>
@@ -84,6 +86,30 @@ static void exercise(const struct authkey *k, char *rest, int port)
 	}
 }
 
+static void as_url_answer(const uint8_t *data, size_t size)
+{
+	struct keylist l = { 0 };
+	char err[ERRLEN];
+
+	if (keylist_from_text((const char *)data, size, "https://fuzz/keys", 64, &l, err) == 0)
+		for (size_t i = 0; i < l.n; i++) {
+			struct authkey c;
+			char *a, *b;
+
+			if (authkey_copy(&c, &l.v[i]) < 0)
+				continue;
+			a = authkey_format(&l.v[i]);
+			b = authkey_format(&c);
+			if (!a || !b || strcmp(a, b) != 0 || strcmp(l.v[i].fingerprint, c.fingerprint) != 0)
+				abort();
+			round_trip(&c);
+			free(a);
+			free(b);
+			authkey_free(&c);
+		}
+	keylist_free(&l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *line = malloc(size + 1), *opts, *rest, err[ERRLEN];
@@ -110,5 +136,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(opts);
 	}
 	free(line);
+	as_url_answer(data, size);
 	return 0;
 }

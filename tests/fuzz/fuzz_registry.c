@@ -1,5 +1,8 @@
 /* Execution records (the daemon's own files) and add requests (the control
- * socket): both JSON, parsed by separate entry points. */
+ * socket): both JSON, parsed by separate entry points. A record that loads
+ * must come back the same through execution_to_record (static keys, key
+ * URLs and their last good keys), and a session's one-key view of it must
+ * load too. */
 #include "registry.h"
 #include "util.h"
 
@@ -20,8 +23,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_tokener_free(tok);
 	if (!o)
 		return 0;
-	if (execution_from_record(o, &e, err) == 0)
+	if (execution_from_record(o, &e, err) == 0) {
+		json_object *rec = execution_to_record(e), *one;
+		struct execution *again = NULL, *view = NULL;
+
+		if (execution_from_record(rec, &again, err) != 0 || again->n_keys != e->n_keys ||
+		    again->n_static != e->n_static || again->n_urls != e->n_urls)
+			abort();
+		one = e->n_keys ? execution_record_one_key(e, e->keys[e->n_keys - 1].fingerprint) : NULL;
+		if (one && (execution_from_record(one, &view, err) != 0 || view->n_keys != 1 || view->n_urls))
+			abort();
+		execution_free(view);
+		execution_free(again);
+		json_object_put(one);
+		json_object_put(rec);
 		execution_free(e);
+	}
 	e = NULL;
 	if (execution_from_request(o, &e, &ttl, err) == 0)
 		execution_free(e);

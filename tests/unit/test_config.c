@@ -254,6 +254,31 @@ static void test_runtime_settings(void **state)
 	expect_error("docker = \"/run/docker.sock\";\n", ":2: docker: must be a group { ... }");
 }
 
+static void test_key_urls_settings(void **state)
+{
+	struct peon_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(load_text("", &cfg, err), 0);
+	assert_int_equal(cfg.key_urls.refresh, 900);
+	assert_int_equal(cfg.key_urls.min_age, 120);
+	config_free(&cfg);
+	assert_int_equal(load_text("key_urls = { refresh = \"1h\"; min_age = 0; };\n", &cfg, err), 0);
+	assert_int_equal(cfg.key_urls.refresh, 3600);
+	assert_int_equal(cfg.key_urls.min_age, 0);
+	config_free(&cfg);
+	assert_int_equal(load_text("key_urls = { refresh = 0; min_age = \"30s\"; };\n", &cfg, err), 0);
+	assert_int_equal(cfg.key_urls.refresh, 0);
+	assert_int_equal(cfg.key_urls.min_age, 30);
+	config_free(&cfg);
+	expect_error("key_urls = { refresh = \"soon\"; };\n", ":2: refresh: must be seconds or a duration like");
+	expect_error("key_urls = {\n  min_age = \"2d\";\n};\n", ":3: min_age: 172800 s is outside 0-86400 s");
+	expect_error("key_urls = { refresh = \"8d\"; };\n", ":2: refresh: 691200 s is outside 0-604800 s");
+	expect_error("key_urls = { interval = 5; };\n", ":2: interval: unknown setting in key_urls (refresh, min_age)");
+	expect_error("key_urls = 5;\n", ":2: key_urls: must be a group");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -409,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_forwarding_settings),
+		cmocka_unit_test(test_key_urls_settings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_privsep_settings),
 		cmocka_unit_test(test_bad_debug_port),

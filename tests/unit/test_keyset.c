@@ -1,6 +1,7 @@
 #include "test_util.h"
 #include "fixtures.h"
 #include "keyset.h"
+#include "keyurl.h"
 #include "registry.h"
 #include "util.h"
 
@@ -181,13 +182,117 @@ static void test_record_without_keys(void **state)
 	execution_free(e);
 }
 
+static void test_url_policy(void **state)
+{
+	static const char *const ok[] = {
+		"https://keys.example/u.keys", "HTTPS://Keys.Example/u", "http://127.0.0.1:8080/k", "http://127.9.9.9/k",
+		"http://[::1]/k", "http://localhost/k", "http://LOCALHOST:1/k", "http://127.1/k", "https://u:p@h/k?t=1",
+	};
+	static const char *const refused[] = {
+		"http://192.0.2.1/keys", "http://10.0.0.1/k", "http://[::ffff:127.0.0.1]/k", "http://127.0.0.1.example/k",
+		"ftp://127.0.0.1/k", "gopher://localhost/k", "http://localhost.example/k",
+	};
+	char err[ERRLEN];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (keyurl_check(ok[i], err) != 0)
+			fail_msg("%s refused: %s", ok[i], err);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		assert_int_equal(keyurl_check(refused[i], err), -EINVAL);
+		assert_non_null(strstr(err, "only https URLs (or http on this machine's loopback) are accepted"));
+	}
+	assert_int_equal(keyurl_check("keys.example/k", err), -EINVAL);
+	assert_string_equal(err, "--key-url keys.example/k: not a valid URL");
+	assert_int_equal(keyurl_check("https://", err), -EINVAL);
+	/* No host at all. */
+	assert_int_equal(keyurl_check("file:///etc/passwd", err), -EINVAL);
+	assert_string_equal(err, "--key-url file:///etc/passwd: not a valid URL");
+}
+
+static void test_url_redacted(void **state)
+{
+	char out[256];
+
+	(void)state;
+	keyurl_redact("https://user:secret@keys.example/u.keys?token=abc#frag", out, sizeof(out));
+	assert_string_equal(out, "https://keys.example/u.keys");
+	keyurl_redact("http://127.0.0.1:8080/keys", out, sizeof(out));
+	assert_string_equal(out, "http://127.0.0.1:8080/keys");
+	keyurl_redact("not a url", out, sizeof(out));
+	assert_string_equal(out, "(an invalid URL)");
+}
+
+/* A record keeps each URL's last good keys apart from the static ones, and
+ * a session's record carries only its key and no URL. */
+static void test_record_with_key_urls(void **state)
+{
+	struct execution *e = NULL, *again = NULL, *one = NULL;
+	json_object *o = json_tokener_parse("{\"id\":\"u\",\"port\":2222,\"target\":{\"type\":\"host\"},"
+					    "\"keys\":[\"" KEY_ED "\"],\"key_urls\":[{\"url\":\"https://k/a\","
+					    "\"fetched_ms\":5,\"keys\":[\"" KEY_ED "\",\"" KEY_EC "\"]},{\"url\":"
+					    "\"https://k/b\",\"keys\":[]}]}"), *rec, *v;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(execution_from_record(o, &e, err), 0);
+	assert_int_equal(e->n_static, 1);
+	assert_int_equal(e->n_keys, 2);       /* KEY_ED once: the static line wins */
+	assert_int_equal(e->n_urls, 2);
+	assert_int_equal(e->urls[0].n_keys, 2);
+	assert_int_equal(e->urls[0].fetched_ms, 5);
+	rec = execution_to_record(e);
+	assert_true(json_object_object_get_ex(rec, "keys", &v));
+	assert_int_equal(json_object_array_length(v), 1);
+	assert_int_equal(execution_from_record(rec, &again, err), 0);
+	assert_int_equal(again->n_keys, 2);
+	assert_int_equal(again->n_urls, 2);
+	assert_string_equal(again->urls[1].url, "https://k/b");
+	json_object_put(rec);
+	rec = execution_record_one_key(e, FP_EC);
+	assert_false(json_object_object_get_ex(rec, "key_urls", &v));
+	assert_int_equal(execution_from_record(rec, &one, err), 0);
+	assert_int_equal(one->n_keys, 1);
+	assert_string_equal(one->keys[0].fingerprint, FP_EC);
+	json_object_put(rec);
+	execution_free(one);
+	execution_free(again);
+	execution_free(e);
+	json_object_put(o);
+}
+
+static void test_request_key_urls(void **state)
+{
+	struct execution *e = NULL;
+	json_object *o = json_tokener_parse("{\"id\":\"u\",\"target\":{\"type\":\"host\"},\"key_urls\":"
+					    "[\"https://k/a\",\"https://k/a\"]}");
+	long long ttl;
+	char err[ERRLEN];
+
+	(void)state;
+	/* URLs alone are enough for a request; the same URL twice is one. */
+	assert_int_equal(execution_from_request(o, &e, &ttl, err), 0);
+	assert_int_equal(e->n_keys, 0);
+	assert_int_equal(e->n_urls, 1);
+	execution_free(e);
+	json_object_put(o);
+	o = json_tokener_parse("{\"id\":\"u\",\"target\":{\"type\":\"host\"},\"key_urls\":[\"http://192.0.2.1/k\"]}");
+	e = NULL;
+	assert_true(execution_from_request(o, &e, &ttl, err) < 0);
+	assert_null(e);
+	assert_non_null(strstr(err, "only https URLs"));
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_lines_and_labels), cmocka_unit_test(test_text_limits),
 		cmocka_unit_test(test_json_entries),          cmocka_unit_test(test_fingerprint_form),
 		cmocka_unit_test(test_copy_is_deep),          cmocka_unit_test(test_registry_replace_keys),
-		cmocka_unit_test(test_record_without_keys),
+		cmocka_unit_test(test_record_without_keys),   cmocka_unit_test(test_url_policy),
+		cmocka_unit_test(test_url_redacted),          cmocka_unit_test(test_record_with_key_urls),
+		cmocka_unit_test(test_request_key_urls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
