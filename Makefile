@@ -170,7 +170,11 @@ $(B)/seccomp-job: tests/helpers/seccomp_job.c | $(B)
 $(B)/scratch-app: tests/helpers/scratch_app.c | $(B)
 	$(CC) -O2 -Wall -Wextra -Werror -static $< -o $@
 
-integration: deps all $(TEST_SSHD) $(B)/seccomp-job $(B)/scratch-app
+# How the job's filter answers a few syscalls (test_runtimes.py, side by side).
+$(B)/syscall-probe: tests/helpers/syscall_probe.c | $(B)
+	$(CC) -O2 -Wall -Wextra -Werror -static $< -o $@
+
+integration: deps all $(TEST_SSHD) $(B)/seccomp-job $(B)/scratch-app $(B)/syscall-probe
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
 # The relay, session, privilege-separation, forwarding, SFTP and key-control

@@ -329,7 +329,7 @@ int job_seccomp_install(const struct job_seccomp *s, char *err)
 	for (uint32_t i = 0; s && i < s->n; i++) {
 		struct sock_fprog prog = { .len = (unsigned short)s->f[i].len, .filter = s->f[i].insns };
 
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->f[i].flags, &prog) < 0)
 			return errf(err, -errno, "cannot install the job's seccomp filter %u of %u: %s", i + 1, s->n,
 				    strerror(errno));
 	}

@@ -24,6 +24,7 @@
 struct job_seccomp_filter {
 	uint32_t len;
 	struct sock_filter *insns;
+	uint32_t flags;                /* seccomp(2)'s: a spec's LOG, SPEC_ALLOW; 0 for copies */
 };
 
 struct job_seccomp {

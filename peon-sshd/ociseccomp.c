@@ -16,7 +16,18 @@
  *    rules do);
  *  - no_new_privs is left to the caller (runc clears libseccomp's);
  *  - the binary-tree layout once there are more than 32 rules, so that a
- *    long profile stays well within the kernel's 4096 instructions.
+ *    long profile stays well within the kernel's 4096 instructions;
+ *  - runc's ENOSYS stub: unless the default action lets a syscall through
+ *    (ALLOW, LOG, TRACE) or already answers ENOSYS, a native syscall
+ *    numbered above every one the profile names answers ENOSYS, not the
+ *    default action. A syscall newer than the profile then looks absent,
+ *    and libc falls back to the old one (as with clone3 or faccessat2)
+ *    instead of failing with EPERM. runc writes that stub as raw BPF in
+ *    front of libseccomp's program; here it is libseccomp rules, one per
+ *    number up to STUB_TOP, in a part of the filter that holds the native
+ *    architecture only (libseccomp translates a rule to the other
+ *    architectures by the syscall's name, and these numbers have none).
+ *    The other architectures the spec lists get no stub.
  *
  * The filter is exported, never loaded here: it is for the processes
  * peon-sshd starts in the container. */
@@ -42,6 +53,11 @@ _Static_assert(BPF_MAXINSNS <= JOB_SECCOMP_MAX_INSNS, "one filter must fit a job
  * threshold; it also keeps clear of libseccomp 2.5's trouble with a tree
  * over no rules). */
 #define OPTIMIZE_ABOVE 32
+
+/* The stub's last number: above any syscall table's end for years (x86_64
+ * is near 470), and cheap in the binary tree (about 1.3 instructions a
+ * number). Past it the kernel's own table ends and nothing is lost. */
+#define STUB_TOP 1023
 
 static const struct {
 	const char *name;
@@ -121,13 +137,15 @@ static uint32_t arch_token(const char *name)
 	return seccomp_arch_resolve_name(low);
 }
 
-static int add_arches(scmp_filter_ctx ctx, json_object *sec, char *err)
+/* The spec's architectures other than the native one; *added says how many. */
+static int add_other_arches(scmp_filter_ctx ctx, json_object *sec, size_t *added, char *err)
 {
 	char where[OCI_WHERE_MAX], q[80];
 	json_object *a, *v;
 	size_t n;
 	int r = oci_member(sec, "linux.seccomp", "architectures", json_type_array, &a, err);
 
+	*added = 0;
 	if (r <= 0)
 		return r;
 	if ((n = json_object_array_length(a)) > OCI_SECCOMP_MAX_ARCHES)
@@ -144,10 +162,14 @@ static int add_arches(scmp_filter_ctx ctx, json_object *sec, char *err)
 			oci_quote(name, q, sizeof(q));
 			return errf(err, -EINVAL, "%s is \"%s\", not an architecture libseccomp knows", where, q);
 		}
-		/* The native one is in every filter already. */
+		/* The native one has its own part of the filter (see STUB_TOP). */
+		if (token == seccomp_arch_native())
+			continue;
 		r = seccomp_arch_add(ctx, token);
 		if (r < 0 && r != -EEXIST)
 			return errf(err, r, "libseccomp cannot add %s to the filter: %s", where, strerror(-r));
+		if (r == 0)
+			(*added)++;
 	}
 	return 0;
 }
@@ -273,8 +295,16 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *rl, int nr, const ch
 	return 0;
 }
 
-static int add_names(scmp_filter_ctx ctx, json_object *e, const char *where, const struct rule *rl, uint32_t def,
-		     size_t *names, size_t *n_rules, char *err)
+/* What the syscalls[] entries add to one part of the filter. */
+struct profile {
+	json_object *calls;
+	uint32_t def;
+	size_t n_rules;                /* rules added */
+	int last;                      /* highest native number named, any action; -1 = none */
+};
+
+static int add_names(scmp_filter_ctx ctx, json_object *e, const char *where, const struct rule *rl,
+		     struct profile *p, size_t *names, char *err)
 {
 	char path[OCI_WHERE_MAX], w[OCI_WHERE_MAX];
 	json_object *a, *v;
@@ -297,32 +327,102 @@ static int add_names(scmp_filter_ctx ctx, json_object *e, const char *where, con
 			return r;
 		if (!*name)
 			return errf(err, -EINVAL, "%s is empty, which names no syscall", w);
-		if (rl->action == def)
-			continue;
 		if ((nr = seccomp_syscall_resolve_name(name)) == __NR_SCMP_ERROR)
 			continue;
-		if ((r = add_rule(ctx, rl, nr, where, name, n_rules, err)) < 0)
+		/* Negative numbers are libseccomp's stand-ins for syscalls the
+		 * native architecture does not have. */
+		if (nr > p->last)
+			p->last = nr;
+		if (rl->action == p->def)
+			continue;
+		if ((r = add_rule(ctx, rl, nr, where, name, &p->n_rules, err)) < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int add_syscalls(scmp_filter_ctx ctx, json_object *calls, uint32_t def, size_t *n_rules, char *err)
+static int add_syscalls(scmp_filter_ctx ctx, struct profile *p, char *err)
 {
 	char where[OCI_WHERE_MAX];
-	size_t n = calls ? json_object_array_length(calls) : 0, names = 0;
+	size_t n = p->calls ? json_object_array_length(p->calls) : 0, names = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct rule rl;
 		json_object *e;
 		int r;
 
-		if ((r = oci_elem(calls, "linux.seccomp.syscalls", i, json_type_object, &e, where, err)) < 0 ||
-		    (r = read_rule(e, where, &rl, err)) < 0 ||
-		    (r = add_names(ctx, e, where, &rl, def, &names, n_rules, err)) < 0)
+		if ((r = oci_elem(p->calls, "linux.seccomp.syscalls", i, json_type_object, &e, where, err)) < 0 ||
+		    (r = read_rule(e, where, &rl, err)) < 0 || (r = add_names(ctx, e, where, &rl, p, &names, err)) < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* runc's test (patchbpf's generatePatch): a default that lets syscalls
+ * through needs no stub, nor one that answers ENOSYS already. */
+static bool wants_stub(uint32_t def)
+{
+	return def != SCMP_ACT_ERRNO(ENOSYS) && def != SCMP_ACT_ALLOW && def != SCMP_ACT_LOG &&
+	       (def & SECCOMP_RET_ACTION_FULL) != SECCOMP_RET_TRACE;
+}
+
+static int add_stub(scmp_filter_ctx ctx, struct profile *p, char *err)
+{
+	int r;
+
+	if (!wants_stub(p->def) || p->last < 0)
+		return 0;
+	for (int nr = p->last + 1; nr <= STUB_TOP; nr++) {
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0)) < 0)
+			return errf(err, r, "libseccomp cannot add the ENOSYS rule for syscall %d: %s", nr, strerror(-r));
+		p->n_rules++;
+	}
+	return 0;
+}
+
+/* A part of the filter, empty: the default action, and no_new_privs left
+ * to noNewPrivileges. */
+static int new_part(uint32_t def, scmp_filter_ctx *out, char *err)
+{
+	int r;
+
+	if (!(*out = seccomp_init(def)))
+		return errf(err, -EINVAL, "libseccomp refuses linux.seccomp.defaultAction (an action this kernel lacks?)");
+	if ((r = seccomp_attr_set(*out, SCMP_FLTATR_CTL_NNP, 0)) < 0) {
+		seccomp_release(*out);
+		*out = NULL;
+		return errf(err, r, "libseccomp cannot leave no_new_privs alone: %s", strerror(-r));
+	}
+	return 0;
+}
+
+/* The part for the spec's other architectures: NULL when it lists none. */
+static int other_part(json_object *sec, struct profile *p, scmp_filter_ctx *out, char *err)
+{
+	scmp_filter_ctx ctx = NULL;
+	size_t added;
+	int r;
+
+	*out = NULL;
+	if ((r = new_part(p->def, &ctx, err)) < 0)
+		return r;
+	if ((r = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE)) < 0) {
+		errf(err, r, "libseccomp cannot split the filter by architecture: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = add_other_arches(ctx, sec, &added, err)) < 0)
+		goto fail;
+	if (added == 0) {
+		seccomp_release(ctx);
+		return 0;
+	}
+	if ((r = add_syscalls(ctx, p, err)) < 0)
+		goto fail;
+	*out = ctx;
+	return 0;
+fail:
+	seccomp_release(ctx);
+	return r;
 }
 
 /* Through a memfd: libseccomp 2.5 exports to a file descriptor only. */
@@ -375,18 +475,18 @@ out:
 
 int oci_seccomp_compile(json_object *sec, struct job_seccomp **out, unsigned *flags, char *err)
 {
-	scmp_filter_ctx ctx = NULL;
-	json_object *dflt, *calls;
-	size_t n_calls, n_rules = 0;
-	uint32_t def;
+	scmp_filter_ctx ctx = NULL, other = NULL;
+	struct profile p = { .last = -1 }, po;
+	json_object *dflt;
+	size_t n_calls;
 	int r;
 
 	*out = NULL;
 	*flags = 0;
 	if ((r = oci_member(sec, "linux.seccomp", "defaultAction", json_type_string, &dflt, err)) < 0 ||
-	    (r = oci_member(sec, "linux.seccomp", "syscalls", json_type_array, &calls, err)) < 0)
+	    (r = oci_member(sec, "linux.seccomp", "syscalls", json_type_array, &p.calls, err)) < 0)
 		return r;
-	n_calls = calls ? json_object_array_length(calls) : 0;
+	n_calls = p.calls ? json_object_array_length(p.calls) : 0;
 	/* runc's reading: no default action and no syscalls is no seccomp. */
 	if (dflt && json_object_get_string_len(dflt) == 0)
 		dflt = NULL;
@@ -397,25 +497,33 @@ int oci_seccomp_compile(json_object *sec, struct job_seccomp **out, unsigned *fl
 	if (n_calls > OCI_SECCOMP_MAX_SYSCALLS)
 		return errf(err, -E2BIG, "linux.seccomp.syscalls has %zu entries: at most %d", n_calls,
 			    OCI_SECCOMP_MAX_SYSCALLS);
-	if ((r = read_action(sec, "linux.seccomp", "defaultAction", "defaultErrnoRet", &def, err)) < 0 ||
+	if ((r = read_action(sec, "linux.seccomp", "defaultAction", "defaultErrnoRet", &p.def, err)) < 0 ||
 	    (r = read_flags(sec, flags, err)) < 0)
 		goto out;
-	if (!(ctx = seccomp_init(def))) {
-		r = errf(err, -EINVAL, "libseccomp refuses linux.seccomp.defaultAction (an action this kernel lacks?)");
+	po = p;
+	/* The native part, with the stub, and the others' part, merged. */
+	if ((r = new_part(p.def, &ctx, err)) < 0 || (r = add_syscalls(ctx, &p, err)) < 0 ||
+	    (r = add_stub(ctx, &p, err)) < 0 || (r = other_part(sec, &po, &other, err)) < 0)
 		goto out;
-	}
-	/* Whether the process gets no_new_privs is noNewPrivileges' to say. */
-	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0) {
-		errf(err, r, "libseccomp cannot leave no_new_privs alone: %s", strerror(-r));
-		goto out;
-	}
-	if ((r = add_arches(ctx, sec, err)) < 0 || (r = add_syscalls(ctx, calls, def, &n_rules, err)) < 0)
-		goto out;
-	/* Not fatal: an older libseccomp makes a longer program, the same filter. */
-	if (n_rules > OPTIMIZE_ABOVE)
+	/* Not fatal: an older libseccomp makes a longer program, the same
+	 * filter. Both parts alike, as seccomp_merge wants. */
+	if (p.n_rules > OPTIMIZE_ABOVE) {
 		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-	r = export_filter(ctx, out, err);
+		if (other)
+			seccomp_attr_set(other, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	}
+	if (other) {
+		if ((r = seccomp_merge(ctx, other)) < 0) {
+			errf(err, r, "libseccomp cannot join the filter's architectures: %s", strerror(-r));
+			goto out;
+		}
+		other = NULL;          /* merged: ctx owns it now */
+	}
+	if ((r = export_filter(ctx, out, err)) == 0)
+		(*out)->f[0].flags = *flags;
 out:
+	if (other)
+		seccomp_release(other);
 	if (ctx)
 		seccomp_release(ctx);
 	if (r < 0)

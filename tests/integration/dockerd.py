@@ -17,6 +17,7 @@ import tempfile
 import time
 
 BUSYBOX = "/bin/busybox"
+SYSCALL_PROBE = os.path.join(os.path.dirname(__file__), "..", "..", "build", "syscall-probe")
 IMAGE = "peon-test-busybox:1"
 
 
@@ -44,6 +45,7 @@ def busybox_root(path):
     with open(os.path.join(path, "etc/group"), "w") as f:
         f.write("root:x:0:\nu:x:1000:\nextra:x:1001:u\n")
     os.chown(os.path.join(path, "home/u"), 1000, 1000)
+    shutil.copy(SYSCALL_PROBE, os.path.join(path, "bin/syscall-probe"))
 
 
 class DockerEngine:

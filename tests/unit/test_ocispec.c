@@ -87,6 +87,8 @@ static void test_docker_fixture(void **state)
 	assert_in_range(s->seccomp->f[0].len, 2, BPF_MAXINSNS);
 	/* No flags member: what runc then asks for. */
 	assert_int_equal(s->seccomp_flags, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+	/* ... and the filter carries them to seccomp(2). */
+	assert_int_equal(s->seccomp->f[0].flags, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
 	ocispec_free(s);
 }
 
@@ -385,6 +387,7 @@ static void test_seccomp_flags(void **state)
 		       "\"SECCOMP_FILTER_FLAG_TSYNC\",\"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV\"]"));
 	assert_int_equal(s->seccomp_flags, SECCOMP_FILTER_FLAG_LOG);
 	assert_non_null(s->seccomp);
+	assert_int_equal(s->seccomp->f[0].flags, SECCOMP_FILTER_FLAG_LOG);
 	ocispec_free(s);
 	s = parsed(SEC("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[]"));
 	assert_int_equal(s->seccomp_flags, 0);
@@ -527,6 +530,64 @@ static void test_errno_ret_in_child(void **state)
 	ocispec_free(s);
 }
 
+/* A syscall newer than every one a profile names (cachestat, Linux 6.5,
+ * past Docker 20.10's last), and one older that the profile leaves out
+ * (syslog): runc's stub makes the first look absent, so libc would fall
+ * back, while the second keeps the default action. Numbers are x86_64's. */
+#define NR_CACHESTAT 451
+#define NEWER_THAN_PROFILE(e) (syscall(NR_CACHESTAT, -1, NULL, NULL, 0) == -1 && errno == (e))
+
+static int stub_probe(void)
+{
+	errno = 0;
+	if (!NEWER_THAN_PROFILE(ENOSYS))
+		return 1;
+	errno = 0;
+	if (syscall(1000, 0, 0, 0) != -1 || errno != ENOSYS)
+		return 2;
+	errno = 0;
+	if (syscall(SYS_syslog, 10, NULL, 0) != -1 || errno != EPERM)
+		return 3;
+	return 0;
+}
+
+static int no_stub_probe(void)
+{
+	errno = 0;
+	return NEWER_THAN_PROFILE(EBADF) ? 0 : 1;
+}
+
+static void test_newer_syscalls_answer_enosys_in_child(void **state)
+{
+	struct oci_spec *s = NULL;
+	char err[ERRLEN] = "";
+
+	(void)state;
+	need_seccomp();
+#ifndef __x86_64__
+	skip();
+#endif
+	/* The kernel must have it for the test to tell ENOSYS from the stub's. */
+	if (in_child(NULL, no_stub_probe) != 0)
+		skip();
+	assert_int_equal(ocispec_load(AT_FDCWD, FIXTURE, &s, err), 0);
+	assert_int_equal(in_child(s->seccomp, stub_probe), 0);
+	assert_int_equal(in_child(s->seccomp, docker_probe), 0);
+	ocispec_free(s);
+	/* A default that lets syscalls through gets no stub. */
+	s = parsed(SEC("\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
+		       "{\"names\":[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\"}]"));
+	assert_int_equal(in_child(s->seccomp, no_stub_probe), 0);
+	ocispec_free(s);
+	/* Nor one that answers ENOSYS already (syslog would be ENOSYS too). */
+	s = parsed(SEC("\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,\"syscalls\":["
+		       "{\"names\":[\"exit\",\"exit_group\",\"write\",\"mmap\",\"munmap\",\"brk\",\"futex\","
+		       "\"rt_sigreturn\",\"rt_sigprocmask\",\"sigaltstack\",\"getpid\",\"gettid\",\"tgkill\"],"
+		       "\"action\":\"SCMP_ACT_ALLOW\"}]"));
+	assert_int_equal(in_child(s->seccomp, stub_probe), 3);
+	ocispec_free(s);
+}
+
 /* Allowed: what the child needs to run and end (sigaltstack: ASan's
  * _exit), and personality for two values (the query and PER_LINUX). */
 #define ONLY_PERSONALITY(args) \
@@ -602,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_flags),
 		cmocka_unit_test(test_docker_profile_in_child),
 		cmocka_unit_test(test_errno_ret_in_child),
+		cmocka_unit_test(test_newer_syscalls_answer_enosys_in_child),
 		cmocka_unit_test(test_same_argument_ored_in_child),
 		cmocka_unit_test(test_distinct_arguments_anded_in_child),
 	};
