@@ -85,9 +85,13 @@ static int look_docker(const struct target *t, struct target_live *lv, char *err
 		lv->state = TARGET_RUNNING;
 		set_running(lv, c.pid);
 	} else {
+		/* Podman answers "stopped" for a while before "exited": not
+		 * worth saying twice. */
+		bool plain = !*c.status || strcmp(c.status, "stopped") == 0;
+
 		lv->state = TARGET_STOPPED;
-		snprintf(lv->why, sizeof(lv->why), "the container %s stopped (%s, exit code %d)", t->ref, c.status,
-			 c.exit_code);
+		snprintf(lv->why, sizeof(lv->why), "the container %s stopped (%s%sexit code %d)", t->ref,
+			 plain ? "" : c.status, plain ? "" : ", ", c.exit_code);
 	}
 	return 0;
 }

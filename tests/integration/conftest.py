@@ -304,6 +304,17 @@ def cgroup_dirs(name):
     return found
 
 
+def remove_cgroup_trees(name):
+    """An engine's cgroup parent `name`, emptied bottom up once its
+    containers are gone (Podman's conmon has a cgroup of its own inside)."""
+    for top in sorted(cgroup_dirs(name), reverse=True):
+        for dirpath, _, _ in os.walk(top, topdown=False):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
 @pytest.fixture
 def job(jobroot):
     """Factory: job(hostname=..., env=[...], ...) -> host pid of the job's pid 1."""
@@ -357,22 +368,44 @@ def docker_engine():
     engine = start_engine()
     yield engine
     remove_engine(engine)
+    remove_cgroup_trees("peon-test-docker")
 
 
-@pytest.fixture
-def container(docker_engine):
-    """Factory: container(*docker_run_options) -> (name, full id); removed after the test."""
+def containers_of(engine):
+    """Factory: make(*run_options) -> (name, full id); removed after the test."""
     made = []
 
     def make(*opts, cmd=("sh", "-c", "sleep 100000")):
         name = "peon-" + uuid.uuid4().hex[:10]
-        cid = docker_engine.run(name, *opts, cmd=cmd)
+        cid = engine.run(name, *opts, cmd=cmd)
         made.append(name)
         return name, cid
 
     yield make
     if made:
-        docker_engine.docker("rm", "-f", *made, check=False)
+        engine.docker("rm", "-f", *made, check=False)
+
+
+@pytest.fixture
+def container(docker_engine):
+    """Factory: container(*docker_run_options) -> (name, full id)."""
+    yield from containers_of(docker_engine)
+
+
+@pytest.fixture(scope="session")
+def podman_engine():
+    """One Podman service of the tests' own for the session (tests/integration/podman.py)."""
+    from podman import CGROUP_PARENT, remove_engine, start_engine
+    engine = start_engine()
+    yield engine
+    remove_engine(engine)
+    remove_cgroup_trees(CGROUP_PARENT)
+
+
+@pytest.fixture
+def podman_container(podman_engine):
+    """Factory like `container`, for Podman."""
+    yield from containers_of(podman_engine)
 
 
 def docker_conf(engine, cid=None):

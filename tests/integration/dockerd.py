@@ -48,28 +48,16 @@ def busybox_root(path):
     shutil.copy(SYSCALL_PROBE, os.path.join(path, "bin/syscall-probe"))
 
 
-class DockerEngine:
-    def __init__(self, base):
-        self.base = base
-        self.sock = os.path.join(base, "docker.sock")
-        self.exec_root = os.path.join(base, "exec")
-        self.data_root = os.path.join(base, "data")
-        self.logpath = os.path.join(base, "dockerd.log")
-        self.proc = None
-        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}")
+class Engine:
+    """What the Docker and Podman engines of the tests share: a service on
+    a unix socket started as start_new_session, the busybox image, and the
+    docker-style CLI in self.cli()."""
 
-    def start(self):
-        exe = shutil.which("dockerd")
-        assert exe, "no dockerd: scripts/install-deps installs docker.io where no Docker engine is present"
+    def _serve(self, argv, what):
         self.logf = open(self.logpath, "w")
-        self.proc = subprocess.Popen(
-            [exe, "--data-root", self.data_root, "--exec-root", self.exec_root,
-             "--pidfile", os.path.join(self.base, "dockerd.pid"), "-H", f"unix://{self.sock}",
-             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
-             "--ip-masq=false", "--cgroup-parent", "peon-test-docker"],
-            stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            wait_for(lambda: self.proc.poll() is not None or self.ping(), 60, "dockerd")
+            wait_for(lambda: self.proc.poll() is not None or self.ping(), 60, what)
         except AssertionError:
             self.stop()
             raise
@@ -82,7 +70,7 @@ class DockerEngine:
         return self
 
     def ping(self):
-        r = subprocess.run(["curl", "-sf", "--unix-socket", self.sock, "http://docker/_ping"],
+        r = subprocess.run(["curl", "-sf", "--unix-socket", self.sock, "http://engine/_ping"],
                            capture_output=True, text=True)
         return r.returncode == 0
 
@@ -91,22 +79,53 @@ class DockerEngine:
             return f.read()
 
     def docker(self, *args, stdin=None, check=True, timeout=60):
-        r = subprocess.run(["docker", *args], capture_output=True, text=True, env=self.env, stdin=stdin,
-                           timeout=timeout)
+        argv = self.cli() + list(args)
+        r = subprocess.run(argv, capture_output=True, text=True, env=self.env, stdin=stdin, timeout=timeout)
         if check:
-            assert r.returncode == 0, f"docker {' '.join(args)}: {r.stderr}"
+            assert r.returncode == 0, f"{argv[0]} {' '.join(args)}: {r.stderr}"
         return r
-
-    def run(self, name, *opts, cmd=("sh", "-c", "sleep 100000")):
-        """A detached container with no network; returns its full id."""
-        out = self.docker("run", "-d", "--name", name, "--network", "none", *opts, IMAGE, *cmd).stdout
-        return out.strip()
 
     def inspect(self, name):
         return json.loads(self.docker("inspect", name).stdout)[0]
 
     def pid(self, name):
         return self.inspect(name)["State"]["Pid"]
+
+    def _end_service(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class DockerEngine(Engine):
+    def __init__(self, base):
+        self.base = base
+        self.sock = os.path.join(base, "docker.sock")
+        self.exec_root = os.path.join(base, "exec")
+        self.data_root = os.path.join(base, "data")
+        self.logpath = os.path.join(base, "dockerd.log")
+        self.proc = None
+        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}")
+
+    def start(self):
+        exe = shutil.which("dockerd")
+        assert exe, "no dockerd: scripts/install-deps installs docker.io where no Docker engine is present"
+        return self._serve(
+            [exe, "--data-root", self.data_root, "--exec-root", self.exec_root,
+             "--pidfile", os.path.join(self.base, "dockerd.pid"), "-H", f"unix://{self.sock}",
+             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
+             "--ip-masq=false", "--cgroup-parent", "peon-test-docker"], "dockerd")
+
+    def cli(self):
+        return ["docker"]
+
+    def run(self, name, *opts, cmd=("sh", "-c", "sleep 100000")):
+        """A detached container with no network; returns its full id."""
+        out = self.docker("run", "-d", "--name", name, "--network", "none", *opts, IMAGE, *cmd).stdout
+        return out.strip()
 
     def state_dir(self, cid):
         """Where this engine's containerd keeps the task of cid: its own
@@ -123,12 +142,7 @@ class DockerEngine:
             ids = r.stdout.split()
             if ids:
                 self.docker("rm", "-f", *ids, check=False)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            self._end_service()
         self.proc = None
 
 
