@@ -24,7 +24,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log logjournal peonconf preauth config authkeys keyset keyurl keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ocispec ociseccomp ctlproto duration cgroup caps address report docker containerd
-DAEMON := $(CORE) algo hostkey listener control ctlexec execkeys keyurls keyfetch keyfetcher privdrop daemon gate monitor monjob monproto uidpool target follow jobspec \
+DAEMON := $(CORE) algo hostkey listener control ctlexec execkeys keyurls keyfetch keyfetcher privdrop daemon gate monitor monjob monproto uidpool target look follow addlook jobspec \
           jobenter joblsm spawn jobtask monfwd image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
@@ -183,7 +183,7 @@ integration: deps all $(TEST_SSHD) $(B)/seccomp-job $(B)/scratch-app $(B)/syscal
 SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py tests/integration/test_privsep.py \
              tests/integration/test_forward.py tests/integration/test_sftp.py tests/integration/test_job_seccomp.py \
              tests/integration/test_forward_remote.py tests/integration/test_key_urls.py \
-             tests/integration/test_keys_control.py
+             tests/integration/test_keys_control.py tests/integration/test_runtimes.py
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
 

@@ -2,12 +2,14 @@
  * sessions, status, kill (keys and ttl: ctlexec.c). A failed request
  * changes nothing. The daemon
  * never blocks on a control client. */
+#include "addlook.h"
 #include "ctlexec.h"
 #include "ctlproto.h"
 #include "daemon.h"
 #include "jobenter.h"
 #include "keyurls.h"
 #include "log.h"
+#include "look.h"
 #include "procinfo.h"
 #include "regstore.h"
 #include "report.h"
@@ -50,22 +52,24 @@ static bool is_kernel_thread(pid_t pid)
 /* A container target: it must exist and run now; from here on the
  * execution follows it by its full id (a new container taking the name
  * later is never followed). */
-static json_object *check_container(struct daemon *d, struct target *t)
+static json_object *check_container(struct daemon *d, struct target *t, const struct look *l)
 {
-	struct target_live lv;
-	char err[ERRLEN];
-
-	if (target_look(t, &lv, err) < 0)
-		return ctl_error("%s", err);
-	if (lv.state == TARGET_REMOVED)
+	if (l->r < 0)
+		return ctl_error("%s", l->err);
+	if (l->lv.state == TARGET_REMOVED)
 		return ctl_error("there is no container '%s' (asked the Docker engine at %s)", t->ref,
 				 d->cfg.rt.docker_socket);
-	if (lv.state != TARGET_RUNNING)
-		return ctl_error("%s", lv.why);
-	t->pid = lv.pid;
-	t->starttime = lv.starttime;
-	snprintf(t->id, sizeof(t->id), "%s", lv.id);
+	if (l->lv.state != TARGET_RUNNING)
+		return ctl_error("%s", l->lv.why);
+	t->pid = l->lv.pid;
+	t->starttime = l->lv.starttime;
+	snprintf(t->id, sizeof(t->id), "%s", l->lv.id);
 	return NULL;
+}
+
+static bool is_container(const struct target *t)
+{
+	return t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD;
 }
 
 static bool has_spec(const struct target *t)
@@ -75,14 +79,12 @@ static bool has_spec(const struct target *t)
 	return target_bundle(t, bundle, sizeof(bundle), err) == 0;
 }
 
-static json_object *check_target(struct daemon *d, struct execution *e)
+/* The target's process (a container's, once its runtime named it). */
+static json_object *check_target(struct execution *e)
 {
 	struct target *t = &e->target;
-	json_object *reply;
 	char err[ERRLEN];
 
-	if ((t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD) && (reply = check_container(d, t)))
-		return reply;
 	if (t->type == TARGET_HOST) {
 		if (!e->user)
 			return ctl_error("--host needs --user: the worker user the shell runs as");
@@ -172,33 +174,31 @@ unport:
 	return reply;
 }
 
-static json_object *do_add(struct daemon *d, json_object *req)
+/* What an add is refused for before anything is looked at, and again once
+ * its container's runtime has answered (other adds were served meanwhile). */
+static json_object *add_refused(struct daemon *d, const struct execution *e)
 {
-	struct execution *e = NULL;
+	if (registry_find(&d->reg, e->id))
+		return ctl_error("execution %s is already registered; remove it first", e->id);
+	if (keyurls_adding(d, e->id))
+		return ctl_error("execution %s is being registered: its key URLs are being fetched", e->id);
+	if (addlook_pending(d, e->id))
+		return ctl_error("execution %s is being registered: its container is being looked at", e->id);
+	if (d->reg.n >= (size_t)d->cfg.limits.max_executions)
+		return ctl_error("too many executions (limits.max_executions = %d)", d->cfg.limits.max_executions);
+	if (e->n_keys > (size_t)d->cfg.limits.max_keys)
+		return ctl_error("too many keys: %zu given, limits.max_keys is %d", e->n_keys, d->cfg.limits.max_keys);
+	return NULL;
+}
+
+/* The add once its target is known to exist: e is taken. */
+static json_object *add_target_known(struct daemon *d, struct execution *e, long long ttl_ms)
+{
 	json_object *reply;
 	char err[ERRLEN];
-	long long ttl_ms;
 	bool port_new;
 
-	if (execution_from_request(req, &e, &ttl_ms, err) < 0)
-		return ctl_error("%s", err);
-	if (registry_find(&d->reg, e->id)) {
-		reply = ctl_error("execution %s is already registered; remove it first", e->id);
-		goto fail;
-	}
-	if (keyurls_adding(d, e->id)) {
-		reply = ctl_error("execution %s is being registered: its key URLs are being fetched", e->id);
-		goto fail;
-	}
-	if (d->reg.n >= (size_t)d->cfg.limits.max_executions) {
-		reply = ctl_error("too many executions (limits.max_executions = %d)", d->cfg.limits.max_executions);
-		goto fail;
-	}
-	if (e->n_keys > (size_t)d->cfg.limits.max_keys) {
-		reply = ctl_error("too many keys: %zu given, limits.max_keys is %d", e->n_keys, d->cfg.limits.max_keys);
-		goto fail;
-	}
-	if ((reply = check_target(d, e)) || (reply = check_log_file(e)))
+	if ((reply = check_target(e)) || (reply = check_log_file(e)))
 		goto fail;
 	if (!e->port)
 		e->port = d->cfg.debug_port;
@@ -218,6 +218,37 @@ static json_object *do_add(struct daemon *d, json_object *req)
 fail:
 	execution_free(e);
 	return reply;
+}
+
+json_object *control_add_looked(struct daemon *d, struct execution *e, long long ttl_ms, const struct look *l)
+{
+	json_object *reply;
+
+	if ((reply = add_refused(d, e)) || (reply = check_container(d, &e->target, l))) {
+		execution_free(e);
+		return reply;
+	}
+	return add_target_known(d, e, ttl_ms);
+}
+
+static json_object *do_add(struct daemon *d, json_object *req)
+{
+	struct execution *e = NULL;
+	json_object *reply;
+	char err[ERRLEN];
+	long long ttl_ms;
+
+	if (execution_from_request(req, &e, &ttl_ms, err) < 0)
+		return ctl_error("%s", err);
+	if ((reply = add_refused(d, e))) {
+		execution_free(e);
+		return reply;
+	}
+	/* Which process the container runs is the runtime's to say, and it may
+	 * take seconds: asked from a child (addlook.h). */
+	if (is_container(&e->target))
+		return addlook_begin(d, e, ttl_ms);
+	return add_target_known(d, e, ttl_ms);
 }
 
 /* The request's "id": NULL when absent; -EINVAL with err when not a string. */

@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "addlook.h"
 #include "follow.h"
 #include "target.h"
 #include "algo.h"
@@ -649,7 +650,7 @@ static void on_signal(struct daemon *d)
 
 /* ---- the loop ---- */
 
-enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB, SRC_FOLLOW, SRC_KEYFETCH };
+enum src { SRC_SIG, SRC_CTL, SRC_CLIENT, SRC_LISTEN, SRC_CONN, SRC_JOB, SRC_FOLLOW, SRC_KEYFETCH, SRC_ADDLOOK };
 
 struct pollset {
 	struct pollfd p[MAX_POLL];
@@ -689,6 +690,8 @@ static void build_pollset(struct daemon *d, struct pollset *ps)
 		add(ps, d->reg.v[i]->follow_fd, SRC_FOLLOW, i);
 	}
 	add(ps, keyfetch_fd(d), SRC_KEYFETCH, 0);
+	for (size_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		add(ps, addlook_fd(d, i), SRC_ADDLOOK, i);
 }
 
 static int next_timeout(struct daemon *d)
@@ -766,6 +769,7 @@ static void dispatch(struct daemon *d, struct pollset *ps)
 		case SRC_JOB: on_job_ended(d, ps->p[i].fd); break;
 		case SRC_FOLLOW: follow_answer(d, ps->p[i].fd); break;
 		case SRC_KEYFETCH: keyfetch_io(d); break;
+		case SRC_ADDLOOK: addlook_answer(d, ps->idx[i]); break;
 		}
 		/* Handlers may change what the set refers to: rebuild. */
 		if (ps->kind[i] != SRC_LISTEN)
@@ -930,6 +934,7 @@ static void teardown(struct daemon *d)
 		ssh_string_free_char(d->hki.b64);
 	keyurls_free(d);
 	keyfetch_free(d);
+	addlook_free(d);
 	registry_clear(&d->reg);
 	gate_free(d);
 	free(d->ls);

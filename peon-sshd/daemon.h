@@ -10,6 +10,8 @@
 
 struct keyfetch;
 struct keyurls;
+struct addlooks;
+struct look;
 #include "listener.h"
 #include "preauth.h"
 #include "registry.h"
@@ -99,6 +101,7 @@ struct daemon {
 	struct ctl_ref ctl_serving;     /* the client whose request is being handled */
 	struct keyfetch *kf;        /* key fetcher (keyfetch.c) */
 	struct keyurls *ku;         /* waiting adds and refreshes, refresh times (keyurls.c) */
+	struct addlooks *al;        /* adds waiting for their container's runtime (addlook.c) */
 	struct ratelimit refusal_log;   /* refusal lines in all, whatever their source */
 };
 
@@ -159,6 +162,9 @@ bool control_waiting(struct daemon *d, struct ctl_ref ref);
  * announced; the reply. Takes e; on failure frees it and, with port_new,
  * releases its port when unused. */
 json_object *control_register(struct daemon *d, struct execution *e, bool port_new);
+/* An add's container as its runtime described it (addlook.c): the rest
+ * of the add, as do_add would have gone on. NULL when answered later. */
+json_object *control_add_looked(struct daemon *d, struct execution *e, long long ttl_ms, const struct look *l);
 /* In a forked child: close every descriptor of the daemon's. */
 void daemon_close_inherited(void *d);
 

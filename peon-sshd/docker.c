@@ -60,6 +60,9 @@ static int get(const char *socket_path, const char *path, struct bounded_body *a
 	if (a->too_big)
 		return errf(err, -EFBIG, "the Docker engine at %s answered with more than %d bytes", socket_path,
 			    DOCKER_ANSWER_MAX);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return errf(err, -ETIMEDOUT, "the Docker engine at %s did not answer within %d s", socket_path,
+			    DOCKER_TIMEOUT_MS / 1000);
 	if (rc != CURLE_OK)
 		return errf(err, rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO,
 			    "cannot reach the Docker engine at %s: %s", socket_path, curl_easy_strerror(rc));

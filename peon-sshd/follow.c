@@ -1,6 +1,7 @@
 /* Following a container across restarts (follow.h). */
 #include "follow.h"
 #include "log.h"
+#include "look.h"
 #include "regstore.h"
 #include "report.h"
 #include "target.h"
@@ -15,14 +16,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* What a look sends back: one write, below PIPE_BUF, so read whole. */
-struct look {
-	int r;
-	char err[ERRLEN];
-	struct target_live lv;
-};
-_Static_assert(sizeof(struct look) <= 4096, "a look's answer must fit one pipe write");
-
 void follow_begin(struct execution *e)
 {
 	if (e->pidfd >= 0)
@@ -31,35 +24,16 @@ void follow_begin(struct execution *e)
 	e->follow_since_ms = e->follow_next_ms = mono_ms();
 }
 
-static void look_child(const struct execution *e, int wfd)
-{
-	struct look l = { 0 };
-
-	l.r = target_look(&e->target, &l.lv, l.err);
-	_exit(write(wfd, &l, sizeof(l)) == (ssize_t)sizeof(l) ? 0 : 1);
-}
-
 static void start_look(struct execution *e)
 {
-	int p[2];
 	pid_t pid;
+	int fd = look_start(&e->target, &pid);
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	if (fd < 0) {
 		e->follow_next_ms = mono_ms() + FOLLOW_RESTARTING_MS;
 		return;
 	}
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		look_child(e, p[1]);
-	}
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		e->follow_next_ms = mono_ms() + FOLLOW_RESTARTING_MS;
-		return;
-	}
-	e->follow_fd = p[0];
+	e->follow_fd = fd;
 	e->follow_pid = pid;
 }
 
@@ -153,21 +127,15 @@ static void decide(struct daemon *d, struct execution *e, const struct look *l)
 void follow_answer(struct daemon *d, int fd)
 {
 	struct look l;
-	ssize_t n;
 
 	for (size_t i = 0; i < d->reg.n; i++) {
 		struct execution *e = d->reg.v[i];
 
 		if (e->follow_fd != fd)
 			continue;
-		n = read(fd, &l, sizeof(l));
-		close(fd);
+		look_read(fd, &l);
 		e->follow_fd = -1;
 		e->follow_pid = 0;
-		if (n != (ssize_t)sizeof(l)) {
-			l.r = -EIO;
-			snprintf(l.err, sizeof(l.err), "the look at the container ended without an answer");
-		}
 		decide(d, e, &l);
 		return;
 	}

@@ -3,11 +3,14 @@ containerd.c): `add --docker` and `--containerd` against a real dockerd of
 the tests' own; access follows the container across `docker restart` and
 ends, with the reason in the execution log, when it stops or is removed."""
 import os
+import socket
 import subprocess
+import threading
+import time
 
 import pytest
 
-from conftest import Daemon, docker_conf, ssh, ssh_argv, wait_for
+from conftest import CTL, Daemon, docker_conf, ssh, ssh_argv, wait_for
 
 
 @pytest.fixture
@@ -229,3 +232,49 @@ def test_the_spec_decides_the_sandbox_the_live_process_env_and_cwd(ddaemon, cont
     assert lines[1] == "/tmp", r.stdout
     assert lines[2] == "FROM_SPEC=1 LIVE_ONLY=2", r.stdout
     assert lines[3] == "Seccomp:\t2", r.stdout
+
+
+def test_a_hung_engine_holds_up_neither_the_daemon_nor_logins(tmp_path, hostkeys, keys, job):
+    """An engine that accepts and never answers: `add --docker` waits for it
+    (at most 3 s) in a child, while other control requests and logins are
+    served at once; the add then fails with one sentence, registering nothing."""
+    sock_path = str(tmp_path / "hung.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(sock_path)
+    srv.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    d = Daemon(str(tmp_path / "d"), hostkeys, extra_conf=f'docker = {{ socket = "{sock_path}"; }};\n').start()
+    try:
+        k = keys("hung")
+        d.add("exec-live", "--pid", str(job(hostname="live-job")), key=k)
+        argv = [CTL, "-S", d.sock, "add", "exec-hung", "--docker", "c1", "--key-file", k.pub]
+        pending = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: held, 5, what="the add's request to reach the engine")
+        start = time.monotonic()
+        assert "exec-live" in d.ctl("list", check=True).stdout
+        r = ssh(k, d.port, "hostname")
+        took = time.monotonic() - start
+        assert r.returncode == 0 and r.stdout.strip() == "live-job", r.stderr
+        assert pending.poll() is None, "the add did not wait for the engine"
+        assert took < 2.0, f"list and a login took {took:.2f} s while the engine hung"
+        _, err = pending.communicate(timeout=20)
+        assert pending.returncode != 0, err
+        assert f"the Docker engine at {sock_path} did not answer within 3 s" in err, err
+        assert "exec-hung" not in d.ctl("list", check=True).stdout
+    finally:
+        stop.set()
+        d.stop()
+        for c in held:
+            c.close()
+        srv.close()
