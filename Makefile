@@ -203,7 +203,7 @@ bench: deps all
 
 install: $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-server
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8
+	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(B)/peon-sshd $(DESTDIR)$(SBINDIR)/peon-sshd
 	install -m 0755 $(B)/peon-sshctl $(DESTDIR)$(BINDIR)/peon-sshctl
 	install -d $(DESTDIR)$(LIBEXECDIR)
@@ -214,6 +214,7 @@ install: $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-serve
 	[ -e $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf ] || \
 	  install -m 0644 config/peon-sshd.conf $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf
 	install -m 0644 docs/peon-sshd.8 docs/peon-sshctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/peon-sshd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
 	rm -rf $(B) tests/integration/__pycache__ .pytest_cache

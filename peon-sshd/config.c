@@ -178,6 +178,18 @@ static int get_string(const char *file, const config_setting_t *s, char **out, b
 	return *out ? 0 : -ENOMEM;
 }
 
+/* An absolute path, or "" for none (what -T prints for an unset one). */
+static int get_path_or_empty(const char *file, const config_setting_t *s, char **out, char *err)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v && !*v) {
+		free(*out);
+		return (*out = strdup("")) ? 0 : -ENOMEM;
+	}
+	return get_string(file, s, out, true, err);
+}
+
 static bool address_valid(const char *a)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -575,7 +587,7 @@ static int load_report(const char *file, const config_setting_t *s, void *base, 
 	if (strcmp(n, "azure_url") == 0)
 		return get_url(file, s, &rc->azure_url, err);
 	if (strcmp(n, "token_file") == 0)
-		return get_string(file, s, &rc->token_file, true, err);
+		return get_path_or_empty(file, s, &rc->token_file, err);
 	if (strcmp(n, "metadata_timeout_ms") == 0 || strcmp(n, "retry_for") == 0) {
 		int v = config_setting_get_int(s), lo = 1, hi = strcmp(n, "retry_for") == 0 ? 86400 : 30000;
 		char range[64];
@@ -646,16 +658,9 @@ static int load_docker(const char *file, const config_setting_t *s, void *base, 
 
 	if (strcmp(n, "socket") == 0)
 		return get_string(file, s, &rt->docker_socket, true, err);
-	if (strcmp(n, "state_dir") == 0) {
-		const char *v = config_setting_get_string(s);
-
-		/* "" keeps the search of the usual places. */
-		if (v && !*v) {
-			free(rt->docker_state_dir);
-			return (rt->docker_state_dir = strdup("")) ? 0 : -ENOMEM;
-		}
-		return get_string(file, s, &rt->docker_state_dir, true, err);
-	}
+	/* "" keeps the search of the usual places. */
+	if (strcmp(n, "state_dir") == 0)
+		return get_path_or_empty(file, s, &rt->docker_state_dir, err);
 	return bad(err, file, s, "%s", "unknown setting in docker");
 }
 

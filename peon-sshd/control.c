@@ -41,12 +41,41 @@ static json_object *ok_reply(void)
 	return o;
 }
 
-static bool is_kernel_thread(pid_t pid)
+/* A reply whose JSON is documented and kept stable (docs/json.md). */
+static json_object *versioned_reply(void)
 {
-	char p[64], buf[8];
+	json_object *o = ok_reply();
 
-	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
-	return readlink(p, buf, sizeof(buf)) < 0 && errno == ENOENT;
+	json_object_object_add(o, "version", json_object_new_int(CTL_JSON_VERSION));
+	return o;
+}
+
+/* What every session's spawn needs of the process (jobenter.c): alive, a
+ * process of its own (not a kernel thread), and its root to enter. Said now,
+ * at add, rather than to the first user who connects. */
+static json_object *check_pid_usable(pid_t pid)
+{
+	struct proc_stat ps;
+	char root[64];
+	int fd;
+
+	if (procinfo_read_stat(pid, &ps) < 0)
+		return ctl_error("no process with pid %d", (int)pid);
+	if (ps.flags & PROC_FLAG_KTHREAD)
+		return ctl_error("pid %d (%s) is a kernel thread, not a job's process: give the pid of a process "
+				 "running in the job", (int)pid, ps.comm);
+	if (ps.state == 'Z' || ps.state == 'X')
+		return ctl_error("pid %d (%s) has exited (a zombie its parent has not reaped): there is no job "
+				 "left to enter", (int)pid, ps.comm);
+	if (pid == getpid())
+		return ctl_error("pid %d is peon-sshd itself, not a job's process", (int)pid);
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ctl_error("cannot open the root directory of pid %d (%s): %s", (int)pid, root,
+				 strerror(errno));
+	close(fd);
+	return NULL;
 }
 
 /* A container target: it must exist and run now; from here on the
@@ -83,6 +112,7 @@ static bool has_spec(const struct target *t)
 static json_object *check_target(struct execution *e)
 {
 	struct target *t = &e->target;
+	json_object *reply;
 	char err[ERRLEN];
 
 	if (t->type == TARGET_HOST) {
@@ -92,10 +122,10 @@ static json_object *check_target(struct execution *e)
 			return ctl_error("user '%s' does not exist on this worker", e->user);
 		return NULL;
 	}
+	if ((reply = check_pid_usable(t->pid)))
+		return reply;
 	if (procinfo_read_starttime(t->pid, &t->starttime) < 0)
 		return ctl_error("no process with pid %d", (int)t->pid);
-	if (t->pid == getpid() || is_kernel_thread(t->pid))
-		return ctl_error("pid %d is not a job's process", (int)t->pid);
 	if (e->user && !job_has_user(t->pid, e->user))
 		return ctl_error("user '%s' does not exist in the job of pid %d (its /etc/passwd)", e->user,
 				 (int)t->pid);
@@ -125,14 +155,32 @@ static json_object *check_log_file(const struct execution *e)
 	return NULL;
 }
 
+/* The host key the execution's log names, with the same known_hosts line
+ * (report.c): a job controller needs neither to parse the log nor to ask. */
+static json_object *host_keys_json(const struct daemon *d, int port)
+{
+	json_object *arr = json_object_new_array(), *k = json_object_new_object();
+	char known[REPORT_LINE_MAX];
+
+	json_object_object_add(k, "type", json_object_new_string(d->hki.type));
+	json_object_object_add(k, "fingerprint", json_object_new_string(d->hki.fingerprint));
+	if (report_known_hosts_line(d->addr.addr, port, &d->hki, known, sizeof(known)) == 0)
+		json_object_object_add(k, "known_hosts", json_object_new_string(known));
+	json_object_array_add(arr, k);
+	return arr;
+}
+
 static json_object *add_reply(struct daemon *d, const struct execution *e, const char *shell)
 {
-	json_object *o = ok_reply();
+	json_object *o = versioned_reply();
 	char line[512];
 
 	report_connect_command(d->addr.addr, e->port, shell, line, sizeof(line));
 	json_object_object_add(o, "message", json_object_new_string("execution registered and reachable"));
+	json_object_object_add(o, "address", json_object_new_string(d->addr.addr));
+	json_object_object_add(o, "port", json_object_new_int(e->port));
 	json_object_object_add(o, "connect", json_object_new_string(line));
+	json_object_object_add(o, "host_keys", host_keys_json(d, e->port));
 	json_object_object_add(o, "execution", execution_to_json(e));
 	return o;
 }
@@ -309,7 +357,7 @@ static json_object *do_remove(struct daemon *d, json_object *req)
 
 static json_object *do_list(struct daemon *d, json_object *req)
 {
-	json_object *o = ok_reply(), *arr = json_object_new_array();
+	json_object *o = versioned_reply(), *arr = json_object_new_array();
 	/* One pass over the session records, not one per execution. */
 	json_object *counts = sessfile_counts(d->cfg.runtime_dir), *n;
 
@@ -337,7 +385,7 @@ static json_object *do_sessions(struct daemon *d, json_object *req)
 	/* Sessions of an id the registry no longer knows are still listed. */
 	if (id && !registry_find(&d->reg, id) && sessfile_count(d->cfg.runtime_dir, id) == 0)
 		return ctl_error("no execution '%.200s' is registered", id);
-	o = ok_reply();
+	o = versioned_reply();
 	json_object_object_add(o, "sessions", sessfile_list(d->cfg.runtime_dir, id));
 	return o;
 }

@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 #define CTL_MAX_MSG (4 * 1024 * 1024)
+/* The "version" of the replies of add, list and sessions (docs/json.md):
+ * raised only when a field changes meaning or goes away, never for a new one. */
+#define CTL_JSON_VERSION 1
 
 int ctl_send(int fd, json_object *o);
 /* Blocking read of one line-terminated JSON object, up to timeout_ms. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -63,6 +64,14 @@ int main(int argc, char **argv)
 			printf("peon-sshd: configuration OK (%s)\n", d.cfg.path ? d.cfg.path : "built-in defaults");
 		config_free(&d.cfg);
 		return r < 0 ? 1 : 0;
+	}
+	/* Checked before anything is created: otherwise the first mkdir of
+	 * runtime_dir fails with a bare "Permission denied". */
+	if (geteuid() != 0) {
+		fprintf(stderr, "peon-sshd: needs root: it enters jobs' namespaces and runs each connection as a uid "
+				"of its own (running as uid %u)\n", (unsigned)geteuid());
+		config_free(&d.cfg);
+		return 1;
 	}
 	c = daemon_run(&d);
 	config_free(&d.cfg);

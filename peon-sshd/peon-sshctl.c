@@ -23,25 +23,63 @@
 
 static const char *prog = "peon-sshctl";
 
+/* Each command's usage: `peon-sshctl CMD --help` prints its own, `--help`
+ * all of them. */
+static const struct usage_text {
+	const char *name;
+	const char *text;
+} usages[] = {
+	{ "add", "add ID (--docker CONTAINER | --containerd NAMESPACE/ID | --pid PID | --host) KEYS\n"
+		 "         [--port N] [--user USER] [--ttl DURATION] [--json]\n"
+		 "         [--log-file FILE] [--log-url URL] [--no-port-forwarding] [--no-local-forwarding]\n"
+		 "         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
+		 "      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE (public keys),\n"
+		 "      --key-url URL (https, or http on loopback; peon-sshd fetches it and keeps it fresh)\n"
+		 "      --json: the result as JSON (docs/json.md): address, port, connect line, host keys\n" },
+	{ "remove", "remove ID\n" },
+	{ "keys", "keys ID [--add KEY]... [--add-file FILE]... [--remove FINGERPRINT]... [--json]\n"
+		  "      without options: list the keys; FINGERPRINT as list --json shows it (SHA256:...)\n" },
+	{ "ttl", "ttl ID DURATION|none [--json]\n" },
+	{ "refresh", "refresh ID [--json]         fetch the execution's --key-url keys now\n" },
+	{ "kill", "kill SESSION_PID\n" },
+	{ "list", "list [--json]\n" },
+	{ "sessions", "sessions [ID] [--json]\n" },
+	{ "status", "status [--json]\n" },
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
-		"  add ID (--docker CONTAINER | --containerd NAMESPACE/ID | --pid PID | --host) KEYS\n"
-		"         [--port N] [--user USER] [--ttl DURATION]\n"
-		"         [--log-file FILE] [--log-url URL] [--no-port-forwarding] [--no-local-forwarding]\n"
-		"         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
-		"      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE, --key-url URL\n"
-		"      (--key-url: https, or http on loopback; peon-sshd fetches it and keeps it fresh)\n"
-		"  remove ID\n"
-		"  keys ID [--add KEY]... [--add-file FILE]... [--remove FINGERPRINT]... [--json]\n"
-		"      without options: list the keys; FINGERPRINT as list --json shows it (SHA256:...)\n"
-		"  ttl ID DURATION|none [--json]\n"
-		"  refresh ID [--json]         fetch the execution's --key-url keys now\n"
-		"  kill SESSION_PID\n"
-		"  list [--json]\n"
-		"  sessions [ID] [--json]\n"
-		"  status [--json]\n");
+	fprintf(f, "usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
+		   "       peon-sshctl COMMAND --help\n");
+	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
+		fprintf(f, "  %s", usages[i].text);
+}
+
+static const struct usage_text *find_usage(const char *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
+		if (strcmp(usages[i].name, cmd) == 0)
+			return &usages[i];
+	return NULL;
+}
+
+/* `peon-sshctl CMD --help` (or -h) anywhere among CMD's arguments: its
+ * usage, without asking the daemon. */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+static int unknown_command(const char *cmd)
+{
+	fprintf(stderr, "%s: unknown command %s; the commands are:", prog, cmd);
+	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
+		fprintf(stderr, "%s %s", i ? "," : "", usages[i].name);
+	fprintf(stderr, " (see peon-sshctl --help)\n");
+	return 2;
 }
 
 static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -86,6 +124,16 @@ static void add_key_lines(json_object *keys, const char *text, const char *origi
 	free(copy);
 }
 
+/* ssh-keygen's private key files (OpenSSH, PEM, PKCS#8) start so: the
+ * public half is what authorizes a login. */
+static void refuse_private(const char *text, const char *opt, const char *path)
+{
+	if (!strstr(text, "-----BEGIN ") || !strstr(text, " PRIVATE KEY-----"))
+		return;
+	die(1, "%s %s is a private key: give its public half (the .pub file, or the output of ssh-keygen -y -f %s)",
+	    opt, path, path);
+}
+
 static void key_file(json_object *keys, const char *path, const char *opt)
 {
 	char *text = NULL;
@@ -96,6 +144,7 @@ static void key_file(json_object *keys, const char *path, const char *opt)
 		die(1, "%s %s: larger than %d bytes", opt, path, KEYS_MAX_BYTES);
 	if (r < 0)
 		die(1, "%s %s: %s", opt, path, strerror(-r));
+	refuse_private(text, opt, path);
 	add_key_lines(keys, text, path);
 	free(text);
 }
@@ -210,8 +259,16 @@ static json_object *call(const char *sock, json_object *req)
 		die(2, "control socket path %s is too long", sock);
 	strcpy(sa.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die(2, "cannot reach peon-sshd at %s: %s (is it running?)", sock, strerror(errno));
+	if (fd < 0)
+		die(2, "cannot create a socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		/* The socket is root's (mode 0600 by default): say what is missing. */
+		if ((e == EACCES || e == EPERM) && geteuid() != 0)
+			die(2, "needs root: the control socket %s is root's (%s)", sock, strerror(e));
+		die(2, "cannot reach peon-sshd at %s: %s (is it running?)", sock, strerror(e));
+	}
 	/* The daemon may answer (a refusal) and close before reading our
 	 * request: a failed send is reported only if no answer came either. */
 	int sent = ctl_send(fd, req);
@@ -458,7 +515,11 @@ int main(int argc, char **argv)
 	cmd = argv[i];
 	argc -= i;
 	argv += i;
-	as_json = strcmp(cmd, "add") != 0 && take_json_flag(&argc, argv);
+	if (!find_usage(cmd))
+		return unknown_command(cmd);
+	if (wants_help(argc, argv))
+		return printf("usage: peon-sshctl %s", find_usage(cmd)->text), 0;
+	as_json = take_json_flag(&argc, argv);
 	if (strcmp(cmd, "add") == 0) {
 		req = build_add(argc, argv);
 	} else if (strcmp(cmd, "remove") == 0) {
@@ -478,8 +539,7 @@ int main(int argc, char **argv)
 		if (argc != 1)
 			die(2, "%s takes no arguments", cmd);
 	} else {
-		usage(stderr);
-		return 2;
+		return unknown_command(cmd);
 	}
 	if (!sock)
 		sock = default_socket(config, explicit);

@@ -167,26 +167,51 @@ int procinfo_parse_limits(const char *text, struct proc_limits *out)
 	return seen == (1U << RLIM_NLIMITS) - 1 ? 0 : -EINVAL;
 }
 
-int procinfo_parse_starttime(const char *text, unsigned long long *out)
+/* Field n (3 = state, 9 = flags, ...) of /proc/PID/stat, counted past
+ * comm: comm may hold spaces and parens, so from its last ')'. */
+static const char *stat_field(const char *text, int n)
 {
 	const char *p = strrchr(text, ')');
 
 	if (!p)
-		return -EINVAL;
+		return NULL;
 	p++;
-	/* After comm: field 3 (state) ... field 22 (starttime): skip 19 fields. */
-	for (int i = 0; i < 20; i++) {
+	for (int i = 3; i <= n; i++) {
 		while (*p == ' ')
 			p++;
 		if (!*p)
-			return -EINVAL;
-		if (i == 19)
+			return NULL;
+		if (i == n)
 			break;
 		while (*p && *p != ' ')
 			p++;
 	}
-	if (sscanf(p, "%llu", out) != 1)
+	return p;
+}
+
+int procinfo_parse_starttime(const char *text, unsigned long long *out)
+{
+	const char *p = stat_field(text, 22);
+
+	if (!p || sscanf(p, "%llu", out) != 1)
 		return -EINVAL;
+	return 0;
+}
+
+int procinfo_parse_stat(const char *text, struct proc_stat *out)
+{
+	const char *open = strchr(text, '('), *close = strrchr(text, ')');
+	const char *state = stat_field(text, 3), *flags = stat_field(text, 9);
+	size_t len;
+
+	if (!open || !close || close < open || !state || !flags || sscanf(flags, "%lu", &out->flags) != 1)
+		return -EINVAL;
+	len = (size_t)(close - open - 1);
+	if (len >= sizeof(out->comm))
+		len = sizeof(out->comm) - 1;
+	memcpy(out->comm, open + 1, len);
+	out->comm[len] = '\0';
+	out->state = *state;
 	return 0;
 }
 
@@ -281,6 +306,17 @@ int procinfo_read_starttime(pid_t pid, unsigned long long *out)
 
 	if (r == 0)
 		r = procinfo_parse_starttime(text, out);
+	free(text);
+	return r;
+}
+
+int procinfo_read_stat(pid_t pid, struct proc_stat *out)
+{
+	char *text = NULL;
+	int r = read_proc(pid, "stat", &text);
+
+	if (r == 0)
+		r = procinfo_parse_stat(text, out);
 	free(text);
 	return r;
 }

@@ -24,6 +24,17 @@ struct proc_status {
 };
 
 int procinfo_parse_status(const char *text, struct proc_status *st);
+
+/* PF_KTHREAD of the kernel's include/linux/sched.h, in stat's flags. */
+#define PROC_FLAG_KTHREAD 0x00200000UL
+
+struct proc_stat {
+	char comm[64];           /* as the kernel shows it (at most 15 bytes, or a kthread's longer name) */
+	char state;              /* 'R', 'S', 'Z' (zombie), 'X' (dead), ... */
+	unsigned long flags;     /* PF_* */
+};
+/* /proc/PID/stat: comm, state and flags. */
+int procinfo_parse_stat(const char *text, struct proc_stat *out);
 /* Field 22 of /proc/PID/stat; comm may hold spaces and parens. */
 int procinfo_parse_starttime(const char *text, unsigned long long *out);
 
@@ -46,6 +57,7 @@ int idmap_to_inside(const struct idmap *m, unsigned long host, unsigned long *in
 /* Readers over /proc/PID. */
 int procinfo_read_status(pid_t pid, struct proc_status *st);
 int procinfo_read_starttime(pid_t pid, unsigned long long *out);
+int procinfo_read_stat(pid_t pid, struct proc_stat *out);
 int procinfo_read_limits(pid_t pid, struct proc_limits *out);
 /* /proc/PID/oom_score_adj: -1000..1000. */
 int procinfo_read_oom_score_adj(pid_t pid, int *out);

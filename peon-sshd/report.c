@@ -18,10 +18,18 @@ void report_connect_command(const char *addr, int port, const char *shell, char 
 	snprintf(out, len, "ssh -i <path-to-private-key> -p %d -t %s%s%s", port, addr, *shell ? " " : "", shell);
 }
 
+int report_known_hosts_line(const char *addr, int port, const struct hostkey_info *hk, char *out, size_t len)
+{
+	/* known_hosts names non-22 ports as [host]:port, IPv6 included. */
+	int n = snprintf(out, len, "[%s]:%d %s %s", addr, port, hk->type, hk->b64);
+
+	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
+}
+
 int report_activation_lines(const char *addr, int port, const char *shell, const struct hostkey_info *hk,
 			    char lines[3][REPORT_LINE_MAX])
 {
-	char cmd[512];
+	char cmd[512], known[REPORT_LINE_MAX];
 	json_object *a = json_object_new_string(addr);
 	int n;
 
@@ -29,9 +37,12 @@ int report_activation_lines(const char *addr, int port, const char *shell, const
 		return -ENOMEM;
 	report_connect_command(addr, port, shell, cmd, sizeof(cmd));
 	snprintf(lines[0], REPORT_LINE_MAX, "SSH debug access ready. Connect with: %s", cmd);
-	/* known_hosts names non-22 ports as [host]:port, IPv6 included. */
-	n = snprintf(lines[1], REPORT_LINE_MAX, "SSH host key: %s %s (known_hosts line: [%s]:%d %s %s)", hk->type,
-		     hk->fingerprint, addr, port, hk->type, hk->b64);
+	if (report_known_hosts_line(addr, port, hk, known, sizeof(known)) < 0) {
+		json_object_put(a);
+		return -E2BIG;
+	}
+	n = snprintf(lines[1], REPORT_LINE_MAX, "SSH host key: %s %s (known_hosts line: %s)", hk->type,
+		     hk->fingerprint, known);
 	/* The status event `vh exec ssh` parses: "::ssh::" then JSON. */
 	snprintf(lines[2], REPORT_LINE_MAX, "::ssh::{\"address\": %s, \"port\": %d}",
 		 json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), port);

@@ -23,6 +23,9 @@ struct hostkey_info {
  * it, else the job user's shell), or "" for the login shell alone. */
 int report_activation_lines(const char *addr, int port, const char *shell, const struct hostkey_info *hk,
 			    char lines[3][REPORT_LINE_MAX]);
+/* "[addr]:port type base64": what a client's known_hosts needs for hk; -E2BIG
+ * when it does not fit in len. */
+int report_known_hosts_line(const char *addr, int port, const struct hostkey_info *hk, char *out, size_t len);
 /* The connect command alone (also returned by `peon-sshctl add`). */
 void report_connect_command(const char *addr, int port, const char *shell, char *out, size_t len);
 

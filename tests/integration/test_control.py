@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import CTL, SSHD, Daemon, bulk_add, ctl_raw, ssh
+from conftest import CTL, SSHD, Daemon, bulk_add, ctl_raw, ssh, wait_for
 
 
 def listed(daemon):
@@ -43,7 +43,8 @@ def test_add_prints_connect_line_and_lists(daemon, job, keys):
     (["--pid", "PID", "KEY", "--port", "80"], "--port 80: use a port between 1024 and 65535"),
     (["--pid", "PID", "KEY", "--port", "70000"], "--port 70000: use a port between 1024 and 65535"),
     (["--pid", "4194000", "KEY"], "no process with pid 4194000"),
-    (["--pid", "2", "KEY"], "pid 2 is not a job's process"),
+    (["--pid", "2", "KEY"], "pid 2 (kthreadd) is a kernel thread, not a job's process: give the pid of a "
+                            "process running in the job"),
     (["--pid", "PID", "KEY", "--user", "nosuchuser"], "user 'nosuchuser' does not exist in the job"),
     (["--host", "KEY"], "--host needs --user"),
     (["--host", "KEY", "--user", "nosuchuser"], "user 'nosuchuser' does not exist on this worker"),
@@ -57,12 +58,112 @@ def test_bad_add_changes_nothing(daemon, job, keys, args, message):
     pid = str(job())
     argv = [a.replace("PID", pid) for a in args]
     argv = sum((["--key-file", k.pub] if a == "KEY" else [a] for a in argv), [])
+    assert_add_refused(daemon, argv, message)
+
+
+def assert_add_refused(daemon, argv, message):
     r = daemon.ctl("add", "exec-bad", *argv)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1          # one sentence, one line
     assert listed(daemon) == []
     assert not port_open(daemon.port)         # nothing was opened
+
+
+def test_zombie_pid_refused(daemon, keys):
+    # A child of ours that exited and is not reaped: no namespaces, no root
+    # for any session to enter.
+    child = subprocess.Popen(["true"])
+    try:
+        wait_for(lambda: open(f"/proc/{child.pid}/stat").read().split(") ")[1][0] == "Z", what="zombie")
+        assert_add_refused(daemon, ["--pid", str(child.pid), "--key-file", keys("k").pub],
+                           f"pid {child.pid} (true) has exited (a zombie its parent has not reaped): "
+                           "there is no job left to enter")
+    finally:
+        child.wait()
+
+
+def test_private_key_file_refused(daemon, job, keys):
+    k = keys("k")
+    assert_add_refused(daemon, ["--pid", str(job()), "--key-file", k.path],
+                       f"--key-file {k.path} is a private key: give its public half (the .pub file, or the "
+                       f"output of ssh-keygen -y -f {k.path})")
+    daemon.add("exec-pk", "--pid", str(job()), key=k)
+    r = daemon.ctl("keys", "exec-pk", "--add-file", k.path)
+    assert r.returncode == 1
+    assert f"--add-file {k.path} is a private key" in r.stderr
+
+
+def test_add_json(daemon, job, keys, tmp_path):
+    """What a job controller reads: the same address, port, connect line and
+    known_hosts line as the execution's log, without parsing prose."""
+    k = keys("k")
+    log = tmp_path / "exec.log"
+    r = daemon.add("exec-json", "--pid", str(job(hostname="json-job")), "--log-file", str(log), "--json", key=k)
+    out = json.loads(r.stdout)
+    assert out["version"] == 1 and out["ok"] is True
+    assert out["address"] == "127.0.0.1" and out["port"] == daemon.port
+    assert out["execution"]["id"] == "exec-json" and out["execution"]["port"] == daemon.port
+    lines = log.read_text().splitlines()
+    assert lines[0] == "SSH debug access ready. Connect with: " + out["connect"]
+    [hk] = out["host_keys"]
+    assert lines[1] == (f"SSH host key: {hk['type']} {hk['fingerprint']} "
+                        f"(known_hosts line: {hk['known_hosts']})")
+    assert hk["known_hosts"].startswith(f"[127.0.0.1]:{daemon.port} ssh-ed25519 ")
+    kh = tmp_path / "known_hosts"
+    kh.write_text(hk["known_hosts"] + "\n")
+    r = ssh(k, daemon.port, "hostname",
+            opts=(f"UserKnownHostsFile={kh}", "StrictHostKeyChecking=yes"))
+    assert r.stdout == "json-job\n", r.stderr
+
+
+def test_list_and_sessions_json_carry_version(daemon, job, keys):
+    daemon.add("exec-v", "--pid", str(job()), key=keys("k"))
+    for cmd in (["list"], ["sessions"], ["sessions", "exec-v"]):
+        out = json.loads(daemon.ctl(*cmd, "--json", check=True).stdout)
+        assert out["version"] == 1, (cmd, out)
+
+
+COMMANDS = ["add", "remove", "keys", "ttl", "refresh", "kill", "list", "sessions", "status"]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_command_answers_help(tmp_path, cmd, flag):
+    # No daemon, and an unprivileged user: help needs neither.
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        CTL, "-S", str(tmp_path / "none.sock"), cmd, flag], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"usage: peon-sshctl {cmd}"), r.stdout
+    assert r.stderr == ""
+
+
+def test_unknown_command(tmp_path):
+    r = subprocess.run([CTL, "-S", str(tmp_path / "none.sock"), "frobnicate"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == ("peon-sshctl: unknown command frobnicate; the commands are: " + ", ".join(COMMANDS) +
+                        " (see peon-sshctl --help)\n")
+
+
+def test_daemon_as_non_root_says_root_is_needed(tmp_path):
+    base = tempfile.mkdtemp(prefix="peon-nonroot-")
+    os.chmod(base, 0o755)
+    try:
+        conf = os.path.join(base, "peon-sshd.conf")
+        with open(conf, "w") as f:
+            f.write(f'runtime_dir = "{base}/run";\nhost_key_dir = "{base}/keys";\n'
+                    f'peon_config = "{base}/peon.config";\n')
+        os.chmod(conf, 0o644)
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", SSHD, "-f", conf],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 1
+        uid = int(subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout)
+        assert r.stderr == ("peon-sshd: needs root: it enters jobs' namespaces and runs each connection as a "
+                            f"uid of its own (running as uid {uid})\n")
+        assert os.listdir(base) == ["peon-sshd.conf"]        # nothing was created
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_bad_key_names_file_and_line(daemon, job, keys, tmp_path):
@@ -143,7 +244,8 @@ def test_control_socket_is_root_only(tmp_path, hostkeys):
         assert oct(os.stat(d.sock).st_mode & 0o777) == "0o600"
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                             CTL, "-S", d.sock, "list"], capture_output=True, text=True)
-        assert "Permission denied" in r.stderr
+        assert r.returncode == 2
+        assert r.stderr == f"peon-sshctl: needs root: the control socket {d.sock} is root's (Permission denied)\n"
     finally:
         d.stop()
 

@@ -100,6 +100,25 @@ static void test_starttime(void **state)
 	assert_int_equal(procinfo_parse_starttime("garbage", &st), -EINVAL);
 }
 
+/* comm with parens and spaces; kthreadd's flags carry PF_KTHREAD. */
+static void test_stat(void **state)
+{
+	struct proc_stat ps;
+
+	(void)state;
+	assert_int_equal(procinfo_parse_stat("1234 (we (ird) ) name) Z 1 1234 1234 0 -1 4194560 100", &ps), 0);
+	assert_string_equal(ps.comm, "we (ird) ) name");
+	assert_int_equal(ps.state, 'Z');
+	assert_int_equal(ps.flags, 4194560UL);
+	assert_false(ps.flags & PROC_FLAG_KTHREAD);
+	assert_int_equal(procinfo_parse_stat("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0", &ps), 0);
+	assert_true(ps.flags & PROC_FLAG_KTHREAD);
+	assert_int_equal(procinfo_parse_stat("2 (kthreadd) S 0 0", &ps), -EINVAL);
+	assert_int_equal(procinfo_parse_stat("garbage", &ps), -EINVAL);
+	assert_int_equal(procinfo_read_stat(getpid(), &ps), 0);
+	assert_int_equal(ps.state, 'R');
+}
+
 static void test_self(void **state)
 {
 	unsigned long long st;
@@ -162,7 +181,7 @@ static void test_caps_for(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status), cmocka_unit_test(test_starttime),
+		cmocka_unit_test(test_status), cmocka_unit_test(test_starttime), cmocka_unit_test(test_stat),
 		cmocka_unit_test(test_self),   cmocka_unit_test(test_idmap),
 		cmocka_unit_test(test_caps_for),   cmocka_unit_test(test_limits),
 	};
