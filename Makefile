@@ -266,15 +266,16 @@ $(DEB): $(shell find $(DEB_SRC) -type f 2>/dev/null)
 	  { echo "deb: debian/changelog is at $$v but the Makefile's VERSION is $(VERSION); run: dch -v $(VERSION)" >&2; exit 1; }
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	cp -a $(DEB_SRC) $(DEB_DIR)/src/
-	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	@# Without this make's MAKEFLAGS: a command-line B= or PREFIX= would reach
+	@# debian/rules' own make (and its clean would remove this build dir).
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
 	  { tail -40 ../build.log; echo "deb: dpkg-buildpackage failed (see $(DEB_DIR)/build.log)" >&2; exit 1; }
 	lintian --fail-on error,warning --info $@
 
 # Install, upgrade with a live session, remove and purge the package in a
 # throwaway overlay root of its own (tests/package/test_package.py).
 package-test: deps $(DEB)
-	PEON_DEB=$(abspath $(DEB)) PEON_SSHCTL=$(abspath $(B)/peon-sshctl) \
-	  /usr/bin/python3 -m pytest -q -ra tests/package
+	PEON_DEB=$(abspath $(DEB)) /usr/bin/python3 -m pytest -q -ra tests/package
 
 clean:
 	rm -rf $(B) tests/integration/__pycache__ .pytest_cache
