@@ -1,5 +1,6 @@
 # peon-sshd: worker-side debug SSH agent.
-# Targets: all, check, unit, integration, demo, install, clean, bench, lint.
+# Targets: all, check, unit, integration, package-test, fuzz, demo, deb, install, uninstall,
+# clean, bench, lint.
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
