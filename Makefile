@@ -1,5 +1,6 @@
 # peon-sshd: worker-side debug SSH agent.
-# Targets: all, check, unit, integration, demo, install, clean, bench, lint.
+# Targets: all, check, unit, integration, package-test, fuzz, demo, deb, install, uninstall,
+# clean, bench, lint.
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
@@ -13,11 +14,26 @@ DESTDIR  ?=
 VERSION  := 0.1.0
 CC       ?= cc
 PKGS     := libssh libconfig libsystemd json-c libcurl libcrypto libseccomp xau
-CPPFLAGS += -D_GNU_SOURCE -DPEON_VERSION=\"$(VERSION)\" -DPEON_LIBEXECDIR=\"$(LIBEXECDIR)\" -Ipeon-sshd
+
+# The project's own flags live in PEON_*: CFLAGS, CPPFLAGS and LDFLAGS are the
+# builder's (dpkg-buildflags, `make CFLAGS=-O0`) and come after ours, so they
+# tune the build without dropping warnings or hardening. WERROR=1 (the test
+# targets and CI set it) turns warnings into errors; a packager's newer
+# compiler should not fail a release build on a new warning.
+WERROR   ?= 0
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
-            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
-LDFLAGS  += -pie -Wl,-z,relro,-z,now
+# _FORTIFY_SOURCE only when the builder does not choose a level (Debian's
+# flags bring -D_FORTIFY_SOURCE=2 or 3): defining it twice is a warning.
+# -U first: some compilers (Ubuntu's gcc) predefine it.
+PEON_FORTIFY = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2)
+PEON_CPPFLAGS = -D_GNU_SOURCE -DPEON_VERSION=\"$(VERSION)\" -DPEON_LIBEXECDIR=\"$(LIBEXECDIR)\" -Ipeon-sshd
+PEON_WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral $(if $(filter 1,$(WERROR)),-Werror)
+PEON_CFLAGS = -std=gnu11 $(PEON_WARN) -fstack-protector-strong -fPIE
+PEON_LDFLAGS = -pie -Wl,-z,relro,-z,now
+# Each object also writes its header dependencies (build/*.d, included below).
+DEPFLAGS = -MMD -MP
+COMPILE = $(CC) $(PEON_CPPFLAGS) $(PEON_FORTIFY) $(CPPFLAGS) $(PEON_CFLAGS) $(CFLAGS) $(DEPFLAGS)
+LINK = $(CC) $(PEON_CFLAGS) $(CFLAGS) $(PEON_LDFLAGS) $(LDFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -35,7 +51,7 @@ NET := netchild algo sandbox privdrop monclient monproto session auth dispatch c
 UNIT_MODS := $(CORE) sftp monproto uidpool joblsm
 # The SFTP server is an image of its own, run inside jobs from a sealed memfd:
 # static (the job's root has none of our libraries), position-independent.
-SFTP_SERVER_SRCS := peon-sshd/sftp-server.c peon-sshd/sftp.c peon-sshd/util.c
+SFTP_SERVER_OBJS := $(B)/sftp-server.o $(B)/sftp.o $(B)/util.o
 CTL := $(CORE)
 
 DAEMON_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(DAEMON))) $(B)/main.o
@@ -45,49 +61,57 @@ CTL_OBJS := $(addprefix $(B)/,$(addsuffix .o,$(CTL))) $(B)/peon-sshctl.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps check unit valgrind integration integration-san fuzz fuzz-smoke demo install clean bench lint
-all: deps-build $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-server \
-     $(B)/peon-sshd-net-testhooks
+.PHONY: all progs deps check unit valgrind integration integration-san fuzz fuzz-smoke demo install uninstall \
+        clean bench lint deb package-test
+# What is installed (and packaged); `all` adds the test-only network child.
+PROGS := $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-server
+# `all` never installs packages: a build on a packager's or admin's machine
+# must not run apt behind their back. Targets that run things (check, demo,
+# deb, bench) call scripts/install-deps.
+all: progs $(B)/peon-sshd-net-testhooks
+progs: $(PROGS)
 
-deps-build:
-	@scripts/install-deps build
 deps:
 	@scripts/install-deps test
+
+# The tests' objects fail on any warning; a command-line WERROR=0 still wins.
+check unit valgrind integration integration-san fuzz fuzz-smoke package-test: WERROR = 1
 
 $(B):
 	@mkdir -p $(B) $(B)/san
 
-$(B)/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
-	@echo "  CC $<"; $(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(B)/%.o: peon-sshd/%.c | $(B)
+	@echo "  CC $<"; $(COMPILE) $(PKG_CFLAGS) -c $< -o $@
 
 $(B)/peon-sshd: $(DAEMON_OBJS)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(LINK) $^ $(PKG_LIBS) -o $@
 
 # Only what it uses: each library loaded costs every connection its
 # relocations and data (libcurl alone brings a dozen more).
 NET_LIBS = $(shell pkg-config --libs libssh libseccomp 2>/dev/null)
 $(B)/peon-sshd-net: $(NET_OBJS)
-	$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
+	$(LINK) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 
 # Test builds only (tests/integration/test_privsep.py): the network child
 # with hooks that try what its sandbox and its monitor must refuse.
-$(B)/th/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+$(B)/th/%.o: peon-sshd/%.c | $(B)
 	@mkdir -p $(B)/th
-	@echo "  CC(hooks) $<"; $(CC) $(CPPFLAGS) -DPEON_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@echo "  CC(hooks) $<"; $(COMPILE) -DPEON_TEST_HOOKS $(PKG_CFLAGS) -c $< -o $@
 $(B)/peon-sshd-net-testhooks: $(addprefix $(B)/th/,$(addsuffix .o,$(NET)))
-	$(CC) $(LDFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
+	$(LINK) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 
 $(B)/peon-sshctl: $(CTL_OBJS)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(LINK) $^ $(PKG_LIBS) -o $@
 
-$(B)/peon-sftp-server: $(SFTP_SERVER_SRCS) $(wildcard peon-sshd/*.h) | $(B)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -static-pie -Wl,-z,relro,-z,now $(SFTP_SERVER_SRCS) -o $@
+# Static-pie: the same -fPIE objects, no -pie (the two do not mix).
+$(B)/peon-sftp-server: $(SFTP_SERVER_OBJS)
+	$(CC) $(PEON_CFLAGS) $(CFLAGS) -static-pie -Wl,-z,relro,-z,now $(LDFLAGS) $^ -o $@
 
 # Unit tests: every core module built with ASan+UBSan, linked against cmocka.
-$(B)/san/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(B)/san/%.o: peon-sshd/%.c | $(B)
+	$(COMPILE) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
 $(B)/san/test_%: tests/unit/test_%.c $(addprefix $(B)/san/,$(addsuffix .o,$(UNIT_MODS))) | $(B)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+	$(COMPILE) -O1 $(SANFLAGS) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
 unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
 	@failed=0; for t in $(UNIT_TESTS); do echo "== $$t"; \
@@ -95,11 +119,11 @@ unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
 	  exit $$failed
 
 # The same unit tests without sanitizers, under valgrind: leaks and bad reads in parsers.
-$(B)/vg/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+$(B)/vg/%.o: peon-sshd/%.c | $(B)
 	@mkdir -p $(B)/vg
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -O0 $(PKG_CFLAGS) -c $< -o $@
+	@$(COMPILE) -O0 $(PKG_CFLAGS) -c $< -o $@
 $(B)/vg/test_%: tests/unit/test_%.c $(addprefix $(B)/vg/,$(addsuffix .o,$(UNIT_MODS))) | $(B)
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -O0 $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+	@$(COMPILE) -O0 $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
 valgrind: deps $(addprefix $(B)/vg/,$(UNIT_TESTS))
 	@failed=0; for t in $(UNIT_TESTS); do \
@@ -117,14 +141,14 @@ TEST_SSHD := $(B)/peon-sshd
 endif
 PYTEST_ARGS ?= tests/integration
 
-$(B)/sand/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+$(B)/sand/%.o: peon-sshd/%.c | $(B)
 	@mkdir -p $(B)/sand
-	@echo "  CC(san) $<"; $(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@echo "  CC(san) $<"; $(COMPILE) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
 $(B)/sand/peon-sshd: $(addprefix $(B)/sand/,$(addsuffix .o,$(DAEMON))) $(B)/sand/main.o $(B)/sand/peon-sftp-server \
                      $(B)/sand/peon-sshd-net
-	$(CC) $(LDFLAGS) $(SANFLAGS) $(filter %.o,$^) $(PKG_LIBS) -o $@
+	$(LINK) $(SANFLAGS) $(filter %.o,$^) $(PKG_LIBS) -o $@
 $(B)/sand/peon-sshd-net: $(addprefix $(B)/sand/,$(addsuffix .o,$(NET)))
-	$(CC) $(LDFLAGS) $(SANFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
+	$(LINK) $(SANFLAGS) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 # A static image cannot carry ASan's runtime: the sanitized daemon runs the
 # plain SFTP server (its parser is covered by the unit tests under ASan).
 $(B)/sand/peon-sftp-server: $(B)/peon-sftp-server
@@ -138,14 +162,14 @@ $(B)/sand/peon-sftp-server: $(B)/peon-sftp-server
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 15
-FUZZ_WARN := -Wall -Wextra -Werror -Wno-unused-command-line-argument
-$(B)/fuzz/%.o: peon-sshd/%.c $(wildcard peon-sshd/*.h) | $(B)
+FUZZ_WARN = $(PEON_WARN) -Wno-unused-command-line-argument
+$(B)/fuzz/%.o: peon-sshd/%.c | $(B)
 	@mkdir -p $(B)/fuzz
-	@echo "  CC(fuzz) $<"; $(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(FUZZ_WARN) -g -O1 \
+	@echo "  CC(fuzz) $<"; $(FUZZ_CC) $(PEON_CPPFLAGS) $(CPPFLAGS) -std=gnu11 $(FUZZ_WARN) $(DEPFLAGS) -g -O1 \
 	  -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(addprefix $(B)/fuzz/,$(addsuffix .o,$(UNIT_MODS)))
-	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(FUZZ_WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-	  $(PKG_CFLAGS) $^ $(PKG_LIBS) -o $@
+	$(FUZZ_CC) $(PEON_CPPFLAGS) $(CPPFLAGS) -std=gnu11 $(FUZZ_WARN) $(DEPFLAGS) -g -O1 \
+	  -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $^ $(PKG_LIBS) -o $@
 
 fuzz: deps $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
@@ -187,7 +211,7 @@ SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py 
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
 
-check: deps all lint unit valgrind fuzz-smoke integration integration-san
+check: deps all lint unit valgrind fuzz-smoke integration integration-san package-test
 
 lint:
 	@if command -v cppcheck >/dev/null; then \
@@ -201,21 +225,61 @@ bench: deps all
 	scripts/install-deps bench
 	/usr/bin/python3 tests/bench/bench.py
 
-install: $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-server
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+# The installed layout, the package's (debian/rules runs this with PREFIX=/usr)
+# and `make install`'s. The configuration is installed only when absent, and
+# uninstall leaves it (and the host keys in /var/lib/peon-sshd) as a
+# package's remove does.
+MAN8 := $(wildcard docs/*.8)
+MAN5 := $(wildcard docs/*.5)
+INSTALLED := $(SBINDIR)/peon-sshd $(BINDIR)/peon-sshctl $(LIBEXECDIR)/peon-sshd-net \
+             $(LIBEXECDIR)/peon-sftp-server $(UNITDIR)/peon-sshd.service \
+             $(addprefix $(MANDIR)/man8/,$(notdir $(MAN8))) $(addprefix $(MANDIR)/man5/,$(notdir $(MAN5)))
+install: $(PROGS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/peon-sshd $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/peon-sshd $(DESTDIR)$(SBINDIR)/peon-sshd
 	install -m 0755 $(B)/peon-sshctl $(DESTDIR)$(BINDIR)/peon-sshctl
-	install -d $(DESTDIR)$(LIBEXECDIR)
-	install -m 0755 $(B)/peon-sftp-server $(DESTDIR)$(LIBEXECDIR)/peon-sftp-server
-	install -m 0755 $(B)/peon-sshd-net $(DESTDIR)$(LIBEXECDIR)/peon-sshd-net
+	install -m 0755 $(B)/peon-sftp-server $(B)/peon-sshd-net $(DESTDIR)$(LIBEXECDIR)/
 	sed 's|/usr/local/sbin|$(SBINDIR)|g' systemd/peon-sshd.service > $(DESTDIR)$(UNITDIR)/peon-sshd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/peon-sshd.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf ] || \
 	  install -m 0644 config/peon-sshd.conf $(DESTDIR)$(SYSCONFDIR)/peon-sshd/peon-sshd.conf
-	install -m 0644 docs/peon-sshd.8 docs/peon-sshctl.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 docs/peon-sshd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(if $(MAN5),install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(LIBEXECDIR)
+
+# The Debian package, built by dpkg-buildpackage from a copy of the tree
+# under build/deb (it writes its results to the parent directory: build/deb,
+# not beside the repository), then checked by lintian: a warning fails too.
+DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_DIR := $(B)/deb
+DEB = $(DEB_DIR)/peon-sshd_$(VERSION)_$(DEB_ARCH).deb
+DEB_SRC := Makefile README.md config debian docs peon-sshd systemd
+deb:
+	@scripts/install-deps deb
+	@$(MAKE) --no-print-directory $(DEB)
+
+$(DEB): $(shell find $(DEB_SRC) -type f 2>/dev/null)
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+	  { echo "deb: debian/changelog is at $$v but the Makefile's VERSION is $(VERSION); run: dch -v $(VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	cp -a $(DEB_SRC) $(DEB_DIR)/src/
+	@# Without this make's MAKEFLAGS: a command-line B= or PREFIX= would reach
+	@# debian/rules' own make (and its clean would remove this build dir).
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	  { tail -40 ../build.log; echo "deb: dpkg-buildpackage failed (see $(DEB_DIR)/build.log)" >&2; exit 1; }
+	lintian --fail-on error,warning --info $@
+
+# Install, upgrade with a live session, remove and purge the package in a
+# throwaway overlay root of its own (tests/package/test_package.py).
+package-test: deps $(DEB)
+	PEON_DEB=$(abspath $(DEB)) /usr/bin/python3 -m pytest -q -ra tests/package
 
 clean:
 	rm -rf $(B) tests/integration/__pycache__ .pytest_cache
 .SECONDARY:
+
+-include $(wildcard $(B)/*.d $(B)/*/*.d)

@@ -35,10 +35,10 @@ int pty_open(int *master, int *slave, char *name, size_t namelen, char *err)
 struct fd_msg {
 	char byte;
 	struct iovec iov;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
+	/* Aligned for the cmsghdr it holds. Not a union with struct cmsghdr:
+	 * its flexible array member makes such a union variable-sized, which
+	 * may not sit before other members (clang refuses it). */
+	_Alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
 	struct msghdr msg;
 };
 
@@ -47,8 +47,8 @@ static void fd_msg_init(struct fd_msg *m)
 	memset(m, 0, sizeof(*m));
 	m->byte = 'F';
 	m->iov = (struct iovec){ .iov_base = &m->byte, .iov_len = 1 };
-	m->msg = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1, .msg_control = m->u.buf,
-				  .msg_controllen = sizeof(m->u.buf) };
+	m->msg = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1, .msg_control = m->cbuf,
+				  .msg_controllen = sizeof(m->cbuf) };
 }
 
 int fd_send(int sock, int fd)
