@@ -78,20 +78,6 @@ void mon_reply(struct mon *m, struct mon_buf *b, const int *fds, int nfds)
 /* ---- the network child ---- */
 
 /* A private key file is opened here and read only by the child. */
-static int open_host_key(const char *path, char *err)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0)
-		return errf(err, -errno, "cannot open host key %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
-		close(fd);
-		return errf(err, -EPERM, "host key %s is not a private file of uid %u", path, (unsigned)geteuid());
-	}
-	return fd;
-}
-
 /* Put fds at 0..n-1 exactly (whatever numbers they have now), close all others. */
 static int place_fds(int *fds, int n)
 {
@@ -162,7 +148,7 @@ static int start_child(struct mon *m, const struct monitor_args *a, char *err)
 	 * no other, and reading and importing one costs every connection. */
 	for (int i = 0; i < a->hk->n && r == 0; i++)
 		if (hostkey_offered(a->hk->keys[i], a->cfg->algo.host_keys) &&
-		    (r = open_host_key(a->hk->paths[i], err)) >= 0)
+		    (r = hostkey_open_private(a->hk, i, err)) >= 0)
 			keys[nkeys++] = r, r = 0;
 	m->n_hostkeys = nkeys;
 	if (r == 0) {
@@ -431,8 +417,10 @@ static void handle_signals(struct mon *m)
 
 static int loop_timeout(const struct mon *m)
 {
-	int t = monjob_timeout(m);
+	int t = monjob_timeout(m), tt = montally_timeout(m);
 
+	if (tt >= 0 && (t < 0 || tt < t))
+		t = tt;
 	if (m->terminating) {
 		long long left = m->kill_at - mono_ms();
 		int k = left < 0 ? 0 : (int)left;
@@ -460,6 +448,7 @@ static void serve(struct mon *m)
 		if (p[0].revents)
 			handle_signals(m);
 		monjob_run(m, p + 2);
+		montally_tick(m);
 		if (m->terminating && !m->child_done && mono_ms() >= m->kill_at)
 			kill(m->child, SIGKILL);
 	}
@@ -533,13 +522,16 @@ static void cleanup(struct mon *m)
 	free(m->tasks);
 	if (m->sock >= 0)
 		close(m->sock);
+	if (m->conn_fd >= 0)
+		close(m->conn_fd);
 	if (m->daemon_fd >= 0)
 		close(m->daemon_fd);
 }
 
 int monitor_run(const struct monitor_args *a)
 {
-	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1 };
+	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1,
+			 .conn_fd = -1 };
 	char err[ERRLEN];
 	int code = SESSION_EXIT_INTERNAL;
 
@@ -560,10 +552,11 @@ int monitor_run(const struct monitor_args *a)
 		goto out;
 	}
 	/* The connection is the child's: the monitor never reads from it. */
-	close(a->fd);
+	montally_start(&m, a->fd);
 	serve(&m);
 	while (!m.child_done && waitpid(m.child, &m.child_status, 0) < 0 && errno == EINTR)
 		;
+	montally_end(&m);
 	log_child_end(&m);
 	monjob_end(&m);
 	code = exit_code(&m);
