@@ -294,6 +294,11 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 	if (res == MON_AUTH_OK && claim) {
 		logged_in(m, rq->text, &ans, fp);
 		fp = NULL;
+	} else if (fp && res != MON_AUTH_OK) {
+		/* The child's line about this refusal gets the key's field (on_log). */
+		free(m->refused_fp);
+		m->refused_fp = fp;
+		fp = NULL;
 	}
 	mon_buf_init(&b, MON_AUTH_ANSWER);
 	mon_put_u32(&b, res);
@@ -313,6 +318,7 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 static void on_log(struct mon *m, const struct mon_request *rq)
 {
 	long long now = mono_ms();
+	struct log_ctx ctx;
 	char *shown;
 
 	if (now - m->log_window > LOG_WINDOW_MS) {
@@ -326,8 +332,13 @@ static void on_log(struct mon *m, const struct mon_request *rq)
 		return;
 	}
 	shown = str_printable(rq->text, MON_LOG_MAX);
+	/* KEY_FINGERPRINT on a refusal: the monitor's own hash of the key it
+	 * asked about, on the child's line naming that key and no other. */
+	ctx = m->lctx;
+	if (!m->authed && m->refused_fp && shown && strstr(shown, m->refused_fp))
+		ctx.key_fp = m->refused_fp;
 	/* The child may not raise alarms above "err". */
-	log_full(rq->prio < LOG_ERR ? LOG_ERR : (int)rq->prio, &m->lctx, "%s", shown ? shown : "?");
+	log_full(rq->prio < LOG_ERR ? LOG_ERR : (int)rq->prio, &ctx, "%s", shown ? shown : "?");
 	free(shown);
 }
 
@@ -516,6 +527,7 @@ static void cleanup(struct mon *m)
 	}
 	execution_free(m->exec);
 	free(m->fp);
+	free(m->refused_fp);
 	free(m->user);
 	free(m->key_comment);
 	free(m->procs);

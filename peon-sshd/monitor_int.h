@@ -66,6 +66,7 @@ struct mon {
 	int auth_asks;
 	struct execution *exec;         /* after the claim: the daemon's copy */
 	char *user, *fp, *key_comment;
+	char *refused_fp;               /* the last key the daemon refused, for the child's line about it */
 	struct job_identity runs_as;    /* who the shell runs as; name "" when unknown */
 	struct endpoints ep;
 	struct log_ctx lctx;
