@@ -356,7 +356,7 @@ static void handle(struct mon *m, const struct mon_request *rq)
 	case MON_SPAWN: monjob_spawn(m, rq); break;
 	case MON_SIGNAL: monjob_signal(m, rq); break;
 	case MON_HANGUP: monjob_hangup(m, rq); break;
-	case MON_RELEASE: monjob_release(m, rq); break;
+	case MON_RELEASE: monjob_release(m, rq); montally_send(m); break;
 	case MON_CONNECT: monjob_connect(m, rq); break;
 	case MON_LISTEN: monfwd_listen(m, rq); break;
 	case MON_UNLISTEN: monfwd_unlisten(m, rq); break;
@@ -430,7 +430,7 @@ static int loop_timeout(const struct mon *m)
 {
 	int t = monjob_timeout(m), tt = montally_timeout(m);
 
-	if (tt >= 0 && (t < 0 || tt < t))
+	if (t < 0 || tt < t)
 		t = tt;
 	if (m->terminating) {
 		long long left = m->kill_at - mono_ms();
@@ -534,16 +534,13 @@ static void cleanup(struct mon *m)
 	free(m->tasks);
 	if (m->sock >= 0)
 		close(m->sock);
-	if (m->conn_fd >= 0)
-		close(m->conn_fd);
 	if (m->daemon_fd >= 0)
 		close(m->daemon_fd);
 }
 
 int monitor_run(const struct monitor_args *a)
 {
-	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1,
-			 .conn_fd = -1 };
+	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1 };
 	char err[ERRLEN];
 	int code = SESSION_EXIT_INTERNAL;
 
@@ -565,10 +562,11 @@ int monitor_run(const struct monitor_args *a)
 	}
 	/* The connection is the child's: the monitor never reads from it. */
 	montally_start(&m, a->fd);
+	close(a->fd);
 	serve(&m);
 	while (!m.child_done && waitpid(m.child, &m.child_status, 0) < 0 && errno == EINTR)
 		;
-	montally_end(&m);
+	montally_send(&m);
 	log_child_end(&m);
 	monjob_end(&m);
 	code = exit_code(&m);

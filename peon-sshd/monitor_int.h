@@ -13,6 +13,7 @@
 #include "routeq.h"
 #include "util.h"
 
+#include <linux/inet_diag.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -81,20 +82,21 @@ struct mon {
 	char *denied[PERM_N];           /* why each of enum mon_perm is refused; NULL: allowed */
 	long long log_window;           /* rate limit on the child's log lines */
 	int log_count, log_dropped;
-	int conn_fd;                    /* the connection, for TCP_INFO only (montally.c); -1 */
+	int diag_family;                /* the connection for sock_diag (montally.c); 0: unknown */
+	struct inet_diag_sockid diag_id;
 	uint64_t spawn_failures;        /* job-side starts that failed */
 	struct routeq_tally tallied;    /* the totals the daemon has */
 	long long tally_at;             /* mono ms: totals due again */
 };
 
 /* montally.c: the connection's totals for the daemon's counters. */
-/* Keep fd (the connection, which the child serves) to ask the kernel its byte counts. */
+/* Note the connection fd's addresses (the fd itself is the child's). */
 void montally_start(struct mon *m, int fd);
-/* ms until totals are due (-1: never), and send them when due. */
+/* ms until totals are due, and send them when due; _send: now (a channel
+ * ended, the child ended), if they changed. */
 int montally_timeout(const struct mon *m);
 void montally_tick(struct mon *m);
-/* The child has ended: the last totals go out and the descriptor is closed. */
-void montally_end(struct mon *m);
+void montally_send(struct mon *m);
 
 /* End the connection: the child asked for something it may not. */
 void mon_violation(struct mon *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
