@@ -115,6 +115,8 @@ static void set_defaults(struct peon_config *cfg)
 	/* PrimeHub's: a full refresh every 15 minutes, and at most every 2
 	 * minutes when someone offers a key nobody holds. */
 	cfg->key_urls = (struct key_urls_cfg){ .refresh = 900, .min_age = 120 };
+	/* node_exporter's own default scrape interval. */
+	cfg->metrics.interval = 15;
 }
 
 /* Fill any string left unset by the file with its default. */
@@ -123,6 +125,7 @@ static int fill_defaults(struct peon_config *cfg)
 #define DUP_DEFAULT(field, val) \
 	do { if (!(field) && !((field) = strdup(val))) return -ENOMEM; } while (0)
 	DUP_DEFAULT(cfg->peon_config, "/etc/peon.config");
+	DUP_DEFAULT(cfg->metrics.textfile, "");
 	DUP_DEFAULT(cfg->host_key_dir, "/var/lib/peon-sshd");
 	DUP_DEFAULT(cfg->runtime_dir, "/run/peon-sshd");
 	DUP_DEFAULT(cfg->log_level, "info");
@@ -616,6 +619,31 @@ static int load_key_urls(const char *file, const config_setting_t *s, void *base
 	return bad(err, file, s, "%s", "unknown setting in key_urls (refresh, min_age)");
 }
 
+/* metrics.textfile: node_exporter's textfile collector reads only *.prom
+ * files, so any other name would be written and never scraped. */
+static int load_metrics(const char *file, const config_setting_t *s, void *base, char *err)
+{
+	struct metrics_cfg *m = base;
+	const char *n = config_setting_name(s);
+
+	if (strcmp(n, "interval") == 0)
+		return get_seconds(file, s, 1, 3600, &m->interval, err);
+	if (strcmp(n, "textfile") == 0) {
+		const char *v = config_setting_get_string(s);
+		size_t len = v ? strlen(v) : 0;
+
+		if (v && !*v) {
+			free(m->textfile);
+			return (m->textfile = strdup("")) ? 0 : -ENOMEM;
+		}
+		if (v && (len < 6 || strcmp(v + len - 5, ".prom") != 0 || v[len - 6] == '/'))
+			return bad(err, file, s, "\"%s\" must name a file ending in .prom "
+				   "(node_exporter's textfile collector reads no other), or be \"\" for none", v);
+		return get_string(file, s, &m->textfile, true, err);
+	}
+	return bad(err, file, s, "%s", "unknown setting in metrics (textfile, interval)");
+}
+
 static int load_forwarding(const char *file, const config_setting_t *s, void *base, char *err)
 {
 	struct forwarding *f = base;
@@ -711,6 +739,8 @@ static int load_top(const char *file, const config_setting_t *s, struct peon_con
 	}
 	if (strcmp(n, "key_urls") == 0)
 		return load_group(file, s, err, load_key_urls, &cfg->key_urls);
+	if (strcmp(n, "metrics") == 0)
+		return load_group(file, s, err, load_metrics, &cfg->metrics);
 	if (strcmp(n, "limits") == 0)
 		return load_group(file, s, err, load_limit, &cfg->limits);
 	if (strcmp(n, "forwarding") == 0)
@@ -819,6 +849,7 @@ void config_free(struct peon_config *cfg)
 	free(cfg->rt.docker_socket);
 	free(cfg->rt.docker_state_dir);
 	free(cfg->rt.containerd_state_dir);
+	free(cfg->metrics.textfile);
 	for (size_t i = 0; i < ARRAY_SIZE(algo_settings); i++)
 		free(*(char **)((char *)&cfg->algo + algo_settings[i].offset));
 	memset(cfg, 0, sizeof(*cfg));
@@ -919,4 +950,6 @@ void config_print(const struct peon_config *cfg, FILE *out)
 		cfg->rt.docker_state_dir);
 	fprintf(out, "containerd = {\n  state_dir = \"%s\";\n};\n", cfg->rt.containerd_state_dir);
 	print_key_urls(&cfg->key_urls, out);
+	fprintf(out, "metrics = {\n  textfile = \"%s\";\n  interval = %d;\n};\n", cfg->metrics.textfile,
+		cfg->metrics.interval);
 }

@@ -98,6 +98,12 @@ struct key_urls_cfg {
 	int min_age;                /* an unknown key refreshes URLs not fetched for this long */
 };
 
+/* The Prometheus text file for node_exporter's textfile collector. */
+struct metrics_cfg {
+	char *textfile;             /* absolute path ending in .prom; "" = not written (the default) */
+	int interval;               /* seconds between rewrites while counters move */
+};
+
 struct peon_config {
 	char *path;                 /* the libconfig file read, or NULL */
 	char *peon_config;          /* env-style worker file */
@@ -121,6 +127,7 @@ struct peon_config {
 	struct report_cfg report;
 	struct runtimes rt;
 	struct key_urls_cfg key_urls;
+	struct metrics_cfg metrics;
 };
 
 /* Load path (NULL or missing default file = built-in defaults) and the

@@ -3,6 +3,7 @@
  * changes nothing. The daemon
  * never blocks on a control client. */
 #include "addlook.h"
+#include "authkeys.h"
 #include "ctlexec.h"
 #include "ctlproto.h"
 #include "daemon.h"
@@ -157,7 +158,7 @@ static json_object *check_log_file(const struct execution *e)
 
 /* The host key the execution's log names, with the same known_hosts line
  * (report.c): a job controller needs neither to parse the log nor to ask. */
-static json_object *host_keys_json(const struct daemon *d, int port)
+static json_object *announced_key_json(const struct daemon *d, int port)
 {
 	json_object *arr = json_object_new_array(), *k = json_object_new_object();
 	char known[REPORT_LINE_MAX];
@@ -180,7 +181,7 @@ static json_object *add_reply(struct daemon *d, const struct execution *e, const
 	json_object_object_add(o, "address", json_object_new_string(d->addr.addr));
 	json_object_object_add(o, "port", json_object_new_int(e->port));
 	json_object_object_add(o, "connect", json_object_new_string(line));
-	json_object_object_add(o, "host_keys", host_keys_json(d, e->port));
+	json_object_object_add(o, "host_keys", announced_key_json(d, e->port));
 	json_object_object_add(o, "execution", execution_to_json(e));
 	return o;
 }
@@ -390,6 +391,31 @@ static json_object *do_sessions(struct daemon *d, json_object *req)
 	return o;
 }
 
+/* The host keys clients are offered now (algorithms.host_keys), and which
+ * one the connect lines announce. */
+static json_object *offered_keys_json(const struct daemon *d)
+{
+	json_object *a = json_object_new_array();
+
+	for (int i = 0; i < d->hk.n; i++) {
+		char *fp = hostkey_offered(d->hk.keys[i], d->cfg.algo.host_keys) ? authkey_fingerprint(d->hk.keys[i]) :
+										     NULL;
+		json_object *k;
+
+		if (!fp)
+			continue;
+		k = json_object_new_object();
+		json_object_object_add(k, "type", json_object_new_string(ssh_key_type_to_char(ssh_key_type(d->hk.keys[i]))));
+		json_object_object_add(k, "fingerprint", json_object_new_string(fp));
+		json_object_object_add(k, "path", json_object_new_string(d->hk.paths[i]));
+		json_object_object_add(k, "announced", json_object_new_boolean(strcmp(fp, d->hki.fingerprint) == 0));
+		json_object_array_add(a, k);
+		ssh_string_free_char(fp);
+	}
+	return a;
+}
+
+/* docs/json.md, "status": version 1. */
 static json_object *do_status(struct daemon *d, json_object *req)
 {
 	json_object *o = ok_reply(), *ports = json_object_new_array();
@@ -397,15 +423,17 @@ static json_object *do_status(struct daemon *d, json_object *req)
 	(void)req;
 	for (size_t i = 0; i < d->n_ls; i++)
 		json_object_array_add(ports, json_object_new_int(d->ls[i].port));
-	json_object_object_add(o, "version", json_object_new_string(PEON_VERSION));
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "daemon_version", json_object_new_string(PEON_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "uptime", json_object_new_int64(time(NULL) - d->started));
+	json_object_object_add(o, "uptime_seconds", json_object_new_int64(time(NULL) - d->started));
 	json_object_object_add(o, "config", json_object_new_string(d->cfg.path ? d->cfg.path : "(defaults)"));
 	json_object_object_add(o, "default_port", json_object_new_int(d->cfg.debug_port));
 	json_object_object_add(o, "default_port_source", json_object_new_string(d->cfg.debug_port_source));
 	json_object_object_add(o, "address", json_object_new_string(d->addr.addr));
 	json_object_object_add(o, "address_source", json_object_new_string(d->addr.source));
 	json_object_object_add(o, "host_key", json_object_new_string(d->hki.fingerprint));
+	json_object_object_add(o, "host_keys", offered_keys_json(d));
 	json_object_object_add(o, "ports", ports);
 	json_object_object_add(o, "executions", json_object_new_int((int)d->reg.n));
 	json_object_object_add(o, "sessions", json_object_new_int(sessfile_count(d->cfg.runtime_dir, NULL)));
@@ -417,6 +445,7 @@ static json_object *do_status(struct daemon *d, json_object *req)
 	json_object_object_add(o, "dropped_per_source", json_object_new_int64((int64_t)d->dropped_by[DROP_PER_SOURCE]));
 	json_object_object_add(o, "dropped_max_startups",
 			       json_object_new_int64((int64_t)d->dropped_by[DROP_MAX_STARTUPS]));
+	metrics_status(d, o);
 	return o;
 }
 

@@ -136,6 +136,7 @@ void daemon_notify_status(struct daemon *d)
 	int sessions = sessfile_count(d->cfg.runtime_dir, NULL);
 
 	sd_notifyf(0, "STATUS=%zu executions, %d sessions, %zu ports", d->reg.n, sessions, d->n_ls);
+	metrics_changed(d);
 }
 
 int daemon_end_execution(struct daemon *d, const char *id, const char *reason, char *err)
@@ -167,44 +168,82 @@ int daemon_end_execution(struct daemon *d, const char *id, const char *reason, c
 	return r;
 }
 
+/* The journald fields every line about access carries: where and with
+ * which host key clients connect. */
+struct access_fields {
+	char addr[300], port[32], fp[160];
+	const char *v[4];
+};
+
+static const char *const *access_fields(const struct daemon *d, const struct execution *e, struct access_fields *f)
+{
+	snprintf(f->addr, sizeof(f->addr), "PEON_SSH_ADDRESS=%s", d->addr.addr);
+	snprintf(f->port, sizeof(f->port), "PEON_SSH_PORT=%d", e->port);
+	snprintf(f->fp, sizeof(f->fp), "PEON_HOST_KEY_FINGERPRINT=%s", d->hki.fingerprint);
+	f->v[0] = f->addr, f->v[1] = f->port, f->v[2] = f->fp, f->v[3] = NULL;
+	return f->v;
+}
+
 void daemon_report_activation(struct daemon *d, const struct execution *e, const char *shell)
 {
-	char lines[3][REPORT_LINE_MAX], f_addr[300], f_port[32], f_fp[160];
-	const char *extra[] = { f_addr, f_port, f_fp, NULL };
+	char lines[3][REPORT_LINE_MAX];
+	struct access_fields f = { .addr = "" };
+	const char *const *extra = access_fields(d, e, &f);
 
-	snprintf(f_addr, sizeof(f_addr), "PEON_SSH_ADDRESS=%s", d->addr.addr);
-	snprintf(f_port, sizeof(f_port), "PEON_SSH_PORT=%d", e->port);
-	snprintf(f_fp, sizeof(f_fp), "PEON_HOST_KEY_FINGERPRINT=%s", d->hki.fingerprint);
 	if (report_activation_lines(d->addr.addr, e->port, shell, &d->hki, lines) < 0)
 		return;
 	for (int i = 0; i < 3; i++)
 		report_line(&d->cfg, e, lines[i], extra);
 }
 
+/* A new host key (SIGHUP): every live execution's log gets the host key
+ * line again, in its activation form, so whatever parsed the first one
+ * (vh exec ssh, a known_hosts writer) can take the new key the same way. */
+static void announce_host_key(struct daemon *d)
+{
+	char lines[3][REPORT_LINE_MAX];
+	struct access_fields f = { .addr = "" };
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		const struct execution *e = d->reg.v[i];
+		const char *const *extra = access_fields(d, e, &f);
+
+		if (report_activation_lines(d->addr.addr, e->port, "", &d->hki, lines) < 0)
+			continue;
+		report_line(&d->cfg, e, "SSH host key changed: new connections are served with this key; "
+			    "sessions already open keep theirs.", extra);
+		report_line(&d->cfg, e, lines[1], extra);
+	}
+}
+
 /* The key the connect lines name: the first one a client can be offered
  * under algorithms.host_keys (ed25519 unless the admin turned it off). */
-static int hostkey_info(struct daemon *d, const struct peon_config *cfg, char *err)
+static int hostkey_info(const struct hostkeys *hk, const char *algos, struct hostkey_info *out, char *err)
 {
 	struct hostkey_info hki = { .b64 = NULL };
 	int i = 0;
-	ssh_key key = hostkeys_first_offered(&d->hk, cfg->algo.host_keys, &i);
+	ssh_key key = hostkeys_first_offered(hk, algos, &i);
 	char *fp = key ? authkey_fingerprint(key) : NULL;
 
 	if (!key)
-		return errf(err, -EINVAL, "no loaded host key is offered by algorithms.host_keys \"%s\"",
-			    cfg->algo.host_keys);
+		return errf(err, -EINVAL, "no loaded host key is offered by algorithms.host_keys \"%s\"", algos);
 	if (!fp || ssh_pki_export_pubkey_base64(key, &hki.b64) != SSH_OK) {
 		if (fp)
 			ssh_string_free_char(fp);
-		return errf(err, -EINVAL, "cannot read the public half of %s", d->hk.paths[i]);
+		return errf(err, -EINVAL, "cannot read the public half of %s", hk->paths[i]);
 	}
 	snprintf(hki.type, sizeof(hki.type), "%s", ssh_key_type_to_char(ssh_key_type(key)));
 	snprintf(hki.fingerprint, sizeof(hki.fingerprint), "%s", fp);
 	ssh_string_free_char(fp);
-	if (d->hki.b64)
-		ssh_string_free_char(d->hki.b64);
-	d->hki = hki;
+	*out = hki;
 	return 0;
+}
+
+static void hostkey_info_free(struct hostkey_info *hki)
+{
+	if (hki->b64)
+		ssh_string_free_char(hki->b64);
+	hki->b64 = NULL;
 }
 
 /* In a child (session or reporter): drop every descriptor of the daemon. */
@@ -227,6 +266,8 @@ static void close_inherited(void *arg)
 		close(d->ctl_fd);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
+	/* Only a monitor needs the host key pins (fork_session keeps its copy). */
+	hostkeys_free(&d->hk);
 	keyfetch_close_inherited(d);
 }
 
@@ -337,11 +378,14 @@ static void fork_session(struct daemon *d, int fd, struct conn *c)
 	pid = fork();
 	if (pid == 0) {
 		long long id = d->cfg.privsep.uid_base + c->uid_slot;
+		struct hostkeys hk = d->hk;
 		struct monitor_args a = {
-			.cfg = &d->cfg, .fd = fd, .daemon_fd = sp[1], .net_image = d->net_image, .hk = &d->hk,
+			.cfg = &d->cfg, .fd = fd, .daemon_fd = sp[1], .net_image = d->net_image, .hk = &hk,
 			.uid = (uid_t)id, .gid = (gid_t)id, .empty_dir = d->empty_dir,
 		};
 		close(sp[0]);
+		/* The monitor keeps the host keys; close_inherited drops the daemon's. */
+		memset(&d->hk, 0, sizeof(d->hk));
 		close_inherited(d);
 		_exit(monitor_run(&a));
 	}
@@ -360,6 +404,7 @@ static void fork_session(struct daemon *d, int fd, struct conn *c)
 	c->fd = sp[0];
 	d->conns[d->n_conns++] = *c;
 	d->accepted++;
+	metrics_changed(d);
 }
 
 /* Refusals are decided before fork: under a flood each costs an accept
@@ -494,18 +539,24 @@ static void answer(struct daemon *d, struct conn *c, const struct routeq_questio
 	free(reason);
 }
 
-static void on_question(struct daemon *d, pid_t pid)
+/* Up to max messages from c's monitor. tallies_only: the process has
+ * exited, so its last totals still count but nothing is answered. */
+static void read_questions(struct daemon *d, struct conn *c, int max, bool tallies_only)
 {
-	struct conn *c = find_conn(d, pid);
 	struct routeq_question q;
 	char err[ERRLEN];
 
-	/* A few per round: one connection cannot monopolise the loop. */
-	for (int i = 0; c && c->fd >= 0 && i < 4; i++) {
+	for (int i = 0; c->fd >= 0 && i < max; i++) {
 		int r = routeq_read_question(c->fd, &q, err);
 
 		if (r == 0)
 			return;
+		if (r == 1 && q.kind == ROUTEQ_TALLY) {
+			metrics_tally(d, c, &q.tally);
+			continue;
+		}
+		if (r == 1 && tallies_only)
+			continue;
 		if (r == 1 && c->claimed)
 			r = errf(err, -EPROTO, "a question after the connection was let in");
 		if (r < 0) {
@@ -518,6 +569,15 @@ static void on_question(struct daemon *d, pid_t pid)
 		}
 		answer(d, c, &q);
 	}
+}
+
+static void on_question(struct daemon *d, pid_t pid)
+{
+	struct conn *c = find_conn(d, pid);
+
+	/* A few per round: one connection cannot monopolise the loop. */
+	if (c)
+		read_questions(d, c, 4, false);
 }
 
 /* ---- signals, reload ---- */
@@ -540,6 +600,8 @@ static void reap(struct daemon *d)
 		}
 		struct conn *c = find_conn(d, pid);
 		if (c) {
+			/* Its final totals are still in the socket. */
+			read_questions(d, c, 16, true);
 			uidpool_give(&d->uids, c->uid_slot);
 			gate_ended(d, c, st);
 			drop_conn(d, c);
@@ -583,46 +645,85 @@ static int reopen_listeners(struct daemon *d, const struct peon_config *ncfg, ch
 	return r;
 }
 
+/* What reload takes on only if all of it is good. */
+struct reload_set {
+	struct peon_config cfg;
+	struct hostkeys hk;
+	struct hostkey_info hki;
+};
+
+/* Check the new configuration and host keys without touching the running
+ * ones (listeners aside: reopen_listeners puts the old ones back). */
+static int reload_prepare(struct daemon *d, struct reload_set *n, char *err)
+{
+	int r;
+
+	if ((r = config_load(d->config_path, d->config_explicit, &n->cfg, err)) < 0)
+		return r;
+	if (strcmp(n->cfg.runtime_dir, d->cfg.runtime_dir) != 0 ||
+	    strcmp(n->cfg.host_key_dir, d->cfg.host_key_dir) != 0 ||
+	    strcmp(n->cfg.control_socket, d->cfg.control_socket) != 0)
+		log_warn("runtime_dir, host_key_dir and control_socket change only on restart");
+	if (n->cfg.privsep.uid_base != d->cfg.privsep.uid_base || n->cfg.privsep.uid_count != d->cfg.privsep.uid_count) {
+		log_warn("privsep changes only on restart");
+		n->cfg.privsep = d->cfg.privsep;
+	}
+	/* Keys from the running directory: host_key_dir changes only on restart. */
+	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &n->hk, err)) < 0 ||
+	    (r = check_algorithms(&n->cfg, err)) < 0 || (r = target_configure(&n->cfg.rt, err)) < 0 ||
+	    (r = hostkey_info(&n->hk, n->cfg.algo.host_keys, &n->hki, err)) < 0 ||
+	    (!same_listen(&n->cfg, &d->cfg) && (r = reopen_listeners(d, &n->cfg, err)) < 0))
+		goto fail;
+	return 0;
+fail:
+	hostkeys_free(&n->hk);
+	hostkey_info_free(&n->hki);
+	config_free(&n->cfg);
+	return r;
+}
+
+/* Paths stay fixed for the life of the process (see the warning above). */
+static void keep_paths(const struct peon_config *old, struct peon_config *ncfg)
+{
+	free(ncfg->runtime_dir);
+	ncfg->runtime_dir = strdup(old->runtime_dir);
+	free(ncfg->host_key_dir);
+	ncfg->host_key_dir = strdup(old->host_key_dir);
+	free(ncfg->control_socket);
+	ncfg->control_socket = strdup(old->control_socket);
+}
+
 static void reload(struct daemon *d)
 {
-	struct peon_config ncfg;
-	char err[ERRLEN];
+	struct reload_set n = { .hki.b64 = NULL };
+	char err[ERRLEN], old_fp[sizeof(d->hki.fingerprint)], old_metrics[PATH_MAX];
 
 	sd_notify(0, "RELOADING=1");
-	if (config_load(d->config_path, d->config_explicit, &ncfg, err) < 0) {
-		log_err("reload refused, keeping the running configuration: %s", err);
+	if (reload_prepare(d, &n, err) < 0) {
+		log_err("reload refused, keeping the running configuration and host keys: %s", err);
 		goto out;
 	}
-	if (strcmp(ncfg.runtime_dir, d->cfg.runtime_dir) != 0 ||
-	    strcmp(ncfg.host_key_dir, d->cfg.host_key_dir) != 0 ||
-	    strcmp(ncfg.control_socket, d->cfg.control_socket) != 0)
-		log_warn("runtime_dir, host_key_dir and control_socket change only on restart");
-	if (ncfg.privsep.uid_base != d->cfg.privsep.uid_base || ncfg.privsep.uid_count != d->cfg.privsep.uid_count) {
-		log_warn("privsep changes only on restart");
-		ncfg.privsep = d->cfg.privsep;
-	}
-	if (check_algorithms(&ncfg, err) < 0 || target_configure(&ncfg.rt, err) < 0 ||
-	    (!same_listen(&ncfg, &d->cfg) && reopen_listeners(d, &ncfg, err) < 0) ||
-	    hostkey_info(d, &ncfg, err) < 0) {
-		log_err("reload refused, keeping the running configuration: %s", err);
-		config_free(&ncfg);
-		goto out;
-	}
-	/* Keep paths fixed for the life of the process (see warning above). */
-	free(ncfg.runtime_dir);
-	ncfg.runtime_dir = strdup(d->cfg.runtime_dir);
-	free(ncfg.host_key_dir);
-	ncfg.host_key_dir = strdup(d->cfg.host_key_dir);
-	free(ncfg.control_socket);
-	ncfg.control_socket = strdup(d->cfg.control_socket);
+	keep_paths(&d->cfg, &n.cfg);
+	snprintf(old_metrics, sizeof(old_metrics), "%s", d->cfg.metrics.textfile);
 	config_free(&d->cfg);
-	d->cfg = ncfg;
+	d->cfg = n.cfg;
+	metrics_reconfigure(d, old_metrics);
+	hostkeys_free(&d->hk);
+	d->hk = n.hk;
+	snprintf(old_fp, sizeof(old_fp), "%s", d->hki.fingerprint);
+	hostkey_info_free(&d->hki);
+	d->hki = n.hki;
 	log_set_level(log_level_from_name(d->cfg.log_level));
 	gate_reconfigure(d);
 	address_discover(&d->cfg, &d->addr);
 	reporter_restart(d);
 	log_info("configuration reloaded (default port %d from %s)", d->cfg.debug_port,
 		 d->cfg.debug_port_source);
+	if (strcmp(old_fp, d->hki.fingerprint) != 0) {
+		log_notice("host key changed: connections are now served with %s %s (was %s); announcing it to %zu "
+			   "execution%s", d->hki.type, d->hki.fingerprint, old_fp, d->reg.n, d->reg.n == 1 ? "" : "s");
+		announce_host_key(d);
+	}
 out:
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
@@ -883,7 +984,7 @@ static int setup(struct daemon *d, char *err)
 	if ((r = target_configure(&d->cfg.rt, err)) < 0)
 		return r;
 	if ((r = hostkeys_load(d->cfg.host_key_dir, true, &d->hk, err)) < 0 || (r = check_algorithms(&d->cfg, err)) < 0 ||
-	    (r = hostkey_info(d, &d->cfg, err)) < 0 || (r = privsep_setup(d, err)) < 0 ||
+	    (r = hostkey_info(&d->hk, d->cfg.algo.host_keys, &d->hki, err)) < 0 || (r = privsep_setup(d, err)) < 0 ||
 	    (r = control_listen(d, err)) < 0)
 		return r;
 	load_sftp_image();
@@ -930,8 +1031,7 @@ static void teardown(struct daemon *d)
 		close(d->net_image);
 	uidpool_free(&d->uids);
 	hostkeys_free(&d->hk);
-	if (d->hki.b64)
-		ssh_string_free_char(d->hki.b64);
+	hostkey_info_free(&d->hki);
 	keyurls_free(d);
 	keyfetch_free(d);
 	addlook_free(d);
@@ -962,7 +1062,7 @@ int daemon_run(struct daemon *d)
 
 		build_pollset(d, &ps);
 		r = poll(ps.p, ps.n, sooner(sooner(sooner(next_timeout(d), control_timeouts(d)), follow_in),
-					    sooner(keyurls_timeout(d), keyfetch_timeout(d))));
+					    sooner(sooner(keyurls_timeout(d), keyfetch_timeout(d)), metrics_timeout(d))));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
@@ -973,6 +1073,7 @@ int daemon_run(struct daemon *d)
 		control_timeouts(d);
 		keyurls_tick(d);
 		keyfetch_tick(d);
+		metrics_tick(d);
 	}
 	teardown(d);
 	return 0;

@@ -16,6 +16,8 @@ struct look;
 #include "preauth.h"
 #include "registry.h"
 #include "report.h"
+#include "routeq.h"
+#include "util.h"
 
 #include <json-c/json.h>
 #include <libssh/server.h>
@@ -69,10 +71,20 @@ struct conn {
 	bool claimed;       /* let in (routeq CLAIM): no longer counts against max_startups */
 	bool counted;       /* counted as unauthenticated in the daemon's preauth table */
 	int uid_slot;       /* its network child's uid: privsep.uid_base + this */
+	struct routeq_tally tally;  /* its monitor's last totals (metrics.c) */
 };
 
 /* Why connections were refused at accept, for status. */
 enum drop_reason { DROP_PENALISED, DROP_PER_SOURCE, DROP_MAX_STARTUPS, DROP_REASONS };
+
+/* Counters beyond accept and refusal (metrics.c), and the text file's state. */
+struct metrics {
+	unsigned long long auth_failures;   /* connections ended after failed authentication */
+	unsigned long long bytes_in, bytes_out, spawn_failures;  /* monitors' tallies */
+	bool dirty;                 /* something changed since the last write */
+	long long written_ms;       /* mono ms of the last write; 0: write now */
+	char error[ERRLEN];         /* the last write's failure, "" when it worked */
+};
 
 struct daemon {
 	const char *config_path;
@@ -103,6 +115,7 @@ struct daemon {
 	struct keyurls *ku;         /* waiting adds and refreshes, refresh times (keyurls.c) */
 	struct addlooks *al;        /* adds waiting for their container's runtime (addlook.c) */
 	struct ratelimit refusal_log;   /* refusal lines in all, whatever their source */
+	struct metrics met;
 };
 
 int daemon_run(struct daemon *d);
@@ -143,6 +156,18 @@ void gate_recount(struct daemon *d, struct conn *c);
 /* c's session process exited with wait status st: log what only the
  * daemon sees (grace time, crash) and penalise its source. */
 void gate_ended(struct daemon *d, struct conn *c, int st);
+
+/* Counters and the Prometheus text file (metrics.c). */
+void metrics_changed(struct daemon *d);
+/* A monitor's totals for connection c (routeq.h): what grew is counted. */
+void metrics_tally(struct daemon *d, struct conn *c, const struct routeq_tally *t);
+/* The counters into a status reply. */
+void metrics_status(struct daemon *d, json_object *o);
+/* ms until the text file is due (-1: none configured); write it when due. */
+int metrics_timeout(struct daemon *d);
+void metrics_tick(struct daemon *d);
+/* After a reload: write at once, remove the file at a path no longer used. */
+void metrics_reconfigure(struct daemon *d, const char *old_path);
 
 /* The control socket (control.c). */
 int control_listen(struct daemon *d, char *err);

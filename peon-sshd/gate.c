@@ -140,6 +140,7 @@ static void log_refusal(struct daemon *d, enum preauth_verdict v, const char *re
 static void count_drop(struct daemon *d, enum preauth_verdict v)
 {
 	d->dropped++;
+	metrics_changed(d);
 	if (v == PREAUTH_PENALISED)
 		d->dropped_by[DROP_PENALISED]++;
 	else if (v == PREAUTH_PER_SOURCE)
@@ -226,8 +227,11 @@ void gate_ended(struct daemon *d, struct conn *c, int st)
 	enum preauth_kind kind;
 
 	gate_uncount(d, c);
+	metrics_changed(d);
 	if (c->claimed)
 		return;
+	if (e == ENDING_AUTHFAIL)
+		d->met.auth_failures++;
 	if (e == ENDING_GRACE)
 		log_full(LOG_INFO, &ctx, "timeout before authentication from %s", c->remote);
 	else if (e == ENDING_CRASH)

@@ -85,21 +85,70 @@ static int check_dir(const char *dir, bool create, char *err)
 	return 0;
 }
 
+static int check_stat(const struct stat *st, const char *path, char *err)
+{
+	if (!S_ISREG(st->st_mode))
+		return errf(err, -EPERM, "host key %s is not a regular file", path);
+	if (st->st_mode & (S_IRWXG | S_IRWXO))
+		return errf(err, -EPERM, "host key %s is accessible by group or others (mode %04o); run: chmod 600 %s",
+			    path, (unsigned)(st->st_mode & 07777), path);
+	if (st->st_uid != geteuid())
+		return errf(err, -EPERM, "host key %s is owned by uid %u, not by uid %u", path,
+			    (unsigned)st->st_uid, (unsigned)geteuid());
+	return 0;
+}
+
 static int check_file(const char *path, char *err)
 {
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return errf(err, -EPERM, "host key %s is not a regular file", path);
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		return errf(err, -EPERM, "host key %s is accessible by group or others (mode %04o); run: chmod 600 %s",
-			    path, (unsigned)(st.st_mode & 07777), path);
-	if (st.st_uid != geteuid())
-		return errf(err, -EPERM, "host key %s is owned by uid %u, not by uid %u", path,
-			    (unsigned)st.st_uid, (unsigned)geteuid());
-	return 0;
+	return check_stat(&st, path, err);
+}
+
+/* The file as it is now, held by an O_PATH descriptor (no read access is
+ * taken, no byte read) and checked through it: a file swapped in after
+ * check_file is checked all the same. */
+static int pin_file(const char *path, char *err)
+{
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC), r;
+	struct stat st;
+
+	if (fd < 0)
+		return errf(err, -errno, "cannot open host key %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		r = errf(err, -errno, "host key %s: %s", path, strerror(errno));
+	else
+		r = check_stat(&st, path, err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int hostkey_open_private(const struct hostkeys *hk, int i, char *err)
+{
+	char proc[64];
+	struct stat st;
+	int fd, r;
+
+	if (i < 0 || i >= hk->n || hk->fds[i] < 0)
+		return errf(err, -EBADF, "host key %d is not loaded", i);
+	/* A new open file description of the pinned inode, not a dup: each
+	 * network child reads from offset 0 on its own. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", hk->fds[i]);
+	fd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errf(err, -errno, "cannot open host key %s: %s", hk->paths[i], strerror(errno));
+	r = fstat(fd, &st) < 0 ? errf(err, -errno, "host key %s: %s", hk->paths[i], strerror(errno)) :
+				 check_stat(&st, hk->paths[i], err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 /* Private key bytes never enter the daemon (or, through fork, a monitor):
@@ -163,19 +212,22 @@ static int generate(const char *path, int kind, char *err)
 
 /* <path>.pub holds the public half of <path>: written when missing or
  * different, so the daemon can read it without touching the private key.
- * write 0 (peon-sshd -t): only check that the private key is readable. */
-static int sync_public(const char *path, int write, char *err)
+ * pin: the O_PATH descriptor of <path> (read through it, so the public half
+ * is that of the pinned file), or -1 for peon-sshd -t: only check that the
+ * private key is readable, write nothing. */
+static int sync_public(const char *path, int pin, char *err)
 {
-	char pub[PATH_MAX + 8];
+	char pub[PATH_MAX + 8], src[64];
 	ssh_key key = NULL, have = NULL;
 	mode_t old;
 	int r = 0;
 
 	snprintf(pub, sizeof(pub), "%s.pub", path);
-	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", pin);
+	if (ssh_pki_import_privkey_file(pin >= 0 ? src : path, NULL, NULL, NULL, &key) != SSH_OK)
 		return errf(err, -EINVAL, "host key %s is not a readable private key", path);
-	if (write && (ssh_pki_import_pubkey_file(pub, &have) != SSH_OK ||
-		      ssh_key_cmp(key, have, SSH_KEY_CMP_PUBLIC) != 0)) {
+	if (pin >= 0 && (ssh_pki_import_pubkey_file(pub, &have) != SSH_OK ||
+			 ssh_key_cmp(key, have, SSH_KEY_CMP_PUBLIC) != 0)) {
 		unlink(pub);
 		old = umask(022);
 		if (ssh_pki_export_pubkey_file(key, pub) != SSH_OK)
@@ -187,32 +239,55 @@ static int sync_public(const char *path, int write, char *err)
 	return r;
 }
 
+/* Key kind i at path: checked, pinned (create), its public half synced and,
+ * with create, loaded. *pin is the pin or -1. */
+static int load_one(const char *path, int i, bool create, ssh_key *pubkey, int *pin, char *err)
+{
+	char pub[PATH_MAX + 8];
+	int r = check_file(path, err);
+
+	*pin = -1;
+	if (r == -ENOENT && create) {
+		r = in_helper(generate, path, i, err);
+		if (r == 0)
+			log_notice("generated host key %s", path);
+	} else if (r == -ENOENT) {
+		r = errf(err, r, "host key %s does not exist (it is created when peon-sshd starts)", path);
+	}
+	if (r < 0)
+		return r;
+	if (create && (*pin = pin_file(path, err)) < 0)
+		return *pin;
+	if ((r = in_helper(sync_public, path, *pin, err)) < 0)
+		goto fail;
+	snprintf(pub, sizeof(pub), "%s.pub", path);
+	if (create && ssh_pki_import_pubkey_file(pub, pubkey) != SSH_OK) {
+		r = errf(err, -EINVAL, "cannot read the public host key %s", pub);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (*pin >= 0)
+		close(*pin);
+	*pin = -1;
+	return r;
+}
+
 int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err)
 {
 	int r;
 
 	memset(hk, 0, sizeof(*hk));
+	for (int i = 0; i < HOSTKEY_MAX; i++)
+		hk->fds[i] = -1;
 	if ((r = check_dir(dir, create, err)) < 0)
 		return r;
 	for (int i = 0; i < HOSTKEY_MAX; i++) {
-		char path[PATH_MAX], pub[PATH_MAX + 8];
+		char path[PATH_MAX];
 
 		snprintf(path, sizeof(path), "%s/%s", dir, key_kinds[i].file);
-		snprintf(pub, sizeof(pub), "%s.pub", path);
-		r = check_file(path, err);
-		if (r == -ENOENT && create) {
-			r = in_helper(generate, path, i, err);
-			if (r == 0)
-				log_notice("generated host key %s", path);
-		} else if (r == -ENOENT) {
-			r = errf(err, r, "host key %s does not exist (it is created when peon-sshd starts)", path);
-		}
-		if (r < 0 || (r = in_helper(sync_public, path, create, err)) < 0)
+		if ((r = load_one(path, i, create, &hk->keys[i], &hk->fds[i], err)) < 0)
 			goto fail;
-		if (create && ssh_pki_import_pubkey_file(pub, &hk->keys[i]) != SSH_OK) {
-			r = errf(err, -EINVAL, "cannot read the public host key %s", pub);
-			goto fail;
-		}
 		hk->paths[i] = strdup(path);
 		hk->n++;
 	}
@@ -221,11 +296,15 @@ fail:
 	hostkeys_free(hk);
 	return r;
 }
+
 void hostkeys_free(struct hostkeys *hk)
 {
 	for (int i = 0; i < HOSTKEY_MAX; i++) {
 		ssh_key_free(hk->keys[i]);
 		free(hk->paths[i]);
+		/* Only loaded kinds have a pin: a zeroed struct closes nothing. */
+		if (i < hk->n && hk->fds[i] >= 0)
+			close(hk->fds[i]);
 	}
 	memset(hk, 0, sizeof(*hk));
 }

@@ -1,7 +1,10 @@
 /* Host keys: generated on first start, reused after; refused when anyone but
  * the owner could write them (or read the private half). The daemon holds
- * only the public halves; the private files are opened by each monitor and
- * read only by its network child. */
+ * only the public halves and an O_PATH descriptor of each private file (it
+ * never reads one); each monitor opens its own description of that file and
+ * its network child reads it. Pinning the file keeps what connections are
+ * served with equal to what the daemon announces until the next load
+ * (start or SIGHUP), whatever is renamed over the path in between. */
 #ifndef PEON_HOSTKEY_H
 #define PEON_HOSTKEY_H
 
@@ -13,6 +16,7 @@
 struct hostkeys {
 	ssh_key keys[HOSTKEY_MAX];     /* public halves only (from <path>.pub) */
 	char *paths[HOSTKEY_MAX];      /* the private key files */
+	int fds[HOSTKEY_MAX];          /* O_PATH pins of those files (create mode only, else -1) */
 	int n;
 };
 
@@ -22,6 +26,10 @@ struct hostkeys {
  * no key is loaded. Private keys are read only in short-lived children. */
 int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err);
 void hostkeys_free(struct hostkeys *hk);
+/* A readable descriptor of the pinned private key i, of its own (so no
+ * two network children share a file offset), checked as at load; -errno
+ * with err otherwise. For the monitor: root reopens through /proc/self/fd. */
+int hostkey_open_private(const struct hostkeys *hk, int i, char *err);
 
 /* Only keys some configured host-key algorithm can sign with are worth
  * anything: the others are neither read by network children nor

@@ -78,20 +78,6 @@ void mon_reply(struct mon *m, struct mon_buf *b, const int *fds, int nfds)
 /* ---- the network child ---- */
 
 /* A private key file is opened here and read only by the child. */
-static int open_host_key(const char *path, char *err)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0)
-		return errf(err, -errno, "cannot open host key %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
-		close(fd);
-		return errf(err, -EPERM, "host key %s is not a private file of uid %u", path, (unsigned)geteuid());
-	}
-	return fd;
-}
-
 /* Put fds at 0..n-1 exactly (whatever numbers they have now), close all others. */
 static int place_fds(int *fds, int n)
 {
@@ -162,7 +148,7 @@ static int start_child(struct mon *m, const struct monitor_args *a, char *err)
 	 * no other, and reading and importing one costs every connection. */
 	for (int i = 0; i < a->hk->n && r == 0; i++)
 		if (hostkey_offered(a->hk->keys[i], a->cfg->algo.host_keys) &&
-		    (r = open_host_key(a->hk->paths[i], err)) >= 0)
+		    (r = hostkey_open_private(a->hk, i, err)) >= 0)
 			keys[nkeys++] = r, r = 0;
 	m->n_hostkeys = nkeys;
 	if (r == 0) {
@@ -308,6 +294,11 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 	if (res == MON_AUTH_OK && claim) {
 		logged_in(m, rq->text, &ans, fp);
 		fp = NULL;
+	} else if (fp && res != MON_AUTH_OK) {
+		/* The child's line about this refusal gets the key's field (on_log). */
+		free(m->refused_fp);
+		m->refused_fp = fp;
+		fp = NULL;
 	}
 	mon_buf_init(&b, MON_AUTH_ANSWER);
 	mon_put_u32(&b, res);
@@ -327,6 +318,7 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 static void on_log(struct mon *m, const struct mon_request *rq)
 {
 	long long now = mono_ms();
+	struct log_ctx ctx;
 	char *shown;
 
 	if (now - m->log_window > LOG_WINDOW_MS) {
@@ -340,8 +332,13 @@ static void on_log(struct mon *m, const struct mon_request *rq)
 		return;
 	}
 	shown = str_printable(rq->text, MON_LOG_MAX);
+	/* KEY_FINGERPRINT on a refusal: the monitor's own hash of the key it
+	 * asked about, on the child's line naming that key and no other. */
+	ctx = m->lctx;
+	if (!m->authed && m->refused_fp && shown && strstr(shown, m->refused_fp))
+		ctx.key_fp = m->refused_fp;
 	/* The child may not raise alarms above "err". */
-	log_full(rq->prio < LOG_ERR ? LOG_ERR : (int)rq->prio, &m->lctx, "%s", shown ? shown : "?");
+	log_full(rq->prio < LOG_ERR ? LOG_ERR : (int)rq->prio, &ctx, "%s", shown ? shown : "?");
 	free(shown);
 }
 
@@ -359,7 +356,7 @@ static void handle(struct mon *m, const struct mon_request *rq)
 	case MON_SPAWN: monjob_spawn(m, rq); break;
 	case MON_SIGNAL: monjob_signal(m, rq); break;
 	case MON_HANGUP: monjob_hangup(m, rq); break;
-	case MON_RELEASE: monjob_release(m, rq); break;
+	case MON_RELEASE: monjob_release(m, rq); montally_send(m); break;
 	case MON_CONNECT: monjob_connect(m, rq); break;
 	case MON_LISTEN: monfwd_listen(m, rq); break;
 	case MON_UNLISTEN: monfwd_unlisten(m, rq); break;
@@ -431,8 +428,10 @@ static void handle_signals(struct mon *m)
 
 static int loop_timeout(const struct mon *m)
 {
-	int t = monjob_timeout(m);
+	int t = monjob_timeout(m), tt = montally_timeout(m);
 
+	if (t < 0 || tt < t)
+		t = tt;
 	if (m->terminating) {
 		long long left = m->kill_at - mono_ms();
 		int k = left < 0 ? 0 : (int)left;
@@ -460,6 +459,7 @@ static void serve(struct mon *m)
 		if (p[0].revents)
 			handle_signals(m);
 		monjob_run(m, p + 2);
+		montally_tick(m);
 		if (m->terminating && !m->child_done && mono_ms() >= m->kill_at)
 			kill(m->child, SIGKILL);
 	}
@@ -527,6 +527,7 @@ static void cleanup(struct mon *m)
 	}
 	execution_free(m->exec);
 	free(m->fp);
+	free(m->refused_fp);
 	free(m->user);
 	free(m->key_comment);
 	free(m->procs);
@@ -560,10 +561,12 @@ int monitor_run(const struct monitor_args *a)
 		goto out;
 	}
 	/* The connection is the child's: the monitor never reads from it. */
+	montally_start(&m, a->fd);
 	close(a->fd);
 	serve(&m);
 	while (!m.child_done && waitpid(m.child, &m.child_status, 0) < 0 && errno == EINTR)
 		;
+	montally_send(&m);
 	log_child_end(&m);
 	monjob_end(&m);
 	code = exit_code(&m);

@@ -10,8 +10,10 @@
 #include "log.h"
 #include "monproto.h"
 #include "registry.h"
+#include "routeq.h"
 #include "util.h"
 
+#include <linux/inet_diag.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,6 +67,7 @@ struct mon {
 	int auth_asks;
 	struct execution *exec;         /* after the claim: the daemon's copy */
 	char *user, *fp, *key_comment;
+	char *refused_fp;               /* the last key the daemon refused, for the child's line about it */
 	struct job_identity runs_as;    /* who the shell runs as; name "" when unknown */
 	struct endpoints ep;
 	struct log_ctx lctx;
@@ -79,7 +82,21 @@ struct mon {
 	char *denied[PERM_N];           /* why each of enum mon_perm is refused; NULL: allowed */
 	long long log_window;           /* rate limit on the child's log lines */
 	int log_count, log_dropped;
+	int diag_family;                /* the connection for sock_diag (montally.c); 0: unknown */
+	struct inet_diag_sockid diag_id;
+	uint64_t spawn_failures;        /* job-side starts that failed */
+	struct routeq_tally tallied;    /* the totals the daemon has */
+	long long tally_at;             /* mono ms: totals due again */
 };
+
+/* montally.c: the connection's totals for the daemon's counters. */
+/* Note the connection fd's addresses (the fd itself is the child's). */
+void montally_start(struct mon *m, int fd);
+/* ms until totals are due, and send them when due; _send: now (a channel
+ * ended, the child ended), if they changed. */
+int montally_timeout(const struct mon *m);
+void montally_tick(struct mon *m);
+void montally_send(struct mon *m);
 
 /* End the connection: the child asked for something it may not. */
 void mon_violation(struct mon *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

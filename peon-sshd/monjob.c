@@ -188,6 +188,7 @@ void monjob_spawn(struct mon *m, const struct mon_request *rq)
 	}
 	nv = realloc(m->procs, (m->n_procs + 1) * sizeof(*nv));
 	if (!nv) {
+		m->spawn_failures++;
 		answer(m, MON_SPAWNED, rq->id, "out of memory", NULL, 0);
 		return;
 	}
@@ -196,6 +197,7 @@ void monjob_spawn(struct mon *m, const struct mon_request *rq)
 		log_full(LOG_WARNING, &m->lctx, "cannot start %s: %s",
 			 rq->kind == MON_SPAWN_SFTP ? "sftp" : rq->kind == MON_SPAWN_TOOLBOX ? "the toolbox" :
 			 rq->command ? "command" : "shell", err);
+		m->spawn_failures++;
 		answer(m, MON_SPAWNED, rq->id, err, NULL, 0);
 		return;
 	}

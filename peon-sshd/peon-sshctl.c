@@ -355,12 +355,86 @@ static void print_removed(json_object *reply, const char *id)
 		fprintf(stderr, "%s: warning: %s\n", prog, str(reply, "warning"));
 }
 
+/* "3 d 4 h", "2 h 5 min", "4 min 10 s", "12 s": the two largest units. */
+static void format_duration(long long s, char *out, size_t len)
+{
+	static const struct { long long secs; const char *unit; } u[] = {
+		{ 86400, "d" }, { 3600, "h" }, { 60, "min" }, { 1, "s" },
+	};
+	size_t i = 0;
+
+	if (s < 0)
+		s = 0;
+	while (i + 1 < ARRAY_SIZE(u) && s < u[i].secs)
+		i++;
+	if (i + 1 < ARRAY_SIZE(u) && s % u[i].secs >= u[i + 1].secs)
+		snprintf(out, len, "%lld %s %lld %s", s / u[i].secs, u[i].unit, s % u[i].secs / u[i + 1].secs,
+			 u[i + 1].unit);
+	else
+		snprintf(out, len, "%lld %s", s / u[i].secs, u[i].unit);
+}
+
+/* "1.5 MiB (1572864 bytes)": readable, and exact. */
+static void format_bytes(long long n, char *out, size_t len)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int i = -1;
+
+	while (v >= 1024 && i + 1 < (int)ARRAY_SIZE(unit))
+		v /= 1024, i++;
+	if (i < 0)
+		snprintf(out, len, "%lld bytes", n);
+	else
+		snprintf(out, len, "%.1f %s (%lld bytes)", v, unit[i], n);
+}
+
+static void print_host_keys(json_object *reply)
+{
+	json_object *keys = json_object_object_get(reply, "host_keys");
+	size_t n = keys ? json_object_array_length(keys) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *k = json_object_array_get_idx(keys, i);
+
+		printf("%-22s %s %s%s\n%-22s   %s\n", i ? "" : "host keys:", str(k, "type"), str(k, "fingerprint"),
+		       json_object_get_boolean(json_object_object_get(k, "announced")) ? " (announced)" : "", "",
+		       str(k, "path"));
+	}
+}
+
+/* Values as a person reads them: strings unquoted and unescaped, durations
+ * and sizes with units. The JSON (--json) is the machine's form. */
 static void print_status(json_object *reply)
 {
-	json_object_object_foreach(reply, k, v) {
-		if (strcmp(k, "ok") != 0)
-			printf("%s: %s\n", k, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-	}
+	json_object *ports = json_object_object_get(reply, "ports");
+	char up[64], in[64], out[64];
+
+	format_duration(num(reply, "uptime_seconds"), up, sizeof(up));
+	format_bytes(num(reply, "bytes_from_clients"), in, sizeof(in));
+	format_bytes(num(reply, "bytes_to_clients"), out, sizeof(out));
+	printf("%-22s %s (pid %lld), up %s\n", "peon-sshd:", str(reply, "daemon_version"), num(reply, "pid"), up);
+	printf("%-22s %s\n", "configuration:", str(reply, "config"));
+	printf("%-22s %lld (%s)\n", "default port:", num(reply, "default_port"), str(reply, "default_port_source"));
+	printf("%-22s %s (%s)\n", "address:", str(reply, "address"), str(reply, "address_source"));
+	printf("%-22s", "listening ports:");
+	for (size_t i = 0; ports && i < json_object_array_length(ports); i++)
+		printf(" %d", json_object_get_int(json_object_array_get_idx(ports, i)));
+	printf("%s\n", ports && json_object_array_length(ports) ? "" : " none");
+	print_host_keys(reply);
+	printf("%-22s %lld\n", "executions:", num(reply, "executions"));
+	printf("%-22s %lld\n", "sessions:", num(reply, "sessions"));
+	printf("%-22s %lld\n", "unauthenticated:", num(reply, "unauthenticated"));
+	printf("%-22s %lld\n", "penalised sources:", num(reply, "penalised_sources"));
+	printf("%-22s %lld\n", "connections accepted:", num(reply, "connections_accepted"));
+	printf("%-22s %lld (penalised %lld, per-source limit %lld, max_startups %lld)\n", "connections refused:",
+	       num(reply, "connections_dropped"), num(reply, "dropped_penalised"), num(reply, "dropped_per_source"),
+	       num(reply, "dropped_max_startups"));
+	printf("%-22s %lld\n", "auth failures:", num(reply, "auth_failures"));
+	printf("%-22s %lld\n", "spawn failures:", num(reply, "spawn_failures"));
+	printf("%-22s %s\n%-22s %s\n", "bytes from clients:", in, "bytes to clients:", out);
+	printf("%-22s %s%s%s\n", "metrics file:", *str(reply, "metrics_textfile") ? str(reply, "metrics_textfile") : "off",
+	       *str(reply, "metrics_textfile_error") ? "; last write failed: " : "", str(reply, "metrics_textfile_error"));
 }
 
 static bool take_json_flag(int *argc, char **argv)

@@ -183,7 +183,48 @@ void route_answer_clear(struct route_answer *ans)
 	*ans = (struct route_answer){ .result = ROUTE_NONE };
 }
 
+int routeq_send_tally(int fd, const struct routeq_tally *t, char *err)
+{
+	json_object *o = json_object_new_object();
+	int r;
+
+	if (!o)
+		return errf(err, -ENOMEM, "out of memory");
+	json_object_object_add(o, "kind", json_object_new_string("tally"));
+	json_object_object_add(o, "bytes_in", json_object_new_uint64(t->bytes_in));
+	json_object_object_add(o, "bytes_out", json_object_new_uint64(t->bytes_out));
+	json_object_object_add(o, "spawn_failures", json_object_new_uint64(t->spawn_failures));
+	r = send_json(fd, o, ROUTEQ_MAX_QUESTION, err);
+	json_object_put(o);
+	return r;
+}
+
 /* ---- the daemon's side ---- */
+
+/* A count: a JSON integer, 0 or more. */
+static int count_member(json_object *o, const char *k, uint64_t *out, char *err)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return errf(err, -EPROTO, "malformed tally: \"%s\" must be a count", k);
+	*out = json_object_get_uint64(v);
+	return 0;
+}
+
+static int parse_tally(json_object *o, struct routeq_question *q, char *err)
+{
+	static const char *const fields[] = { "kind", "bytes_in", "bytes_out", "spawn_failures", NULL };
+	int r = ctl_check_fields(o, fields, "tally", err);
+
+	if (r < 0 || (r = count_member(o, "bytes_in", &q->tally.bytes_in, err)) < 0 ||
+	    (r = count_member(o, "bytes_out", &q->tally.bytes_out, err)) < 0 ||
+	    (r = count_member(o, "spawn_failures", &q->tally.spawn_failures, err)) < 0)
+		return r;
+	q->kind = ROUTEQ_TALLY;
+	return 0;
+}
 
 static int parse_question(json_object *o, struct routeq_question *q, char *err)
 {
@@ -191,12 +232,14 @@ static int parse_question(json_object *o, struct routeq_question *q, char *err)
 	const char *kind = str_member(o, "kind", 8, false);
 	const char *user = str_member(o, "user", ROUTEQ_USER_MAX, true);
 	const char *fp = str_member(o, "fingerprint", ROUTEQ_FP_MAX, false);
-	int r = ctl_check_fields(o, fields, "routing question", err);
+	int r;
 
-	if (r < 0)
+	if (kind && strcmp(kind, "tally") == 0)
+		return parse_tally(o, q, err);
+	if ((r = ctl_check_fields(o, fields, "routing question", err)) < 0)
 		return r;
 	if (!kind || (strcmp(kind, "probe") != 0 && strcmp(kind, "claim") != 0))
-		return errf(err, -EPROTO, "malformed question: \"kind\" must be \"probe\" or \"claim\"");
+		return errf(err, -EPROTO, "malformed question: \"kind\" must be \"probe\", \"claim\" or \"tally\"");
 	if (!user)
 		return errf(err, -EPROTO, "malformed question: \"user\" must be a string of at most %d bytes",
 			    ROUTEQ_USER_MAX);

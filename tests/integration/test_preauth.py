@@ -238,8 +238,10 @@ def test_authfail_penalty_and_exempt_list(mkdaemon, keys, host_exec):
     assert re.search(r"refused connection from 127\.0\.0\.70:\d+: penalised \(authfail\) for another \d+ s", log)
     st = status(d)
     assert st["penalised_sources"] == 1
+    # Every failed login counts, penalised or exempt; refusals at accept do not.
+    assert st["auth_failures"] == tries + 6, st
     human = d.ctl("status", check=True).stdout
-    assert "penalised_sources: 1\n" in human and "unauthenticated: 0\n" in human
+    assert re.search(r"^penalised sources: +1$", human, re.M) and re.search(r"^unauthenticated: +0$", human, re.M)
 
 
 def test_penalty_runs_out(mkdaemon, keys, host_exec):

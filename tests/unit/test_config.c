@@ -279,6 +279,45 @@ static void test_key_urls_settings(void **state)
 	expect_error("key_urls = 5;\n", ":2: key_urls: must be a group");
 }
 
+static void test_metrics_settings(void **state)
+{
+	struct peon_config cfg;
+	char err[ERRLEN], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	/* Off unless asked for: nothing is written by default. */
+	assert_int_equal(load_text("", &cfg, err), 0);
+	assert_string_equal(cfg.metrics.textfile, "");
+	assert_int_equal(cfg.metrics.interval, 15);
+	config_free(&cfg);
+	assert_int_equal(load_text("metrics = { textfile = \"/var/lib/prometheus/node-exporter/peon-sshd.prom\";\n"
+				   "  interval = \"1m\"; };\n", &cfg, err), 0);
+	assert_string_equal(cfg.metrics.textfile, "/var/lib/prometheus/node-exporter/peon-sshd.prom");
+	assert_int_equal(cfg.metrics.interval, 60);
+	assert_non_null(f = open_memstream(&buf, &len));
+	config_print(&cfg, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "metrics = {\n  textfile = \"/var/lib/prometheus/node-exporter/peon-sshd.prom\";\n"
+				    "  interval = 60;\n};\n"));
+	free(buf);
+	config_free(&cfg);
+	assert_int_equal(load_text("metrics = { textfile = \"\"; interval = 1; };\n", &cfg, err), 0);
+	assert_string_equal(cfg.metrics.textfile, "");
+	config_free(&cfg);
+	expect_error("metrics = { textfile = \"peon.prom\"; };\n", ":2: textfile: \"peon.prom\" must be an absolute path");
+	expect_error("metrics = {\n  textfile = \"/tmp/peon.txt\";\n};\n",
+		     ":3: textfile: \"/tmp/peon.txt\" must name a file ending in .prom (node_exporter's textfile "
+		     "collector reads no other), or be \"\" for none");
+	expect_error("metrics = { textfile = \"/tmp/.prom\"; };\n", ":2: textfile: \"/tmp/.prom\" must name a file");
+	expect_error("metrics = { textfile = 5; };\n", ":2: textfile: must be a string");
+	expect_error("metrics = { interval = 0; };\n", ":2: interval: 0 s is outside 1-3600 s");
+	expect_error("metrics = { interval = \"2h\"; };\n", ":2: interval: 7200 s is outside 1-3600 s");
+	expect_error("metrics = { path = \"/x.prom\"; };\n", ":2: path: unknown setting in metrics (textfile, interval)");
+	expect_error("metrics = 1;\n", ":2: metrics: must be a group");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -435,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_forwarding_settings),
 		cmocka_unit_test(test_key_urls_settings),
+		cmocka_unit_test(test_metrics_settings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_privsep_settings),
 		cmocka_unit_test(test_bad_debug_port),
