@@ -111,7 +111,7 @@ $(B)/peon-sftp-server: $(SFTP_SERVER_OBJS)
 $(B)/san/%.o: peon-sshd/%.c | $(B)
 	$(COMPILE) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
 $(B)/san/test_%: tests/unit/test_%.c $(addprefix $(B)/san/,$(addsuffix .o,$(UNIT_MODS))) | $(B)
-	$(COMPILE) -O1 $(SANFLAGS) $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+	$(COMPILE) -O1 $(SANFLAGS) $(PKG_CFLAGS) $(filter-out %.h,$^) $(PKG_LIBS) -lcmocka -o $@
 
 unit: deps $(addprefix $(B)/san/,$(UNIT_TESTS))
 	@failed=0; for t in $(UNIT_TESTS); do echo "== $$t"; \
@@ -123,7 +123,7 @@ $(B)/vg/%.o: peon-sshd/%.c | $(B)
 	@mkdir -p $(B)/vg
 	@$(COMPILE) -O0 $(PKG_CFLAGS) -c $< -o $@
 $(B)/vg/test_%: tests/unit/test_%.c $(addprefix $(B)/vg/,$(addsuffix .o,$(UNIT_MODS))) | $(B)
-	@$(COMPILE) -O0 $(PKG_CFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+	@$(COMPILE) -O0 $(PKG_CFLAGS) $(filter-out %.h,$^) $(PKG_LIBS) -lcmocka -o $@
 
 valgrind: deps $(addprefix $(B)/vg/,$(UNIT_TESTS))
 	@failed=0; for t in $(UNIT_TESTS); do \
@@ -169,7 +169,7 @@ $(B)/fuzz/%.o: peon-sshd/%.c | $(B)
 	  -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(addprefix $(B)/fuzz/,$(addsuffix .o,$(UNIT_MODS)))
 	$(FUZZ_CC) $(PEON_CPPFLAGS) $(CPPFLAGS) -std=gnu11 $(FUZZ_WARN) $(DEPFLAGS) -g -O1 \
-	  -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $^ $(PKG_LIBS) -o $@
+	  -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $(filter-out %.h,$^) $(PKG_LIBS) -o $@
 
 fuzz: deps $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 

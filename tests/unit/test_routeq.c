@@ -148,6 +148,31 @@ static void test_malformed_questions(void **state)
 	assert_int_equal(routeq_read_question(p->daemon, &q, err), -EPIPE);
 }
 
+/* A monitor's totals: sent without waiting, read back exactly; counts
+ * only, exact fields. */
+static void test_tally(void **state)
+{
+	struct pair *p = *state;
+	struct routeq_tally t = { .bytes_in = 1ULL << 40, .bytes_out = 7, .spawn_failures = 2 };
+	struct routeq_question q;
+	char err[ERRLEN];
+
+	assert_int_equal(routeq_send_tally(p->session, &t, err), 0);
+	assert_int_equal(routeq_read_question(p->daemon, &q, err), 1);
+	assert_int_equal(q.kind, ROUTEQ_TALLY);
+	assert_true(q.tally.bytes_in == 1ULL << 40 && q.tally.bytes_out == 7 && q.tally.spawn_failures == 2);
+	raw(p->session, "{\"kind\":\"tally\",\"bytes_in\":-1,\"bytes_out\":0,\"spawn_failures\":0}");
+	assert_int_equal(routeq_read_question(p->daemon, &q, err), -EPROTO);
+	assert_non_null(strstr(err, "\"bytes_in\" must be a count"));
+	raw(p->session, "{\"kind\":\"tally\",\"bytes_in\":1,\"bytes_out\":\"2\",\"spawn_failures\":0}");
+	assert_int_equal(routeq_read_question(p->daemon, &q, err), -EPROTO);
+	raw(p->session, "{\"kind\":\"tally\",\"bytes_in\":1,\"bytes_out\":2}");
+	assert_int_equal(routeq_read_question(p->daemon, &q, err), -EPROTO);
+	raw(p->session, "{\"kind\":\"tally\",\"bytes_in\":1,\"bytes_out\":2,\"spawn_failures\":0,\"user\":\"x\"}");
+	assert_true(routeq_read_question(p->daemon, &q, err) < 0);
+	assert_non_null(strstr(err, "unknown field 'user'"));
+}
+
 /* A malformed answer, or none: the session refuses, and the socket is shut
  * so a late answer can never be paired with a later question. */
 static void test_bad_answers_refuse(void **state)
@@ -184,6 +209,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusal_carries_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_user_is_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_questions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tally, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_answers_refuse, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
