@@ -161,7 +161,7 @@ $(B)/sand/peon-sftp-server: $(B)/peon-sftp-server
 # for a real run. Crashes are left as crash-* files in the build dir.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 8
 FUZZ_WARN = $(PEON_WARN) -Wno-unused-command-line-argument
 $(B)/fuzz/%.o: peon-sshd/%.c | $(B)
 	@mkdir -p $(B)/fuzz
