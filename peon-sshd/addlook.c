@@ -13,7 +13,6 @@ struct pending {
 	long long ttl_ms;
 	struct ctl_ref client;
 	int fd;
-	pid_t pid;
 };
 
 struct addlooks {
@@ -33,18 +32,17 @@ static struct pending *free_slot(struct daemon *d)
 json_object *addlook_begin(struct daemon *d, struct execution *e, long long ttl_ms)
 {
 	struct pending *p = free_slot(d);
-	pid_t pid;
 	int fd;
 
 	if (!p) {
 		execution_free(e);
 		return ctl_error("too many adds are waiting for their container's runtime; try again shortly");
 	}
-	if ((fd = look_start(&e->target, &pid)) < 0) {
+	if ((fd = look_start(&e->target)) < 0) {
 		execution_free(e);
 		return ctl_error("cannot ask about the container: %s", strerror(-fd));
 	}
-	*p = (struct pending){ .e = e, .ttl_ms = ttl_ms, .client = control_current(d), .fd = fd, .pid = pid };
+	*p = (struct pending){ .e = e, .ttl_ms = ttl_ms, .client = control_current(d), .fd = fd };
 	return NULL;
 }
 

@@ -97,11 +97,6 @@ static json_object *check_container(struct daemon *d, struct target *t, const st
 	return NULL;
 }
 
-static bool is_container(const struct target *t)
-{
-	return t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD;
-}
-
 static bool has_spec(const struct target *t)
 {
 	char bundle[PATH_MAX], err[ERRLEN];
@@ -295,7 +290,7 @@ static json_object *do_add(struct daemon *d, json_object *req)
 	}
 	/* Which process the container runs is the runtime's to say, and it may
 	 * take seconds: asked from a child (addlook.h). */
-	if (is_container(&e->target))
+	if (target_is_container(&e->target))
 		return addlook_begin(d, e, ttl_ms);
 	return add_target_known(d, e, ttl_ms);
 }

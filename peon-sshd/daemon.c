@@ -307,7 +307,7 @@ static bool restore_one(struct daemon *d, struct execution *e)
 		e->pidfd = (int)syscall(SYS_pidfd_open, e->target.pid, 0);
 	/* A container whose process changed while we were stopped: asked
 	 * about like one whose process has just exited (follow.h). */
-	if (e->target.type != TARGET_HOST && e->target.type != TARGET_PID && e->pidfd < 0)
+	if (target_is_container(&e->target) && e->pidfd < 0)
 		follow_begin(e);
 	if (daemon_ensure_port(d, e->port, err) < 0)
 		log_full(LOG_ERR, &ctx, "restored, but unreachable: %s", err);
@@ -842,7 +842,7 @@ static void on_job_ended(struct daemon *d, int pidfd)
 		if (e->pidfd != pidfd)
 			continue;
 		/* A container may come back with a new process (follow.h). */
-		if (e->target.type == TARGET_DOCKER || e->target.type == TARGET_CONTAINERD) {
+		if (target_is_container(&e->target)) {
 			struct log_ctx ctx = { .execution_id = e->id };
 
 			log_full(LOG_INFO, &ctx, "the container's process %d ended; asking its runtime what became of it",

@@ -7,12 +7,8 @@
 #include "target.h"
 #include "util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,15 +22,13 @@ void follow_begin(struct execution *e)
 
 static void start_look(struct execution *e)
 {
-	pid_t pid;
-	int fd = look_start(&e->target, &pid);
+	int fd = look_start(&e->target);
 
 	if (fd < 0) {
 		e->follow_next_ms = mono_ms() + FOLLOW_RESTARTING_MS;
 		return;
 	}
 	e->follow_fd = fd;
-	e->follow_pid = pid;
 }
 
 int follow_run(struct daemon *d)
@@ -135,7 +129,6 @@ void follow_answer(struct daemon *d, int fd)
 			continue;
 		look_read(fd, &l);
 		e->follow_fd = -1;
-		e->follow_pid = 0;
 		decide(d, e, &l);
 		return;
 	}

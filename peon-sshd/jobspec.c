@@ -58,7 +58,7 @@ int job_spec_apply(const struct execution *e, struct job_view *jv, char *err)
 	struct oci_spec *s = NULL;
 	int r;
 
-	if (e->target.type != TARGET_DOCKER && e->target.type != TARGET_CONTAINERD)
+	if (!target_is_container(&e->target))
 		return 0;
 	if (target_bundle(&e->target, bundle, sizeof(bundle), why) == -ENOENT)
 		return 0;

@@ -8,14 +8,15 @@
 
 _Static_assert(sizeof(struct look) <= 4096, "a look's answer must fit one pipe write");
 
-int look_start(const struct target *t, pid_t *pid)
+int look_start(const struct target *t)
 {
+	pid_t pid;
 	int p[2];
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	*pid = fork();
-	if (*pid == 0) {
+	pid = fork();
+	if (pid == 0) {
 		struct look l = { 0 };
 
 		close(p[0]);
@@ -23,7 +24,7 @@ int look_start(const struct target *t, pid_t *pid)
 		_exit(write(p[1], &l, sizeof(l)) == (ssize_t)sizeof(l) ? 0 : 1);
 	}
 	close(p[1]);
-	if (*pid < 0) {
+	if (pid < 0) {
 		int e = errno;
 
 		close(p[0]);

@@ -20,10 +20,10 @@ struct look {
 	struct target_live lv;
 };
 
-/* Start a look at t: the read end of its answer (close-on-exec), and the
- * child in *pid, which the daemon's reaper collects. -errno when it cannot
- * be started. */
-int look_start(const struct target *t, pid_t *pid);
+/* Start a look at t: the read end of its answer (close-on-exec); the
+ * child is collected by the daemon's reaper like any other. -errno when
+ * it cannot be started. */
+int look_start(const struct target *t);
 
 /* The answer on fd (consumed and closed); a child that ended without one
  * reads as an error look. */

@@ -290,7 +290,7 @@ static json_object *target_to_json(const struct target *t)
 	json_object *o = json_object_new_object();
 
 	add_str(o, "type", target_type_name(t->type));
-	if (t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD)
+	if (target_is_container(t))
 		add_str(o, "container", t->ref);
 	if (t->type == TARGET_DOCKER && *t->id)
 		add_str(o, "container_id", t->id);
@@ -515,12 +515,12 @@ static int parse_target(json_object *o, struct target *t, bool request, char *er
 	if (i == ARRAY_SIZE(target_names))
 		return errf(err, -EINVAL, "unknown target type '%.64s'", type);
 	t->type = (enum target_type)i;
-	if (request && (r = ctl_check_fields(tj, t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD ?
+	if (request && (r = ctl_check_fields(tj, target_is_container(t) ?
 					     container_fields : pid_fields, "add request's target", err)) < 0)
 		return r;
 	if (t->type == TARGET_HOST)
 		return 0;
-	if (t->type != TARGET_PID) {
+	if (target_is_container(t)) {
 		if ((r = parse_container(tj, t, request, err)) < 0)
 			return r;
 	} else if (json_int_in(tj, "pid", 1, PID_MAX, &v) < 0) {
@@ -530,7 +530,7 @@ static int parse_target(json_object *o, struct target *t, bool request, char *er
 	}
 	/* Only the daemon knows the process and its start time: it looks them
 	 * up when registering (for containers, again whenever it follows one). */
-	if (!request && t->type != TARGET_PID && json_int_in(tj, "pid", 1, PID_MAX, &v) == 0)
+	if (!request && target_is_container(t) && json_int_in(tj, "pid", 1, PID_MAX, &v) == 0)
 		t->pid = (pid_t)v;
 	if (!request && json_int_in(tj, "starttime", 0, INT64_MAX, &v) == 0)
 		t->starttime = (unsigned long long)v;

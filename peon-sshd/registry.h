@@ -28,6 +28,12 @@ struct target {
 	char ref[TARGET_REF_MAX + 1];  /* DOCKER: the name or id given; CONTAINERD: "NAMESPACE/ID" */
 	char id[TARGET_ID_MAX + 1];    /* DOCKER: the full id the name had at add, followed from then on */
 };
+/* Docker and containerd targets: a container, which a runtime names the
+ * process of (target.h), with a bundle that may hold its spec. */
+static inline bool target_is_container(const struct target *t)
+{
+	return t->type == TARGET_DOCKER || t->type == TARGET_CONTAINERD;
+}
 /* The target's type as requests and records name it. */
 const char *target_type_name(enum target_type t);
 /* "docker c1" / "containerd k8s.io/abc" / "pid 42" / "host". */
@@ -75,10 +81,9 @@ struct execution {
 	long long expires_ms;          /* unix time in milliseconds, 0 = never */
 	int pidfd;                     /* daemon-only: readable when the job exits */
 	/* Daemon-only, a container between processes (follow.h): since when,
-	 * the next look, the look in flight (its answer pipe and process). */
+	 * the next look, the answer pipe of the look in flight (look.h). */
 	long long follow_since_ms, follow_next_ms;
 	int follow_fd;
-	pid_t follow_pid;
 	struct job_seccomp *seccomp;   /* the job's filters, copied at add; NULL: none */
 	unsigned no_forwarding;        /* EXEC_NO_* */
 };
