@@ -21,8 +21,7 @@
 /* Fingerprints one --remove list may name. */
 #define KEYS_REMOVE_MAX 1024
 
-/* The request's execution: NULL with *reply set when there is none. */
-static struct execution *find_execution(struct daemon *d, json_object *req, json_object **reply)
+struct execution *ctl_request_execution(struct daemon *d, json_object *req, json_object **reply)
 {
 	struct execution *e;
 	json_object *v;
@@ -177,7 +176,7 @@ json_object *ctl_keys(struct daemon *d, json_object *req)
 	if (ctl_check_fields(req, fields, "keys request", err) < 0 || array_member(req, "add", &add, err) < 0 ||
 	    array_member(req, "remove", &rm, err) < 0)
 		return ctl_error("%s", err);
-	if (!(e = find_execution(d, req, &reply)))
+	if (!(e = ctl_request_execution(d, req, &reply)))
 		return reply;
 	if (!add && !rm)
 		return list_keys(e);
@@ -249,7 +248,7 @@ json_object *ctl_ttl(struct daemon *d, json_object *req)
 
 	if (ctl_check_fields(req, fields, "ttl request", err) < 0 || parse_ttl(req, &ttl_ms, err) < 0)
 		return ctl_error("%s", err);
-	if (!(e = find_execution(d, req, &reply)))
+	if (!(e = ctl_request_execution(d, req, &reply)))
 		return reply;
 	/* From now, to the millisecond, as add's --ttl. */
 	view = *e;

@@ -10,6 +10,10 @@
 #include <json-c/json.h>
 
 json_object *ctl_keys(struct daemon *d, json_object *req);
+/* The live execution a request's "id" names: NULL with *reply set (the
+ * error to answer) when the id is not a string or names none. Shared by
+ * every request about one live execution (keys, ttl, refresh). */
+struct execution *ctl_request_execution(struct daemon *d, json_object *req, json_object **reply);
 json_object *ctl_ttl(struct daemon *d, json_object *req);
 
 #endif

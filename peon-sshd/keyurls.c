@@ -1,4 +1,5 @@
 #include "keyurls.h"
+#include "ctlexec.h"
 #include "ctlproto.h"
 #include "execkeys.h"
 #include "keyfetch.h"
@@ -433,17 +434,13 @@ json_object *keyurls_add(struct daemon *d, struct execution *e, long long ttl_ms
 
 json_object *keyurls_refresh(struct daemon *d, json_object *req)
 {
-	json_object *v;
+	json_object *reply;
 	struct execution *e;
 	struct waiter *w;
 	char **urls;
-	const char *id;
 
-	if (!json_object_object_get_ex(req, "id", &v) || !json_object_is_type(v, json_type_string))
-		return ctl_error("execution id must be a string");
-	id = json_object_get_string(v);
-	if (!(e = registry_find(&d->reg, id)))
-		return ctl_error("no execution '%.200s' is registered", id);
+	if (!(e = ctl_request_execution(d, req, &reply)))
+		return reply;
 	if (!e->n_urls)
 		return ctl_error("execution %s has no --key-url to refresh", e->id);
 	urls = calloc(e->n_urls, sizeof(*urls));
