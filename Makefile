@@ -87,8 +87,14 @@ $(B)/peon-sshd: $(DAEMON_OBJS)
 	$(LINK) $^ $(PKG_LIBS) -o $@
 
 # Only what it uses: each library loaded costs every connection its
-# relocations and data (libcurl alone brings a dozen more).
-NET_LIBS = $(shell pkg-config --libs libssh libseccomp 2>/dev/null)
+# relocations and data (libcurl alone brings a dozen more). libssh itself is
+# Debian's libgcrypt build of the same 0.10.6 (libssh-gcrypt-4; same API and
+# ABI, same algorithms): a freshly exec'd OpenSSL 3 costs each connection
+# ~690 KiB of relocated data and provider tables before it serves anyone,
+# libgcrypt about a fifth of that (docs/performance.md). The daemon, the
+# monitors and peon-sshctl keep the OpenSSL build: they hold no private key.
+NET_SSH_LIB ?= -l:libssh-gcrypt.so.4
+NET_LIBS = $(NET_SSH_LIB) $(shell pkg-config --libs libgcrypt libseccomp 2>/dev/null)
 $(B)/peon-sshd-net: $(NET_OBJS)
 	$(LINK) -Wl,--as-needed $^ $(NET_LIBS) -o $@
 

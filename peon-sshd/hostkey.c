@@ -5,12 +5,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define SEALED (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /* Each kind of key peon-sshd keeps, and the host-key algorithms
  * (algorithms.host_keys) that sign with it. */
@@ -131,30 +137,36 @@ static int pin_file(const char *path, char *err)
 int hostkey_open_private(const struct hostkeys *hk, int i, char *err)
 {
 	char proc[64];
-	struct stat st;
-	int fd, r;
+	int fd, seals;
 
 	if (i < 0 || i >= hk->n || hk->fds[i] < 0)
 		return errf(err, -EBADF, "host key %d is not loaded", i);
-	/* A new open file description of the pinned inode, not a dup: each
+	/* A new open file description of the sealed copy, not a dup: each
 	 * network child reads from offset 0 on its own. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", hk->fds[i]);
 	fd = open(proc, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errf(err, -errno, "cannot open host key %s: %s", hk->paths[i], strerror(errno));
-	r = fstat(fd, &st) < 0 ? errf(err, -errno, "host key %s: %s", hk->paths[i], strerror(errno)) :
-				 check_stat(&st, hk->paths[i], err);
-	if (r < 0) {
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & SEALED) != SEALED) {
 		close(fd);
-		return r;
+		return errf(err, -EPERM, "the loaded copy of host key %s is not sealed", hk->paths[i]);
 	}
 	return fd;
 }
 
 /* Private key bytes never enter the daemon (or, through fork, a monitor):
- * generating a key and deriving its public half run in a short-lived
- * child, which writes the files and says only whether it worked. */
-static int in_helper(int (*fn)(const char *path, int arg, char *err), const char *path, int arg, char *err)
+ * generating a key, deriving its public half and making the network
+ * child's copy run in a short-lived child, which writes the files (and the
+ * copy, into a memfd the daemon made) and says only whether it worked. */
+struct key_job {
+	const char *path;
+	int kind;
+	int pin;         /* O_PATH descriptor of path, or -1 (peon-sshd -t) */
+	int out;         /* memfd for the network child's copy, or -1 */
+};
+
+static int in_helper(int (*fn)(const struct key_job *job, char *err), const struct key_job *job, char *err)
 {
 	int p[2], st = 0;
 	ssize_t n;
@@ -165,7 +177,7 @@ static int in_helper(int (*fn)(const char *path, int arg, char *err), const char
 	pid = fork();
 	if (pid == 0) {
 		char e[ERRLEN] = "";
-		int r = fn(path, arg, e);
+		int r = fn(job, e);
 
 		if (r < 0)
 			write_all(p[1], e, strlen(e));
@@ -183,20 +195,21 @@ static int in_helper(int (*fn)(const char *path, int arg, char *err), const char
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	if (n <= 0)
-		snprintf(err, ERRLEN, "the host key helper for %s failed", path);
+		snprintf(err, ERRLEN, "the host key helper for %s failed", job->path);
 	else
 		err[n] = '\0';
 	return -EIO;
 }
 
-static int generate(const char *path, int kind, char *err)
+static int generate(const struct key_job *job, char *err)
 {
+	const char *path = job->path;
 	char tmp[PATH_MAX + 16];
 	ssh_key key = NULL;
 	mode_t old;
 	int r = 0;
 
-	if (ssh_pki_generate(key_kinds[kind].type, key_kinds[kind].bits, &key) != SSH_OK)
+	if (ssh_pki_generate(key_kinds[job->kind].type, key_kinds[job->kind].bits, &key) != SSH_OK)
 		return errf(err, -EIO, "cannot generate %s", path);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	unlink(tmp);
@@ -210,45 +223,129 @@ static int generate(const char *path, int kind, char *err)
 	return r;
 }
 
+#define OPENSSH_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
+
+/* RSA as PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), from any PEM form OpenSSL
+ * reads (PKCS#8 is what libssh 0.10 writes with OpenSSL 3). */
+static int rsa_pkcs1(const char *path, const char *text, size_t len, char **out, char *err)
+{
+	BIO *in = BIO_new_mem_buf(text, (int)len), *mem = BIO_new(BIO_s_mem());
+	EVP_PKEY *pkey = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+	char *data;
+	long n;
+	int r = 0;
+
+	if (!pkey || !mem || !PEM_write_bio_PrivateKey_traditional(mem, pkey, NULL, NULL, 0, NULL, NULL) ||
+	    (n = BIO_get_mem_data(mem, &data)) <= 0 || !(*out = strndup(data, (size_t)n)))
+		r = errf(err, -EINVAL, "host key %s: cannot rewrite it as PKCS#1 for the network child", path);
+	EVP_PKEY_free(pkey);
+	BIO_free(in);
+	BIO_free(mem);
+	return r;
+}
+
+/* The network child's libssh is built on libgcrypt, whose own reader knows
+ * OpenSSH's format and PKCS#1 but no PKCS#8: a key in OpenSSH's format goes
+ * to it as it is, an RSA key in any PEM form is rewritten as PKCS#1. An
+ * ed25519 key in PKCS#8 (openssl genpkey) cannot be rewritten: libssh 0.10
+ * exports only the ed25519 keys it parsed from OpenSSH's format, and
+ * OpenSSH's own ssh-keygen does not read that form either. */
+static int child_form(const char *path, ssh_key key, const char *text, size_t len, char **out, char *err)
+{
+	*out = NULL;
+	if (strstr(text, OPENSSH_BEGIN))
+		return (*out = strndup(text, len)) ? 0 : errf(err, -ENOMEM, "out of memory");
+	switch (ssh_key_type(key)) {
+	case SSH_KEYTYPE_RSA:
+		return rsa_pkcs1(path, text, len, out, err);
+	case SSH_KEYTYPE_ED25519:
+		return errf(err, -EINVAL,
+			    "host key %s is an ed25519 key in PEM (PKCS#8) form, which the network child cannot read; "
+			    "replace it with one in OpenSSH's format (ssh-keygen -t ed25519 -N '' -f %s)", path, path);
+	default:
+		return errf(err, -EINVAL, "host key %s is of a kind peon-sshd does not serve", path);
+	}
+}
+
 /* <path>.pub holds the public half of <path>: written when missing or
  * different, so the daemon can read it without touching the private key.
- * pin: the O_PATH descriptor of <path> (read through it, so the public half
- * is that of the pinned file), or -1 for peon-sshd -t: only check that the
- * private key is readable, write nothing. */
-static int sync_public(const char *path, int pin, char *err)
+ * The key is read through the pin (so both halves are those of the pinned
+ * file) and its network child's form written to job->out; for peon-sshd -t
+ * (no pin, no out) only checked: both readable, nothing written. */
+static int sync_public(const struct key_job *job, char *err)
 {
+	const char *path = job->path;
 	char pub[PATH_MAX + 8], src[64];
 	ssh_key key = NULL, have = NULL;
+	char *text = NULL, *form = NULL;
+	size_t len = 0;
 	mode_t old;
 	int r = 0;
 
 	snprintf(pub, sizeof(pub), "%s.pub", path);
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", pin);
-	if (ssh_pki_import_privkey_file(pin >= 0 ? src : path, NULL, NULL, NULL, &key) != SSH_OK)
-		return errf(err, -EINVAL, "host key %s is not a readable private key", path);
-	if (pin >= 0 && (ssh_pki_import_pubkey_file(pub, &have) != SSH_OK ||
-			 ssh_key_cmp(key, have, SSH_KEY_CMP_PUBLIC) != 0)) {
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", job->pin);
+	if (read_file(job->pin >= 0 ? src : path, 64 * 1024, &text, &len) < 0 ||
+	    ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) != SSH_OK) {
+		r = errf(err, -EINVAL, "host key %s is not a readable private key", path);
+		goto out;
+	}
+	if ((r = child_form(path, key, text, len, &form, err)) < 0)
+		goto out;
+	if (job->out >= 0 && write_all(job->out, form, strlen(form)) < 0) {
+		r = errf(err, -EIO, "cannot copy host key %s for the network children: %s", path, strerror(errno));
+		goto out;
+	}
+	if (job->pin >= 0 && (ssh_pki_import_pubkey_file(pub, &have) != SSH_OK ||
+			      ssh_key_cmp(key, have, SSH_KEY_CMP_PUBLIC) != 0)) {
 		unlink(pub);
 		old = umask(022);
 		if (ssh_pki_export_pubkey_file(key, pub) != SSH_OK)
 			r = errf(err, -EIO, "cannot write %s", pub);
 		umask(old);
 	}
+out:
+	if (text)
+		explicit_bzero(text, len);
+	if (form)
+		explicit_bzero(form, strlen(form));
+	free(text);
+	free(form);
 	ssh_key_free(have);
 	ssh_key_free(key);
 	return r;
 }
 
-/* Key kind i at path: checked, pinned (create), its public half synced and,
- * with create, loaded. *pin is the pin or -1. */
-static int load_one(const char *path, int i, bool create, ssh_key *pubkey, int *pin, char *err)
+/* The copy network children read: a memfd written by the helper, sealed
+ * once it is complete, so nothing can change it until the next load. */
+static int child_copy(const struct key_job *job, char *err)
 {
+	struct key_job j = *job;
+	int r;
+
+	j.out = memfd_create("peon-hostkey", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (j.out < 0)
+		return errf(err, -errno, "memfd_create: %s", strerror(errno));
+	if ((r = in_helper(sync_public, &j, err)) == 0 && fcntl(j.out, F_ADD_SEALS, SEALED) < 0)
+		r = errf(err, -errno, "cannot seal the copy of host key %s: %s", job->path, strerror(errno));
+	if (r < 0) {
+		close(j.out);
+		return r;
+	}
+	return j.out;
+}
+
+/* Key kind i at path: checked, generated when missing (create), its
+ * public half synced and, with create, loaded, with the network child's
+ * copy in *copy (or -1). */
+static int load_one(const char *path, int i, bool create, ssh_key *pubkey, int *copy, char *err)
+{
+	struct key_job job = { .path = path, .kind = i, .pin = -1, .out = -1 };
 	char pub[PATH_MAX + 8];
 	int r = check_file(path, err);
 
-	*pin = -1;
+	*copy = -1;
 	if (r == -ENOENT && create) {
-		r = in_helper(generate, path, i, err);
+		r = in_helper(generate, &job, err);
 		if (r == 0)
 			log_notice("generated host key %s", path);
 	} else if (r == -ENOENT) {
@@ -256,21 +353,22 @@ static int load_one(const char *path, int i, bool create, ssh_key *pubkey, int *
 	}
 	if (r < 0)
 		return r;
-	if (create && (*pin = pin_file(path, err)) < 0)
-		return *pin;
-	if ((r = in_helper(sync_public, path, *pin, err)) < 0)
-		goto fail;
+	if (!create)
+		return in_helper(sync_public, &job, err);
+	if ((job.pin = pin_file(path, err)) < 0)
+		return job.pin;
+	r = child_copy(&job, err);
+	close(job.pin);
+	if (r < 0)
+		return r;
+	*copy = r;
 	snprintf(pub, sizeof(pub), "%s.pub", path);
-	if (create && ssh_pki_import_pubkey_file(pub, pubkey) != SSH_OK) {
-		r = errf(err, -EINVAL, "cannot read the public host key %s", pub);
-		goto fail;
+	if (ssh_pki_import_pubkey_file(pub, pubkey) != SSH_OK) {
+		close(*copy);
+		*copy = -1;
+		return errf(err, -EINVAL, "cannot read the public host key %s", pub);
 	}
 	return 0;
-fail:
-	if (*pin >= 0)
-		close(*pin);
-	*pin = -1;
-	return r;
 }
 
 int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err)
@@ -302,7 +400,7 @@ void hostkeys_free(struct hostkeys *hk)
 	for (int i = 0; i < HOSTKEY_MAX; i++) {
 		ssh_key_free(hk->keys[i]);
 		free(hk->paths[i]);
-		/* Only loaded kinds have a pin: a zeroed struct closes nothing. */
+		/* Only loaded kinds have a copy: a zeroed struct closes nothing. */
 		if (i < hk->n && hk->fds[i] >= 0)
 			close(hk->fds[i]);
 	}

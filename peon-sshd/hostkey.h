@@ -1,10 +1,11 @@
 /* Host keys: generated on first start, reused after; refused when anyone but
  * the owner could write them (or read the private half). The daemon holds
- * only the public halves and an O_PATH descriptor of each private file (it
- * never reads one); each monitor opens its own description of that file and
- * its network child reads it. Pinning the file keeps what connections are
- * served with equal to what the daemon announces until the next load
- * (start or SIGHUP), whatever is renamed over the path in between. */
+ * only the public halves and, for each private key, a sealed memfd holding
+ * the form the network child's libssh (libgcrypt) reads, written by a
+ * short-lived helper (the daemon never reads it); each monitor opens its own
+ * description of that copy and its network child reads it. The copy keeps
+ * what connections are served with equal to what the daemon announces
+ * until the next load (start or SIGHUP), whatever happens to the file. */
 #ifndef PEON_HOSTKEY_H
 #define PEON_HOSTKEY_H
 
@@ -16,7 +17,7 @@
 struct hostkeys {
 	ssh_key keys[HOSTKEY_MAX];     /* public halves only (from <path>.pub) */
 	char *paths[HOSTKEY_MAX];      /* the private key files */
-	int fds[HOSTKEY_MAX];          /* O_PATH pins of those files (create mode only, else -1) */
+	int fds[HOSTKEY_MAX];          /* sealed memfds of the network child's copies (create mode only, else -1) */
 	int n;
 };
 
@@ -26,8 +27,8 @@ struct hostkeys {
  * no key is loaded. Private keys are read only in short-lived children. */
 int hostkeys_load(const char *dir, bool create, struct hostkeys *hk, char *err);
 void hostkeys_free(struct hostkeys *hk);
-/* A readable descriptor of the pinned private key i, of its own (so no
- * two network children share a file offset), checked as at load; -errno
+/* A readable descriptor of the copy of private key i, of its own (so no
+ * two network children share a file offset), checked to be sealed; -errno
  * with err otherwise. For the monitor: root reopens through /proc/self/fd. */
 int hostkey_open_private(const struct hostkeys *hk, int i, char *err);
 

@@ -17,6 +17,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <gcrypt.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 #include <poll.h>
@@ -116,6 +117,21 @@ static int max_fds(const struct mon_setup *s)
 {
 	return 16 + 3 * (int)s->max_sessions + 2 * (int)s->max_forwards + 2 * (int)s->max_listeners;
 }
+
+/* Random bytes straight from the kernel (getrandom) instead of libgcrypt's
+ * own pool, which stirs itself with SHA-1 and getrusage on every request:
+ * libssh asks for random padding for every packet it sends, and the pool
+ * cost a third of a download's throughput. The choice must be made before
+ * libgcrypt's first initialisation, which libssh's own constructor runs
+ * before main: a pre-init function of the executable runs before any
+ * shared library's constructor. */
+static void prefer_kernel_rng(int argc, char **argv, char **envp)
+{
+	(void)argc, (void)argv, (void)envp;
+	gcry_control(GCRYCTL_SET_PREFERRED_RNG_TYPE, GCRY_RNG_TYPE_SYSTEM);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit_rng)(int, char **, char **) =
+	prefer_kernel_rng;
 
 int main(void)
 {

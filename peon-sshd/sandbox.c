@@ -57,7 +57,7 @@ static int set_limit(int which, rlim_t v, const char *name, char *err)
 
 /* ---- seccomp ---- */
 
-/* What libssh, OpenSSL, glibc's allocator and the relay use once the
+/* What libssh, libgcrypt, glibc's allocator and the relay use once the
  * connection is up. Everything else kills the process. */
 static const char *const allowed[] = {
 	"read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg",

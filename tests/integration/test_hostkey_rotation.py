@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import ssh_argv, wait_for
 
 HOSTKEY_LINE = re.compile(r"^SSH host key: (\S+) (SHA256:\S+) \(known_hosts line: (.*)\)$")
@@ -133,3 +135,88 @@ def test_deleted_key_is_generated_on_reload(daemon, job, keys, tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o600
     r = strict(k, daemon.port, known_hosts(tmp_path, "kh", second.group(3)), "hostname")
     assert r.returncode == 0 and r.stdout == "gen-job\n", r.stderr
+
+
+RSA = "ssh_host_rsa_key"
+
+
+def rsa_key_in(keydir, form):
+    """An RSA host key written in one of the forms admins bring: OpenSSH's
+    own (ssh-keygen), PKCS#8 (openssl genpkey; libssh 0.10 with OpenSSL 3
+    writes this too), PKCS#1 (openssl -traditional). Its fingerprint."""
+    path = os.path.join(keydir, RSA)
+    tmp = path + ".new"
+    if form == "openssh":
+        subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "", "-f", tmp], check=True)
+        os.unlink(tmp + ".pub")
+    else:
+        subprocess.run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048", "-out", tmp],
+                       check=True, capture_output=True)
+        if form == "pkcs1":
+            subprocess.run(["openssl", "pkey", "-in", tmp, "-traditional", "-out", tmp + "1"], check=True)
+            os.rename(tmp + "1", tmp)
+    os.chmod(tmp, 0o600)
+    with open(tmp) as f:
+        head = f.readline().strip()
+    assert head == {"openssh": "-----BEGIN OPENSSH PRIVATE KEY-----", "pkcs8": "-----BEGIN PRIVATE KEY-----",
+                    "pkcs1": "-----BEGIN RSA PRIVATE KEY-----"}[form], head
+    pub = subprocess.run(["ssh-keygen", "-y", "-f", tmp], capture_output=True, text=True, check=True).stdout
+    os.rename(tmp, path)
+    return pub.split()[1]
+
+
+@pytest.mark.parametrize("form", ["openssh", "pkcs8", "pkcs1"])
+def test_rsa_host_key_in_every_form_is_served(daemon, keys, tmp_path, form):
+    """The network child's libssh is libgcrypt's, which reads no PKCS#8: the
+    daemon's helper hands it a PKCS#1 copy. A real client offered only RSA
+    must see exactly the key in the file."""
+    k = keys("rsa")
+    daemon.add("exec-rsa", "--host", "--user", "root", key=k)
+    blob = rsa_key_in(daemon.keydir, form)
+    before = len(daemon.log())
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in daemon.log()[before:] or "reload refused" in daemon.log()[before:],
+             what="the reload")
+    assert "reload refused" not in daemon.log()[before:], daemon.log()[before:]
+    kh = known_hosts(tmp_path, "kh", f"[127.0.0.1]:{daemon.port} ssh-rsa {blob}")
+    for alg in ("rsa-sha2-512", "rsa-sha2-256"):
+        r = subprocess.run(ssh_argv(k, daemon.port, "echo served", opts=[
+            "StrictHostKeyChecking=yes", f"UserKnownHostsFile={kh}", f"HostKeyAlgorithms={alg}"]),
+            capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout == "served\n", (alg, r.stderr)
+
+
+def test_ed25519_pkcs8_key_is_refused_by_name(daemon, job, keys, tmp_path):
+    """An ed25519 key in PKCS#8 (openssl genpkey) cannot be handed to the
+    network child (nor read by OpenSSH): the reload is refused naming the
+    file and the way out, and the running key keeps serving."""
+    k, log, first = registered(daemon, job, keys, tmp_path, "pk8")
+    path = os.path.join(daemon.keydir, ED25519)
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path + ".new"], check=True)
+    os.chmod(path + ".new", 0o600)
+    os.rename(path + ".new", path)
+    before = len(daemon.log())
+    daemon.proc.send_signal(signal.SIGHUP)
+    want = (f"reload refused, keeping the running configuration and host keys: host key {path} is an ed25519 key "
+            f"in PEM (PKCS#8) form, which the network child cannot read; replace it with one in OpenSSH's format "
+            f"(ssh-keygen -t ed25519 -N '' -f {path})")
+    wait_for(lambda: want in daemon.log()[before:], what="the refusal")
+    r = strict(k, daemon.port, known_hosts(tmp_path, "kh", first.group(3)), "hostname")
+    assert r.returncode == 0 and r.stdout == "pk8-job\n", r.stderr
+    t = subprocess.run([daemon.sshd, "-t", "-f", daemon.conf], capture_output=True, text=True, timeout=30)
+    assert t.returncode != 0 and f"host key {path} is an ed25519 key in PEM (PKCS#8) form" in t.stderr, t.stderr
+
+
+def test_key_overwritten_in_place_changes_nothing_until_reload(daemon, job, keys, tmp_path):
+    """Connections are served from the copy made at load: writing another
+    key into the same file (no rename) is not served until SIGHUP."""
+    k, log, first = registered(daemon, job, keys, tmp_path, "inplace")
+    kh = known_hosts(tmp_path, "kh", first.group(3))
+    path = os.path.join(daemon.keydir, ED25519)
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(other)], check=True)
+    with open(path, "r+") as f:          # same inode, new bytes
+        f.truncate(0)
+        f.write(other.read_text())
+    r = strict(k, daemon.port, kh, "hostname")
+    assert r.returncode == 0 and r.stdout == "inplace-job\n", r.stderr
