@@ -23,6 +23,7 @@ struct execution *execution_new(void)
 	return e;
 }
 
+/* Leaves u empty: a freed slot may be filled again (a repeated URL's). */
 static void key_url_free(struct key_url *u)
 {
 	free(u->url);
@@ -30,6 +31,7 @@ static void key_url_free(struct key_url *u)
 		authkey_free(&u->keys[i]);
 	free(u->keys);
 	free(u->error);
+	*u = (struct key_url){ 0 };
 }
 
 void execution_free(struct execution *e)

@@ -76,6 +76,10 @@ static void test_refused(void **state)
 		"keys.pub:3: DSA keys");
 	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\",\"" KEY_R1024 "\"]}",
 		"key #2: RSA key of 1024 bits");
+	/* A bad URL after a repeated one (fuzz_registry found the repeat's freed
+	 * slot reused and freed again). */
+	refused("{\"id\":\"a\",\"target\":{\"type\":\"host\"},\"key_urls\":[\"https://k.example/a\","
+		"\"https://k.example/a\",\"http://k.example/b\"]}", "http://k.example/b");
 }
 
 #define HOST_ED "\"target\":{\"type\":\"host\"},\"keys\":[\"" KEY_ED "\"]"
