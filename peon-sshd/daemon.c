@@ -17,6 +17,7 @@
 #include "jobenter.h"
 #include "keyfetch.h"
 #include "keyurls.h"
+#include "spares.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -266,7 +267,8 @@ static void close_inherited(void *arg)
 		close(d->ctl_fd);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
-	/* Only a monitor needs the host key pins (fork_session keeps its copy). */
+	spares_close_inherited(d);
+	/* Only a monitor needs the host key copies (a spare keeps its own). */
 	hostkeys_free(&d->hk);
 	keyfetch_close_inherited(d);
 }
@@ -345,63 +347,25 @@ static struct conn *find_conn(struct daemon *d, pid_t pid)
 	return NULL;
 }
 
-/* c (admitted and counted by the gate) gets its monitor, which starts the
- * network child with a uid of its own. */
-static void fork_session(struct daemon *d, int fd, struct conn *c)
+/* c (admitted and counted by the gate) gets its monitor: a spare whose
+ * network child is already waiting (spares.h), or one forked now. */
+static void start_session(struct daemon *d, int fd, struct conn *c)
 {
 	struct conn *nv = realloc(d->conns, (d->n_conns + 1) * sizeof(*nv));
-	uint64_t rnd = 0;
-	int sp[2];
-	pid_t pid;
+	char err[ERRLEN];
 
-	if (nv)
-		d->conns = nv;
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
-		rnd = (uint64_t)mono_ms();
-	c->uid_slot = uidpool_take(&d->uids, rnd);
-	/* SEQPACKET: each question and answer is one record, never split or merged. */
-	if (!nv || c->uid_slot < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		log_err("cannot set up a connection: %s", !nv ? "out of memory" : c->uid_slot < 0 ?
-			"every uid of the privsep range is in use" : strerror(errno));
-		uidpool_give(&d->uids, c->uid_slot);
+	if (!nv) {
+		log_err("cannot set up a connection: out of memory");
 		gate_uncount(d, c);
 		close(fd);
 		return;
 	}
-	/* An answer carries the execution's seccomp filters: room for the largest. */
-	for (int i = 0; i < 2; i++) {
-		int buf = 4 * ROUTEQ_MAX_ANSWER;
-
-		setsockopt(sp[i], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
-		setsockopt(sp[i], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
-	}
-	pid = fork();
-	if (pid == 0) {
-		long long id = d->cfg.privsep.uid_base + c->uid_slot;
-		struct hostkeys hk = d->hk;
-		struct monitor_args a = {
-			.cfg = &d->cfg, .fd = fd, .daemon_fd = sp[1], .net_image = d->net_image, .hk = &hk,
-			.uid = (uid_t)id, .gid = (gid_t)id, .empty_dir = d->empty_dir,
-		};
-		close(sp[0]);
-		/* The monitor keeps the host keys; close_inherited drops the daemon's. */
-		memset(&d->hk, 0, sizeof(d->hk));
-		close_inherited(d);
-		_exit(monitor_run(&a));
-	}
-	close(fd);
-	close(sp[1]);
-	if (pid < 0) {
-		log_err("cannot fork a session: %s", strerror(errno));
-		uidpool_give(&d->uids, c->uid_slot);
+	d->conns = nv;
+	if (spares_hand_over(d, fd, c, err) < 0) {
+		log_err("cannot set up a connection: %s", err);
 		gate_uncount(d, c);
-		close(sp[0]);
 		return;
 	}
-	/* The daemon never blocks on a session's socket. */
-	fd_set_nonblock(sp[0], true);
-	c->pid = pid;
-	c->fd = sp[0];
 	d->conns[d->n_conns++] = *c;
 	d->accepted++;
 	metrics_changed(d);
@@ -418,15 +382,17 @@ static void on_listen_ready(struct daemon *d, int lfd, int port)
 		struct conn c = { .fd = -1, .port = port, .counted = true };
 
 		if (fd < 0)
-			return;
+			break;
 		sockaddr_format(&sa, c.remote, sizeof(c.remote));
 		sockaddr_split(&sa, c.remote_ip, sizeof(c.remote_ip), &(int){ 0 });
 		if (!gate_admit(d, &sa, c.remote, &c.addr)) {
 			close(fd);
 			continue;
 		}
-		fork_session(d, fd, &c);
+		start_session(d, fd, &c);
 	}
+	/* Between clients, not while one waits. */
+	spares_fill(d);
 }
 
 static void conn_close_socket(struct conn *c)
@@ -588,7 +554,7 @@ static void reap(struct daemon *d)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (keyfetch_reaped(d, pid, st))
+		if (keyfetch_reaped(d, pid, st) || spares_reaped(d, pid, st))
 			continue;
 		if (pid == d->reporter) {
 			d->reporter = 0;
@@ -715,6 +681,9 @@ static void reload(struct daemon *d)
 	d->hki = n.hki;
 	log_set_level(log_level_from_name(d->cfg.log_level));
 	gate_reconfigure(d);
+	/* Spares hold the old configuration and keys. */
+	spares_retire(d);
+	spares_fill(d);
 	address_discover(&d->cfg, &d->addr);
 	reporter_restart(d);
 	log_info("configuration reloaded (default port %d from %s)", d->cfg.debug_port,
@@ -1029,6 +998,7 @@ static void teardown(struct daemon *d)
 		close(d->sig_fd);
 	if (d->net_image >= 0)
 		close(d->net_image);
+	spares_free(d);
 	uidpool_free(&d->uids);
 	hostkeys_free(&d->hk);
 	hostkey_info_free(&d->hki);
@@ -1054,6 +1024,7 @@ int daemon_run(struct daemon *d)
 	}
 	log_info("peon-sshd %s ready: control socket %s, default port %d (%s)", PEON_VERSION,
 		 d->cfg.control_socket, d->cfg.debug_port, d->cfg.debug_port_source);
+	spares_fill(d);
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
 	while (!d->stopping) {

@@ -101,6 +101,8 @@ struct daemon {
 	struct ctl_client clients[CTL_MAX_CLIENTS];
 	struct conn *conns;
 	size_t n_conns;
+	struct spare *spares;       /* monitors waiting for a connection (spares.h) */
+	size_t n_spares;
 	time_t started;
 	bool stopping;
 	struct address addr;        /* discovered at start and on reload */

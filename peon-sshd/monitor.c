@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,7 +115,8 @@ static void __attribute__((noreturn)) exec_child(const struct monitor_args *a, i
 
 	if (nul < 0)
 		_exit(127);
-	fds[n++] = a->fd;
+	/* fd 0 is the connection's place: /dev/null until it comes (MON_CONNECTION). */
+	fds[n++] = nul;
 	fds[n++] = sock;
 	/* Where the daemon logs to stderr (-d, tests), so may the child's
 	 * sanitizers; under journald the child logs only through us. */
@@ -538,31 +540,86 @@ static void cleanup(struct mon *m)
 		close(m->daemon_fd);
 }
 
+/* A spare until the daemon hands over a connection: the child is started
+ * and sandboxing itself meanwhile. The socket closing means the daemon
+ * does not need this spare (reload, stop): -EPIPE, said by nobody. A child
+ * that ends first could not start. */
+static int await_connection(struct mon *m, char *err)
+{
+	static unsigned char buf[MON_MSG_MAX];
+	struct pollfd p[2] = { { .fd = m->daemon_fd, .events = POLLIN }, { .fd = m->sigfd, .events = POLLIN } };
+	int fd = -1, nfds = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return errf(err, -errno, "poll: %s", strerror(errno));
+		if (p[0].revents)
+			break;
+		if (p[1].revents) {
+			handle_signals(m);
+			if (m->child_done)
+				return errf(err, -ECHILD, "the network child ended before a connection came");
+		}
+	}
+	n = mon_recv(m->daemon_fd, buf, &fd, 1, &nfds, MSG_DONTWAIT);
+	if (n == 0 || n == -ECONNRESET)
+		return -EPIPE;
+	if (n != 1 || buf[0] != MON_CONNECTION || nfds != 1) {
+		if (nfds)
+			close(fd);
+		return errf(err, -EPROTO, "the daemon sent something other than a connection");
+	}
+	return fd;
+}
+
+/* The connection is the child's: the monitor never reads from it. */
+static int hand_to_child(struct mon *m, int fd, char *err)
+{
+	struct mon_buf b;
+	int r;
+
+	mon_buf_init(&b, MON_CONNECTION);
+	r = mon_send(m->sock, &b, &fd, 1);
+	mon_buf_free(&b);
+	return r < 0 ? errf(err, r, "cannot hand the connection to the network child: %s", strerror(-r)) : 0;
+}
+
 int monitor_run(const struct monitor_args *a)
 {
 	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1 };
 	char err[ERRLEN];
-	int code = SESSION_EXIT_INTERNAL;
+	int code = SESSION_EXIT_INTERNAL, fd = -1;
 
-	prctl(PR_SET_NAME, "peon-sshd-mon");
-	endpoints_read(a->fd, &m.ep);
-	m.lctx.remote_addr = m.ep.remote;
+	/* ps tells a spare (spares.h) from a connection's monitor. */
+	prctl(PR_SET_NAME, "peon-sshd-spare");
 	if (setup_signals(&m) < 0)
 		goto out;
+	if (start_child(&m, a, err) < 0 || send_setup(&m, a, err) < 0 || (fd = await_connection(&m, err)) < 0) {
+		if (fd != -EPIPE)
+			log_full(LOG_ERR, &m.lctx, "%s", err);
+		if (m.child > 0 && !m.child_done) {
+			kill(m.child, SIGKILL);
+			while (waitpid(m.child, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		goto out;
+	}
+	prctl(PR_SET_NAME, "peon-sshd-mon");
+	endpoints_read(fd, &m.ep);
+	m.lctx.remote_addr = m.ep.remote;
 	/* libssh 0.10 has no LoginGraceTime: the alarm's default action ends
 	 * us (the child follows by its parent-death signal), and the daemon
 	 * reads the SIGALRM as "grace time exceeded". */
 	alarm((unsigned)a->cfg->limits.login_grace_time);
-	if (start_child(&m, a, err) < 0 || send_setup(&m, a, err) < 0) {
+	if (hand_to_child(&m, fd, err) < 0) {
 		log_full(LOG_ERR, &m.lctx, "%s", err);
-		close(a->fd);
-		if (m.child > 0)
-			kill(m.child, SIGKILL);
+		close(fd);
+		kill(m.child, SIGKILL);
 		goto out;
 	}
-	/* The connection is the child's: the monitor never reads from it. */
-	montally_start(&m, a->fd);
-	close(a->fd);
+	montally_start(&m, fd);
+	close(fd);
 	serve(&m);
 	while (!m.child_done && waitpid(m.child, &m.child_status, 0) < 0 && errno == EINTR)
 		;

@@ -14,10 +14,9 @@
 
 struct monitor_args {
 	const struct peon_config *cfg;
-	int fd;                     /* the accepted connection: handed to the child unread */
 	int daemon_fd;              /* routeq socket to the daemon (routeq.h) */
 	int net_image;              /* sealed memfd of peon-sshd-net */
-	const struct hostkeys *hk;  /* pinned private keys: opened here, read only by the child */
+	const struct hostkeys *hk;  /* sealed private key copies: opened here, read only by the child */
 	uid_t uid;                  /* the child's uid and gid (privsep.uid_base + slot) */
 	gid_t gid;
 	const char *empty_dir;

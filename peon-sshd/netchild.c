@@ -49,6 +49,33 @@ static int read_setup(struct mon_setup *s, char *err)
 	return monproto_setup_parse(buf, (size_t)n, s, err);
 }
 
+/* Sandboxed, the child waits for its connection (it may be a spare for a
+ * while, spares.h). It arrives at fd 0, the lowest free number once the
+ * placeholder is closed. The monitor's socket closing (a spare retired)
+ * ends it quietly (-EPIPE); anything but the connection is refused. */
+static int await_connection(char *err)
+{
+	static unsigned char buf[MON_MSG_MAX];
+	struct pollfd p = { .fd = MONITOR_FD, .events = POLLIN };
+	int fd = -1, nfds = 0;
+	ssize_t n;
+
+	close(CLIENT_FD);
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return errf(err, -errno, "poll: %s", strerror(errno));
+	n = mon_recv(MONITOR_FD, buf, &fd, 1, &nfds, MSG_DONTWAIT);
+	if (n == 0 || n == -ECONNRESET)
+		return -EPIPE;
+	if (n == 1 && buf[0] == MON_CONNECTION && nfds == 1)
+		return fd;
+	if (nfds)
+		close(fd);
+	if (n == 1 && buf[0] == MON_CLOSE)
+		return -EPIPE;
+	return errf(err, -EPROTO, "the monitor sent something other than the connection");
+}
+
 /* The key file's bytes are wiped as soon as libssh has parsed them. */
 static int import_host_key(ssh_bind b, int fd, char *err)
 {
@@ -140,7 +167,7 @@ int main(void)
 	ssh_bind bind = NULL;
 	ssh_session s = NULL;
 	char err[ERRLEN];
-	int level, code = SESSION_EXIT_INTERNAL;
+	int level, code = SESSION_EXIT_INTERNAL, fd;
 
 	prctl(PR_SET_NAME, "peon-sshd-net");
 	log_init("peon-sshd", true, LOG_INFO);
@@ -167,7 +194,12 @@ int main(void)
 		log_err("%s", err);
 		goto out;
 	}
-	code = session_run(&(struct session_args){ .cfg = &cfg, .bind = bind, .s = s, .fd = CLIENT_FD,
+	if ((fd = await_connection(err)) < 0) {
+		if (fd != -EPIPE)
+			log_err("%s", err);
+		goto out;
+	}
+	code = session_run(&(struct session_args){ .cfg = &cfg, .bind = bind, .s = s, .fd = fd,
 						   .mon_fd = MONITOR_FD });
 out:
 	if (s)

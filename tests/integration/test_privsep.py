@@ -816,3 +816,51 @@ def test_release_image_ignores_hook_names(daemon, keys):
     log = daemon.log()
     for mark in ("test hook", BROKE, "killed by signal"):
         assert mark not in log, f"{mark!r} in the log of the release image"
+
+
+# ---- spare monitors (spares.h) ----
+
+SPARE = "peon-sshd-spare"
+
+
+def spares(d):
+    return sorted(p for p in children(d.proc.pid) if comm(p) == SPARE)
+
+
+def test_spares_wait_sandboxed_and_serve_one_connection_each(daemon, keys):
+    """Two spare monitors wait with their network children already exec'd
+    and sandboxed, holding no connection; a connection is served by one of
+    them (renamed peon-sshd-mon), a new spare replaces it, and a reload
+    retires the spares (they hold the old configuration and host keys)."""
+    d = daemon
+    host_exec(d, keys)
+    waiting = find(d, lambda: len(spares(d)) == 2 and all(len(net_children(s)) == 1 for s in spares(d)) and
+                   spares(d), "two spare monitors, each with its network child")
+    uids = set()
+    for mon in waiting:
+        (child,) = net_children(mon)
+        wait_sandboxed(d, child)
+        st = status(child)
+        uids.add(int(st["Uid"].split()[0]))
+        assert st["CapEff"] == EMPTY_CAPS and st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
+        assert os.listdir(f"/proc/{child}/root") == []
+        # No connection yet: nothing beyond the monitor's socket and stderr.
+        assert 0 not in fds(child) and set(fds(child)) <= {1, 2}, fds(child)
+    assert len(uids) == 2 and all(UID_BASE <= u < UID_BASE + UID_COUNT for u in uids), uids
+
+    s, mon, child = raw_connection(d, send_version=True)
+    try:
+        assert mon in waiting, f"the connection got monitor {mon}, not one of the spares {waiting}"
+        check_net_child(d, mon, child, during_shell=False)
+        find(d, lambda: len(spares(d)) == 2 and mon not in spares(d), "a new spare in place of the used one")
+    finally:
+        s.close()
+
+    before = spares(d)
+    d.proc.send_signal(signal.SIGHUP)
+    find(d, lambda: len(spares(d)) == 2 and not set(spares(d)) & set(before),
+         "the reload's new spares, the old ones gone")
+    for mon in before:
+        assert not os.path.exists(f"/proc/{mon}") or stat_fields(mon)[0] in ("Z", "X"), f"spare {mon} still runs"
+    # Retiring a spare is not an error.
+    assert "spare monitor" not in d.log() and "network child broke" not in d.log(), d.log()[-2000:]
