@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +40,7 @@
 #define LOG_BURST 200            /* lines per LOG_WINDOW_MS from the child */
 #define LOG_WINDOW_MS 10000
 #define CHILD_SOCKBUF (2 * MON_MSG_MAX)
+#define SPARE_NICE 10             /* added to the daemon's while a spare waits */
 
 void mon_violation(struct mon *m, const char *fmt, ...)
 {
@@ -589,10 +591,17 @@ int monitor_run(const struct monitor_args *a)
 {
 	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1 };
 	char err[ERRLEN];
-	int code = SESSION_EXIT_INTERNAL, fd = -1;
+	int code = SESSION_EXIT_INTERNAL, fd = -1, nice_was;
+	bool lowered;
 
-	/* ps tells a spare (spares.h) from a connection's monitor. */
+	/* ps tells a spare (spares.h) from a connection's monitor. A spare
+	 * and its child start at a low priority: getting ready for the next
+	 * client must not slow the clients being served on a busy machine. */
 	prctl(PR_SET_NAME, "peon-sshd-spare");
+	errno = 0;
+	nice_was = getpriority(PRIO_PROCESS, 0);
+	lowered = errno == 0 &&
+		  setpriority(PRIO_PROCESS, 0, nice_was + SPARE_NICE > 19 ? 19 : nice_was + SPARE_NICE) == 0;
 	if (setup_signals(&m) < 0)
 		goto out;
 	if (start_child(&m, a, err) < 0 || send_setup(&m, a, err) < 0 || (fd = await_connection(&m, err)) < 0) {
@@ -606,6 +615,10 @@ int monitor_run(const struct monitor_args *a)
 		goto out;
 	}
 	prctl(PR_SET_NAME, "peon-sshd-mon");
+	if (lowered) {
+		setpriority(PRIO_PROCESS, 0, nice_was);
+		setpriority(PRIO_PROCESS, m.child, nice_was);
+	}
 	endpoints_read(fd, &m.ep);
 	m.lctx.remote_addr = m.ep.remote;
 	/* libssh 0.10 has no LoginGraceTime: the alarm's default action ends

@@ -823,6 +823,12 @@ def test_release_image_ignores_hook_names(daemon, keys):
 SPARE = "peon-sshd-spare"
 
 
+def nice(pid):
+    """The nice value, field 19 of /proc/PID/stat."""
+    s = read_text(f"/proc/{pid}/stat")
+    return int(s[s.rindex(")") + 2:].split()[16])
+
+
 def spares(d):
     return sorted(p for p in children(d.proc.pid) if comm(p) == SPARE)
 
@@ -846,12 +852,15 @@ def test_spares_wait_sandboxed_and_serve_one_connection_each(daemon, keys):
         assert os.listdir(f"/proc/{child}/root") == []
         # No connection yet: nothing beyond the monitor's socket and stderr.
         assert 0 not in fds(child) and set(fds(child)) <= {1, 2}, fds(child)
+        # Getting ready runs below the daemon's priority, not at the served clients' expense.
+        assert nice(mon) == nice(child) == nice(d.proc.pid) + 10, (nice(mon), nice(child))
     assert len(uids) == 2 and all(UID_BASE <= u < UID_BASE + UID_COUNT for u in uids), uids
 
     s, mon, child = raw_connection(d, send_version=True)
     try:
         assert mon in waiting, f"the connection got monitor {mon}, not one of the spares {waiting}"
         check_net_child(d, mon, child, during_shell=False)
+        assert nice(mon) == nice(child) == nice(d.proc.pid), (nice(mon), nice(child))
         find(d, lambda: len(spares(d)) == 2 and mon not in spares(d), "a new spare in place of the used one")
     finally:
         s.close()
