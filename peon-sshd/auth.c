@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static bool proves_probed_key(const struct sess *ss, int state, const char *fp)
 static void accept_key(struct sess *ss, const char *user, struct monc_auth *ans, char *fp)
 {
 	ss->authenticated = true;
+	ss->count_fd = fcntl(ss->fd, F_DUPFD_CLOEXEC, 3);
 	ss->exec_id = ans->exec_id;
 	ans->exec_id = NULL;
 	ss->fp = fp;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 /* The monitor asks the daemon (5 s at most) or forks into the job. */
+#define ENDING_WAIT_MS 1000
 #define ANSWER_TIMEOUT_MS 30000
 
 static int mon_fd = -1;
@@ -272,6 +273,34 @@ void monc_hangup(uint32_t id)
 void monc_release(uint32_t id)
 {
 	send_id(MON_RELEASE, id, false, 0);
+}
+
+/* Records still on their way (a process's exit, say) no longer matter:
+ * only the answer is waited for, at most ENDING_WAIT_MS. */
+void monc_ending(void)
+{
+	long long end = mono_ms() + ENDING_WAIT_MS;
+	struct mon_buf b;
+
+	mon_buf_init(&b, MON_ENDING);
+	if (send_rec(&b) < 0)
+		return;
+	for (;;) {
+		struct pollfd p = { .fd = mon_fd, .events = POLLIN };
+		long long left = end - mono_ms();
+		int fds[3], nfds = 0;
+		ssize_t n;
+
+		if (left <= 0 || (poll(&p, 1, (int)left) < 0 && errno != EINTR))
+			return;
+		n = recv_one(fds, &nfds, MSG_DONTWAIT);
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (n == -EAGAIN)
+			continue;
+		if (n <= 0 || rbuf[0] == MON_ENDED)
+			return;
+	}
 }
 
 int monc_connect(uint32_t id, const char *host, int port)

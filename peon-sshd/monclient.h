@@ -36,6 +36,8 @@ int monc_spawn(struct sess *ss, const struct chan *c, int kind, const char *comm
 void monc_signal(uint32_t id, int sig);
 void monc_hangup(uint32_t id);
 void monc_release(uint32_t id);
+/* The connection closes next: let the monitor count its bytes first. */
+void monc_ending(void);
 /* Ask for a connection from inside the job; answered by a MON_CONNECTED
  * record, which monc_read_async hands to chan_direct_connected. */
 int monc_connect(uint32_t id, const char *host, int port);

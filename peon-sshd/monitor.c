@@ -346,6 +346,20 @@ static void on_log(struct mon *m, const struct mon_request *rq)
 	free(shown);
 }
 
+/* The connection's byte counts come from the kernel (montally.c), and
+ * only while the socket lives: once the child closes it, its tcp_info is
+ * gone with it. So the child says when it is about to close, and waits
+ * for this answer; a child that does not only loses its own tail from the
+ * counters. */
+static void on_ending(struct mon *m)
+{
+	struct mon_buf b;
+
+	montally_send(m);
+	mon_buf_init(&b, MON_ENDED);
+	mon_reply(m, &b, NULL, 0);
+}
+
 /* ---- the loop ---- */
 
 static void handle(struct mon *m, const struct mon_request *rq)
@@ -364,6 +378,7 @@ static void handle(struct mon *m, const struct mon_request *rq)
 	case MON_CONNECT: monjob_connect(m, rq); break;
 	case MON_LISTEN: monfwd_listen(m, rq); break;
 	case MON_UNLISTEN: monfwd_unlisten(m, rq); break;
+	case MON_ENDING: on_ending(m); break;
 	default: mon_violation(m, "a record of type %u", (unsigned)rq->type); break;
 	}
 }

@@ -402,6 +402,8 @@ int monproto_parse_request(const void *buf, size_t len, struct mon_request *rq, 
 	case MON_UNLISTEN:
 		rq->id = mon_get_u32(&r);
 		break;
+	case MON_ENDING:
+		break;
 	default:
 		return errf(err, -EBADMSG, "an unknown record type %u", (unsigned)rq->type);
 	}

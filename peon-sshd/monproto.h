@@ -49,7 +49,8 @@ enum mon_type {
 	MON_CONNECT,        /* id, host, port: direct-tcpip from inside the job */
 	MON_LISTEN,         /* id, kind, channel, host, port, x11 protocol, x11 cookie, screen */
 	MON_UNLISTEN,       /* id: the child closed that listener */
-	MON_CHILD_LAST = MON_UNLISTEN,
+	MON_ENDING,         /* no payload: the connection closes next; the monitor counts its bytes now */
+	MON_CHILD_LAST = MON_ENDING,
 	/* monitor -> child */
 	MON_SETUP = 64,     /* settings (see struct mon_setup) */
 	MON_AUTH_ANSWER,    /* result, banner, execution id, key comment */
@@ -58,6 +59,7 @@ enum mon_type {
 	MON_CONNECTED,      /* id, ok, error text; fd: the connected socket */
 	MON_CLOSE,          /* access has ended (remove, kill, ttl): say goodbye and end */
 	MON_LISTENING,      /* id, ok, error text, port (x11: display), path; fds: 1-2 listening sockets */
+	MON_ENDED,          /* no payload: the answer to MON_ENDING */
 	MON_CONNECTION,     /* no payload; fd: the client's connection. The daemon sends it to a spare
 			     * monitor, which sends it on to its waiting child (spares.h) */
 	/* job-side helper -> monitor (never on the child's socket) */

@@ -242,7 +242,7 @@ static int preauth_ending(struct sess *ss, bool in_kex)
 
 int session_run(const struct session_args *a)
 {
-	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .mon_fd = a->mon_fd };
+	struct sess ss = { .cfg = a->cfg, .fd = a->fd, .count_fd = -1, .mon_fd = a->mon_fd };
 	int one = 1, code = SESSION_EXIT_INTERNAL;
 
 	setup_signals();
@@ -269,8 +269,12 @@ out:
 	chan_free_all(&ss);
 	if (ss.ev)
 		ssh_event_free(ss.ev);
-	if (ss.s)
+	if (ss.s) {
+		monc_ending();
 		ssh_disconnect(ss.s);
+	}
+	if (ss.count_fd >= 0)
+		close(ss.count_fd);
 	free(ss.exec_id);
 	if (ss.fp)
 		ssh_string_free_char(ss.fp);

@@ -45,6 +45,11 @@ struct sess {
 	ssh_session s;
 	ssh_event ev;
 	int fd;
+	/* A second descriptor of the connection, from authentication to the
+	 * end: libssh closes its own when the client leaves, and the monitor
+	 * counts the connection's bytes from the socket's kernel state
+	 * (montally.c), which must outlive that close (monc_ending). */
+	int count_fd;
 	int mon_fd;                      /* to the monitor (monproto.h) */
 	struct endpoints ep;             /* ep.remote: "ip:port" for logs */
 	bool authenticated, quit;

@@ -105,6 +105,14 @@ static void test_listen_requests(void **state)
 	assert_int_equal(parse(&b, &rq), 0);
 	assert_int_equal(rq.type, MON_UNLISTEN);
 	monproto_request_clear(&rq);
+	/* The connection is about to close: no payload, and none allowed. */
+	mon_buf_init(&b, MON_ENDING);
+	assert_int_equal(parse(&b, &rq), 0);
+	assert_int_equal(rq.type, MON_ENDING);
+	monproto_request_clear(&rq);
+	mon_buf_init(&b, MON_ENDING);
+	mon_put_u32(&b, 1);
+	assert_int_equal(parse(&b, &rq), -EBADMSG);
 }
 
 static void test_bad_spawns(void **state)
