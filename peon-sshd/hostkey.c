@@ -284,7 +284,7 @@ static int sync_public(const struct key_job *job, char *err)
 
 	snprintf(pub, sizeof(pub), "%s.pub", path);
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", job->pin);
-	if (read_file(job->pin >= 0 ? src : path, 64 * 1024, &text, &len) < 0 ||
+	if (read_file(job->pin >= 0 ? src : path, HOSTKEY_FILE_MAX, &text, &len) < 0 ||
 	    ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) != SSH_OK) {
 		r = errf(err, -EINVAL, "host key %s is not a readable private key", path);
 		goto out;

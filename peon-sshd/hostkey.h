@@ -13,6 +13,8 @@
 #include <stdbool.h>
 
 #define HOSTKEY_MAX 2
+/* Largest private key file read (RSA 16384 is ~12 KiB). */
+#define HOSTKEY_FILE_MAX (64 * 1024)
 
 struct hostkeys {
 	ssh_key keys[HOSTKEY_MAX];     /* public halves only (from <path>.pub) */

@@ -563,10 +563,8 @@ static void cleanup(struct mon *m)
  * that ends first could not start. */
 static int await_connection(struct mon *m, char *err)
 {
-	static unsigned char buf[MON_MSG_MAX];
 	struct pollfd p[2] = { { .fd = m->daemon_fd, .events = POLLIN }, { .fd = m->sigfd, .events = POLLIN } };
-	int fd = -1, nfds = 0;
-	ssize_t n;
+	int fd;
 
 	for (;;) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
@@ -579,15 +577,8 @@ static int await_connection(struct mon *m, char *err)
 				return errf(err, -ECHILD, "the network child ended before a connection came");
 		}
 	}
-	n = mon_recv(m->daemon_fd, buf, &fd, 1, &nfds, MSG_DONTWAIT);
-	if (n == 0 || n == -ECONNRESET)
-		return -EPIPE;
-	if (n != 1 || buf[0] != MON_CONNECTION || nfds != 1) {
-		if (nfds)
-			close(fd);
-		return errf(err, -EPROTO, "the daemon sent something other than a connection");
-	}
-	return fd;
+	fd = mon_recv_connection(m->daemon_fd);
+	return fd == -EPROTO ? errf(err, fd, "the daemon sent something other than a connection") : fd;
 }
 
 /* The connection is the child's: the monitor never reads from it. */

@@ -414,6 +414,21 @@ int monproto_parse_request(const void *buf, size_t len, struct mon_request *rq, 
 	return rc;
 }
 
+int mon_recv_connection(int sock)
+{
+	static unsigned char buf[MON_MSG_MAX];
+	int fd = -1, nfds = 0;
+	ssize_t n = mon_recv(sock, buf, &fd, 1, &nfds, MSG_DONTWAIT);
+
+	if (n == 0 || n == -ECONNRESET)
+		return -EPIPE;
+	if (n == 1 && buf[0] == MON_CONNECTION && nfds == 1)
+		return fd;
+	if (nfds > 0)
+		close(fd);
+	return n == 1 && buf[0] == MON_CLOSE ? -EPIPE : -EPROTO;
+}
+
 void monproto_request_clear(struct mon_request *rq)
 {
 	free(rq->text);

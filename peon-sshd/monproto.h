@@ -141,6 +141,10 @@ int mon_send(int sock, struct mon_buf *b, const int *fds, int nfds);
  * monitor takes none) are all closed and *nfds is -1. Returns the length,
  * 0 at EOF, -EMSGSIZE when the record was cut, -EAGAIN, or another -errno. */
 ssize_t mon_recv(int sock, void *buf, int *fds, int maxfds, int *nfds, int flags);
+/* The next record on sock, which must be MON_CONNECTION with one fd (a
+ * spare's hand-over, spares.h): the fd, -EPIPE when the sender closed or
+ * said MON_CLOSE (the spare is not needed), -EPROTO for anything else. */
+int mon_recv_connection(int sock);
 
 /* ---- reading records (the child reads the monitor's with these) ---- */
 

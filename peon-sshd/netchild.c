@@ -9,6 +9,7 @@
  * everything (sandbox.c). From then on it serves the whole connection
  * (session.c) and asks the monitor for every privileged act. */
 #include "algo.h"
+#include "hostkey.h"
 #include "log.h"
 #include "monclient.h"
 #include "monproto.h"
@@ -31,7 +32,6 @@
 #define CLIENT_FD 0
 #define MONITOR_FD 1
 #define FIRST_KEY_FD 3
-#define HOSTKEY_FILE_MAX (64 * 1024)
 #define SETUP_TIMEOUT_MS 10000
 
 static int read_setup(struct mon_setup *s, char *err)
@@ -55,25 +55,15 @@ static int read_setup(struct mon_setup *s, char *err)
  * ends it quietly (-EPIPE); anything but the connection is refused. */
 static int await_connection(char *err)
 {
-	static unsigned char buf[MON_MSG_MAX];
 	struct pollfd p = { .fd = MONITOR_FD, .events = POLLIN };
-	int fd = -1, nfds = 0;
-	ssize_t n;
+	int fd;
 
 	close(CLIENT_FD);
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
 			return errf(err, -errno, "poll: %s", strerror(errno));
-	n = mon_recv(MONITOR_FD, buf, &fd, 1, &nfds, MSG_DONTWAIT);
-	if (n == 0 || n == -ECONNRESET)
-		return -EPIPE;
-	if (n == 1 && buf[0] == MON_CONNECTION && nfds == 1)
-		return fd;
-	if (nfds)
-		close(fd);
-	if (n == 1 && buf[0] == MON_CLOSE)
-		return -EPIPE;
-	return errf(err, -EPROTO, "the monitor sent something other than the connection");
+	fd = mon_recv_connection(MONITOR_FD);
+	return fd == -EPROTO ? errf(err, fd, "the monitor sent something other than the connection") : fd;
 }
 
 /* The key file's bytes are wiped as soon as libssh has parsed them. */

@@ -162,10 +162,10 @@ bool spares_reaped(struct daemon *d, pid_t pid, int status)
 			continue;
 		/* A retired spare ends with 0; one that ends on its own could not
 		 * start its network child (logged by the monitor). */
-		if (s->fd >= 0)
+		if (s->fd >= 0) {
 			log_warn("spare monitor %d ended before it served a connection (status 0x%x)", (int)pid, status);
-		if (s->fd >= 0)
 			close(s->fd);
+		}
 		uidpool_give(&d->uids, s->uid_slot);
 		forget(d, s);
 		return true;

@@ -188,6 +188,37 @@ static void test_auth_key_must_be_base64(void **state)
 	}
 }
 
+/* A spare's hand-over: only MON_CONNECTION with one fd is a connection. */
+static void test_recv_connection(void **state)
+{
+	struct mon_buf b;
+	int sp[2], fd;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	mon_buf_init(&b, MON_CONNECTION);
+	assert_int_equal(mon_send(sp[0], &b, &sp[0], 1), 0);
+	mon_buf_free(&b);
+	fd = mon_recv_connection(sp[1]);
+	assert_true(fd >= 0);
+	close(fd);
+	mon_buf_init(&b, MON_CONNECTION);           /* without its fd */
+	assert_int_equal(mon_send(sp[0], &b, NULL, 0), 0);
+	mon_buf_free(&b);
+	assert_int_equal(mon_recv_connection(sp[1]), -EPROTO);
+	mon_buf_init(&b, MON_SETUP);                /* another record, with an fd */
+	assert_int_equal(mon_send(sp[0], &b, &sp[0], 1), 0);
+	mon_buf_free(&b);
+	assert_int_equal(mon_recv_connection(sp[1]), -EPROTO);
+	mon_buf_init(&b, MON_CLOSE);
+	assert_int_equal(mon_send(sp[0], &b, NULL, 0), 0);
+	mon_buf_free(&b);
+	assert_int_equal(mon_recv_connection(sp[1]), -EPIPE);
+	close(sp[0]);
+	assert_int_equal(mon_recv_connection(sp[1]), -EPIPE);
+	close(sp[1]);
+}
+
 static void test_truncated_trailing_unknown(void **state)
 {
 	struct mon_request rq;
@@ -322,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_listen_requests),
 		cmocka_unit_test(test_auth_key_must_be_base64),
 		cmocka_unit_test(test_truncated_trailing_unknown),
+		cmocka_unit_test(test_recv_connection),
 		cmocka_unit_test(test_setup_round_trip),
 		cmocka_unit_test(test_fds_upward_are_refused),
 		cmocka_unit_test(test_oversized_record_is_cut),
