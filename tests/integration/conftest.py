@@ -107,6 +107,15 @@ class Daemon:
         with open(self.logpath, errors="replace") as f:
             return f.read()
 
+    def wait_log(self, text, timeout=10.0):
+        """Waits until the log holds text. A network child's lines reach the
+        log through its monitor (a message, then the monitor's write), so
+        they may land after the client has already seen what they describe."""
+        try:
+            wait_for(lambda: text in self.log(), timeout=timeout, what=f"{text!r} in the log")
+        except AssertionError:
+            raise AssertionError(f"{text!r} not in the log:\n{self.log()[-4000:]}") from None
+
     def log_bytes(self, start=0):
         with open(self.logpath, "rb") as f:
             f.seek(start)

@@ -60,7 +60,7 @@ def test_max_auth_tries(tmp_path, hostkeys, job, keys):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         # The good key comes last, after two failures: the connection is gone.
         assert r.returncode == 255
-        assert "too many authentication failures" in d.log()
+        d.wait_log("too many authentication failures")
     finally:
         d.stop()
 
@@ -228,7 +228,7 @@ def test_key_probes_count_toward_max_auth_tries(tmp_path, hostkeys, job, keys):
         assert got[:3] == [ok, ok, ok], got
         assert ok not in got[3:], got
         assert got[3] == denied, got
-        assert "too many authentication attempts from 127.0.0.1:" in d.log()
+        d.wait_log("too many authentication attempts from 127.0.0.1:")
         # A normal client (one probe, one signature) spends a single try.
         d.stop()
         d.write_conf("limits = { max_auth_tries = 1; };\n")

@@ -354,9 +354,11 @@ def test_unread_big_reply_does_not_stall_the_daemon(daemon, keys):
         r = daemon.ctl("status", "--json")
         assert r.returncode == 0, r.stderr
         assert time.monotonic() - t0 < 1.0
-        t0 = time.monotonic()
         assert ssh(k, daemon.port, "echo in").stdout == "in\n"
-        assert time.monotonic() - t0 < 2.0
+        # Served while the reply was still stuck: a daemon that waited on the
+        # hog would answer only once the reply is dropped, 10 s in. (A bound
+        # on the login's own duration measured the machine's load instead.)
+        assert time.monotonic() - t_hog < 6.0
         # A reply nobody drains is dropped after a bounded time (10 s).
         time.sleep(max(0.0, t_hog + 12 - time.monotonic()))
         hog.settimeout(5)

@@ -47,7 +47,7 @@ def test_forward_reaches_a_port_only_the_job_has(daemon, job, keys):
     assert r.returncode == 0, r.stderr
     assert not _connectable(inner)                 # not on the host's network
     assert fetch_through_tunnel(k, daemon.port, inner) == "from-the-job\n"
-    assert f"forwarding to 127.0.0.1 port {inner}" in daemon.log()
+    daemon.wait_log(f"forwarding to 127.0.0.1 port {inner}")
 
 
 def test_forward_moves_data_intact_with_half_close(daemon, job, keys):

@@ -168,7 +168,7 @@ def test_psftp(daemon, live, tmp_path):
 def test_unknown_subsystem_refused(daemon, live):
     r = subprocess.run(ssh_argv(live, daemon.port, "-s", "netconf"), capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
-    assert "refused subsystem request 'netconf'" in daemon.log()
+    daemon.wait_log("refused subsystem request 'netconf'")
     assert ssh(live, daemon.port, "echo ok").stdout == "ok\n"
 
 
