@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 struct cg_mount {
@@ -271,4 +273,24 @@ out:
 	free(self);
 	free(mi);
 	return r;
+}
+
+/* The kernel serialises migrations with cgroup_threadgroup_rwsem, whose
+ * writer first waits for an RCU grace period unless a writer held it within
+ * about the last one (rcu_sync). A write of "0" into a cgroup.procs file the
+ * process is already in takes that lock and moves nothing. */
+pid_t cgroup_prime(void)
+{
+	char *self = NULL, *mi = NULL, **paths = NULL;
+	size_t n = 0;
+	pid_t pid = fork();
+	int fd;
+
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (read_cgroup_inputs(getpid(), &self, &mi) < 0 || cgroup_procs_paths(self, mi, &paths, &n) < 0 || n == 0)
+		_exit(1);
+	fd = open(paths[0], O_WRONLY | O_CLOEXEC);
+	_exit(fd >= 0 && write(fd, "0", 1) == 1 ? 0 : 1);
 }

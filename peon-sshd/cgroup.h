@@ -25,5 +25,11 @@ bool cgroup_state_frozen(const char *path, const char *text);
 int cgroup_frozen(pid_t pid, bool *frozen, char *err);
 /* Move the calling process into every cgroup of pid. err names the failure. */
 int cgroup_join(pid_t pid, char *err);
+/* Start now the RCU grace period the next cgroup_join would wait for: a
+ * forked child rewrites its own pid into its own cgroup (no migration, the
+ * same global lock). A join within about one grace period of the child's
+ * write does not wait again. Returns the child's pid, for the caller to
+ * reap, or -errno; the child touches no cgroup but its own. */
+pid_t cgroup_prime(void);
 
 #endif

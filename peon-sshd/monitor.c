@@ -8,6 +8,7 @@
  * A request out of order or malformed ends the connection. */
 #include "monitor.h"
 #include "monitor_int.h"
+#include "cgroup.h"
 #include "preauth.h"
 #include "report.h"
 #include "routeq.h"
@@ -313,6 +314,18 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 		    "several executions accept it; the user must name one" : "");
 	monfwd_put_perms(m, &b);
 	mon_reply(m, &b, NULL, 0);
+	/* A key that reaches a job: the shell will join the job's cgroups, and
+	 * the grace period that waits for can pass while the client signs and
+	 * the child verifies. Once per connection; nothing of the job's is
+	 * touched before authentication. */
+	if (!claim && res == MON_AUTH_OK && ans.exec && ans.exec->target.type != TARGET_HOST &&
+	    !m->cgroup_primed) {
+		m->cgroup_primed = true;
+		pid_t r = cgroup_prime();
+
+		if (r < 0)
+			log_full(LOG_DEBUG, &m->lctx, "cannot fork to prime the cgroup lock: %s", strerror((int)-r));
+	}
 	route_answer_clear(&ans);
 	free(fp);
 }

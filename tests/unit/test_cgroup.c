@@ -2,6 +2,9 @@
 #include "cgroup.h"
 #include "util.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 /* A hybrid host like Debian's with systemd in v1 mode, plus a subtree mount
  * and a mount point with a blank (escaped as \040). */
 static const char mountinfo[] =
@@ -112,6 +115,28 @@ static void test_freeze_paths_and_state(void **state)
 	assert_false(cgroup_state_frozen(".../cgroup.events", "populated 1\nfrozen 10\n"));
 }
 
+/* The primer's write succeeds (as root: the file is the cgroup it is
+ * in) and moves nobody: our own cgroups are as they were. */
+static void test_prime(void **state)
+{
+	char *before = NULL, *after = NULL;
+	pid_t pid;
+	int status = 0;
+
+	(void)state;
+	assert_int_equal(read_file("/proc/self/cgroup", 1 << 20, &before, NULL), 0);
+	pid = cgroup_prime();
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (geteuid() == 0)
+		assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read_file("/proc/self/cgroup", 1 << 20, &after, NULL), 0);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_v2_only),
 		cmocka_unit_test(test_join_skips_shared_cgroups),
 		cmocka_unit_test(test_freeze_paths_and_state),
+		cmocka_unit_test(test_prime),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
