@@ -42,18 +42,6 @@ static bool pidfd_alive(int pidfd)
 	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
 }
 
-static bool ns_differs(pid_t pid, const char *ns)
-{
-	char a[64], b[64];
-	struct stat sa, sb;
-
-	snprintf(a, sizeof(a), "/proc/self/ns/%s", ns);
-	snprintf(b, sizeof(b), "/proc/%d/ns/%s", (int)pid, ns);
-	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
-		return false;  /* namespace type not supported by this kernel */
-	return sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev;
-}
-
 static int read_proc_text(pid_t pid, const char *what, char **out, size_t *len)
 {
 	char p[64];
@@ -200,7 +188,9 @@ static int job_user(const struct execution *e, struct job_pwent *ent, char *err)
 			errf(err, -ENOENT, "user '%s' does not exist in the job", e->user);
 	if ((r = procinfo_read_status(jv.pid, &jv.st)) < 0)
 		return errf(err, r, "cannot read the job's process %d: %s", (int)jv.pid, strerror(-r));
-	if (ns_differs(jv.pid, "user") && (r = read_userns(&jv, err)) < 0)
+	if ((r = procinfo_ns_differs(jv.pid, "user")) < 0)
+		return errf(err, r, "cannot read the job's user namespace: %s", strerror(-r));
+	if (r && (r = read_userns(&jv, err)) < 0)
 		return r;
 	if (!job_passwd_find(jv.pid, NULL, jv.st.uid, ent)) {
 		snprintf(ent->id.name, sizeof(ent->id.name), "%u", (unsigned)jv.st.uid);
@@ -345,9 +335,14 @@ int job_open(const struct execution *e, struct job_view *jv, char *err)
 	    (r = job_label_read(jv->pid, &jv->label, err)) < 0 || (r = job_spec_apply(e, jv, err)) < 0 ||
 	    (r = check_seccomp(e, jv, err)) < 0)
 		goto fail;
-	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
-		if (ns_differs(jv->pid, namespaces[i].name))
+	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++) {
+		if ((r = procinfo_ns_differs(jv->pid, namespaces[i].name)) < 0) {
+			errf(err, r, "cannot read the job's %s namespace: %s", namespaces[i].name, strerror(-r));
+			goto fail;
+		}
+		if (r)
 			jv->nsflags |= namespaces[i].flag;
+	}
 	jv->userns = jv->nsflags & CLONE_NEWUSER;
 	if (jv->userns && (r = read_userns(jv, err)) < 0)
 		goto fail;
@@ -369,10 +364,13 @@ fail:
 
 int job_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
 {
-	int pidfd, r = 0;
+	int pidfd, r;
 
-	if (e->target.type == TARGET_HOST || !ns_differs(e->target.pid, ns))
+	if (e->target.type == TARGET_HOST)
 		return 0;
+	if ((r = procinfo_ns_differs(e->target.pid, ns)) <= 0)
+		return r < 0 ? errf(err, r, "cannot read the job's %s namespace: %s", ns, strerror(-r)) : 0;
+	r = 0;
 	pidfd = pidfd_open(e->target.pid);
 	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
 		r = errf(err, -ESRCH, "the job's process %d has ended", (int)e->target.pid);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *field(const char *text, const char *name)
 {
@@ -326,4 +327,18 @@ bool procinfo_same_process(pid_t pid, unsigned long long starttime)
 	unsigned long long now;
 
 	return procinfo_read_starttime(pid, &now) == 0 && now == starttime;
+}
+
+int procinfo_ns_differs(pid_t pid, const char *ns)
+{
+	char a[64], b[64];
+	struct stat sa, sb;
+
+	snprintf(a, sizeof(a), "/proc/self/ns/%s", ns);
+	snprintf(b, sizeof(b), "/proc/%d/ns/%s", (int)pid, ns);
+	if (stat(a, &sa) < 0)
+		return errno == ENOENT ? 0 : -errno;   /* ENOENT: a type this kernel lacks */
+	if (stat(b, &sb) < 0)
+		return -errno;
+	return sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev;
 }

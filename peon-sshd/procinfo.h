@@ -63,5 +63,10 @@ int procinfo_read_limits(pid_t pid, struct proc_limits *out);
 int procinfo_read_oom_score_adj(pid_t pid, int *out);
 /* Is pid alive and still the process that started at starttime? */
 bool procinfo_same_process(pid_t pid, unsigned long long starttime);
+/* 1: pid's namespace of type ns ("net", "pid", ...) is not ours; 0: it is,
+ * or this kernel has no such type; -errno: pid's cannot be read (a zombie
+ * has none left, a process that is gone). Callers refuse on < 0: entering
+ * nothing would leave the shell in our namespace. */
+int procinfo_ns_differs(pid_t pid, const char *ns);
 
 #endif

@@ -3,6 +3,11 @@
 #include "procinfo.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char status_text[] =
 	"Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nNgid:\t0\nPid:\t42\n"
@@ -129,6 +134,57 @@ static void test_self(void **state)
 	assert_false(procinfo_same_process(getpid(), st + 1));
 }
 
+static void wait_zombie(pid_t pid)
+{
+	struct proc_stat st = { .state = 0 };
+
+	for (int i = 0; i < 1000 && st.state != 'Z'; i++) {
+		if (procinfo_read_stat(pid, &st) < 0 || st.state != 'Z')
+			usleep(1000);
+	}
+	assert_int_equal(st.state, 'Z');
+}
+
+/* Ours, another, or unreadable: a process whose namespaces cannot be read
+ * (a zombie has none left, a pid that is gone) must not pass for one in
+ * ours, or the caller would enter nothing and run the shell in the host's. */
+static void test_ns_differs(void **state)
+{
+	int ready[2];
+	pid_t z, other;
+	char c;
+
+	(void)state;
+	assert_int_equal(procinfo_ns_differs(getpid(), "net"), 0);
+	assert_int_equal(procinfo_ns_differs(getpid(), "no-such-type"), 0);
+	z = fork();
+	assert_true(z >= 0);
+	if (z == 0)
+		_exit(0);
+	wait_zombie(z);
+	assert_true(procinfo_ns_differs(z, "net") < 0);
+	assert_int_equal(waitpid(z, NULL, 0), z);
+	assert_true(procinfo_ns_differs(z, "net") < 0);
+	if (geteuid() != 0)
+		return;
+	assert_int_equal(pipe(ready), 0);
+	other = fork();
+	assert_true(other >= 0);
+	if (other == 0) {
+		if (unshare(CLONE_NEWNET) < 0 || write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(procinfo_ns_differs(other, "net"), 1);
+	assert_int_equal(procinfo_ns_differs(other, "uts"), 0);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 static void test_idmap(void **state)
 {
 	struct idmap m;
@@ -184,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_status), cmocka_unit_test(test_starttime), cmocka_unit_test(test_stat),
 		cmocka_unit_test(test_self),   cmocka_unit_test(test_idmap),
 		cmocka_unit_test(test_caps_for),   cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_ns_differs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
