@@ -269,6 +269,21 @@ static enum mon_auth_result auth_result(enum route_result rr)
 	}
 }
 
+/* A shell started in a job joins its cgroups, and the first such write
+ * waits for an RCU grace period (8-15 ms here) unless the kernel's
+ * migration lock was taken within about the last one (cgroup.h). Primed
+ * when the connection comes, on a port with a job, the grace period passes
+ * during key exchange; primed again when a key probe routes to a job, the
+ * lock is still warm at the shell's join. Nothing of the job's is touched
+ * before authentication: the primer writes only its own cgroup. */
+static void prime_cgroup_lock(struct mon *m)
+{
+	pid_t r = cgroup_prime();
+
+	if (r < 0)
+		log_full(LOG_DEBUG, &m->lctx, "cannot fork to prime the cgroup lock: %s", strerror((int)-r));
+}
+
 static void on_auth(struct mon *m, const struct mon_request *rq)
 {
 	bool claim = rq->type == MON_AUTH_CLAIM;
@@ -314,17 +329,12 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 		    "several executions accept it; the user must name one" : "");
 	monfwd_put_perms(m, &b);
 	mon_reply(m, &b, NULL, 0);
-	/* A key that reaches a job: the shell will join the job's cgroups, and
-	 * the grace period that waits for can pass while the client signs and
-	 * the child verifies. Once per connection; nothing of the job's is
-	 * touched before authentication. */
+	/* A key that reaches a job: again, so the lock is still primed when
+	 * the shell joins the job's cgroups right after authentication. */
 	if (!claim && res == MON_AUTH_OK && ans.exec && ans.exec->target.type != TARGET_HOST &&
-	    !m->cgroup_primed) {
-		m->cgroup_primed = true;
-		pid_t r = cgroup_prime();
-
-		if (r < 0)
-			log_full(LOG_DEBUG, &m->lctx, "cannot fork to prime the cgroup lock: %s", strerror((int)-r));
+	    !m->probe_primed) {
+		m->probe_primed = true;
+		prime_cgroup_lock(m);
 	}
 	route_answer_clear(&ans);
 	free(fp);
@@ -574,7 +584,7 @@ static void cleanup(struct mon *m)
  * and sandboxing itself meanwhile. The socket closing means the daemon
  * does not need this spare (reload, stop): -EPIPE, said by nobody. A child
  * that ends first could not start. */
-static int await_connection(struct mon *m, char *err)
+static int await_connection(struct mon *m, uint32_t *flags, char *err)
 {
 	struct pollfd p[2] = { { .fd = m->daemon_fd, .events = POLLIN }, { .fd = m->sigfd, .events = POLLIN } };
 	int fd;
@@ -590,7 +600,7 @@ static int await_connection(struct mon *m, char *err)
 				return errf(err, -ECHILD, "the network child ended before a connection came");
 		}
 	}
-	fd = mon_recv_connection(m->daemon_fd);
+	fd = mon_recv_connection(m->daemon_fd, flags);
 	return fd == -EPROTO ? errf(err, fd, "the daemon sent something other than a connection") : fd;
 }
 
@@ -601,6 +611,7 @@ static int hand_to_child(struct mon *m, int fd, char *err)
 	int r;
 
 	mon_buf_init(&b, MON_CONNECTION);
+	mon_put_u32(&b, 0);
 	r = mon_send(m->sock, &b, &fd, 1);
 	mon_buf_free(&b);
 	return r < 0 ? errf(err, r, "cannot hand the connection to the network child: %s", strerror(-r)) : 0;
@@ -611,6 +622,7 @@ int monitor_run(const struct monitor_args *a)
 	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1 };
 	char err[ERRLEN];
 	int code = SESSION_EXIT_INTERNAL, fd = -1, nice_was;
+	uint32_t flags = 0;
 	bool lowered;
 
 	/* ps tells a spare (spares.h) from a connection's monitor. A spare
@@ -623,7 +635,7 @@ int monitor_run(const struct monitor_args *a)
 		  setpriority(PRIO_PROCESS, 0, nice_was + SPARE_NICE > 19 ? 19 : nice_was + SPARE_NICE) == 0;
 	if (setup_signals(&m) < 0)
 		goto out;
-	if (start_child(&m, a, err) < 0 || send_setup(&m, a, err) < 0 || (fd = await_connection(&m, err)) < 0) {
+	if (start_child(&m, a, err) < 0 || send_setup(&m, a, err) < 0 || (fd = await_connection(&m, &flags, err)) < 0) {
 		if (fd != -EPIPE)
 			log_full(LOG_ERR, &m.lctx, "%s", err);
 		if (m.child > 0 && !m.child_done) {
@@ -652,6 +664,8 @@ int monitor_run(const struct monitor_args *a)
 	}
 	montally_start(&m, fd);
 	close(fd);
+	if (flags & MON_CONN_PRIME)
+		prime_cgroup_lock(&m);
 	serve(&m);
 	while (!m.child_done && waitpid(m.child, &m.child_status, 0) < 0 && errno == EINTR)
 		;

@@ -64,7 +64,7 @@ struct mon {
 	long long kill_at;              /* then SIGKILL if it has not ended */
 	bool internal_error;            /* our failure (the daemon did not answer) */
 	bool authed;
-	bool cgroup_primed;             /* cgroup_prime ran for this connection */
+	bool probe_primed;              /* a key probe primed the cgroup lock (monitor.c) */
 	int auth_asks;
 	struct execution *exec;         /* after the claim: the daemon's copy */
 	char *user, *fp, *key_comment;

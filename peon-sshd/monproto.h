@@ -60,8 +60,8 @@ enum mon_type {
 	MON_CLOSE,          /* access has ended (remove, kill, ttl): say goodbye and end */
 	MON_LISTENING,      /* id, ok, error text, port (x11: display), path; fds: 1-2 listening sockets */
 	MON_ENDED,          /* no payload: the answer to MON_ENDING */
-	MON_CONNECTION,     /* no payload; fd: the client's connection. The daemon sends it to a spare
-			     * monitor, which sends it on to its waiting child (spares.h) */
+	MON_CONNECTION,     /* flags (MON_CONN_*); fd: the client's connection. The daemon sends it to a
+			     * spare monitor, which sends it on to its waiting child (spares.h) */
 	/* job-side helper -> monitor (never on the child's socket) */
 	MON_TASK_RESULT = 96,   /* ok, text (error or path), port; fds */
 };
@@ -141,10 +141,16 @@ int mon_send(int sock, struct mon_buf *b, const int *fds, int nfds);
  * monitor takes none) are all closed and *nfds is -1. Returns the length,
  * 0 at EOF, -EMSGSIZE when the record was cut, -EAGAIN, or another -errno. */
 ssize_t mon_recv(int sock, void *buf, int *fds, int maxfds, int *nfds, int flags);
-/* The next record on sock, which must be MON_CONNECTION with one fd (a
- * spare's hand-over, spares.h): the fd, -EPIPE when the sender closed or
- * said MON_CLOSE (the spare is not needed), -EPROTO for anything else. */
-int mon_recv_connection(int sock);
+/* MON_CONNECTION's flags. PRIME: an execution on the connection's port is
+ * a job, so the monitor primes the cgroup lock (cgroup.h) at once. */
+#define MON_CONN_PRIME 1u
+#define MON_CONN_KNOWN MON_CONN_PRIME
+
+/* The next record on sock, which must be MON_CONNECTION with known flags
+ * and one fd (a spare's hand-over, spares.h): the fd, with the flags in
+ * *flags when not NULL; -EPIPE when the sender closed or said MON_CLOSE
+ * (the spare is not needed), -EPROTO for anything else. */
+int mon_recv_connection(int sock, uint32_t *flags);
 
 /* ---- reading records (the child reads the monitor's with these) ---- */
 

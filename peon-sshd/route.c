@@ -100,3 +100,11 @@ char *route_ambiguous_message(const struct registry *r, int port, const char *fi
 		 "); connect as <execution-id>@host, for example: ssh %s@HOST\n", example ? example : "ID");
 	return msg;
 }
+
+bool route_port_has_job(const struct registry *r, int port)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i]->port == port && r->v[i]->target.type != TARGET_HOST)
+			return true;
+	return false;
+}

@@ -22,6 +22,9 @@ enum route_result route_pick(const struct registry *r, int port, const char *use
 enum route_result route_pick_from(const struct registry *r, int port, const char *user, const char *fingerprint,
 				  const char *ip, long long now_ms, const struct execution **chosen, const char **why);
 
+/* Does an execution on this port run in a job (not on the worker)? */
+bool route_port_has_job(const struct registry *r, int port);
+
 /* The message shown when ROUTE_AMBIGUOUS: names the candidate ids. Heap. */
 char *route_ambiguous_message(const struct registry *r, int port, const char *fingerprint);
 

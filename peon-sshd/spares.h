@@ -21,9 +21,10 @@
 /* Fork spares until SPARES_WANTED are waiting. A failure is logged once;
  * connections are then served by forking at accept, as without spares. */
 void spares_fill(struct daemon *d);
-/* Hand the accepted connection fd to a spare (forking one if none waits):
- * c gets the monitor's pid, routeq socket and uid slot. fd is closed
- * either way. -errno with err when no monitor could take it. */
+/* Hand the accepted connection fd to a spare (forking one if none waits),
+ * saying whether its port has a job (MON_CONN_PRIME): c gets the monitor's
+ * pid, routeq socket and uid slot. fd is closed either way. -errno with err
+ * when no monitor could take it. */
 int spares_hand_over(struct daemon *d, int fd, struct conn *c, char *err);
 /* Retire every waiting spare (reload, stop): each sees its socket close
  * and ends, with its network child. */

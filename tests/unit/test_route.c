@@ -173,6 +173,21 @@ static void test_index_agrees_with_a_scan(void **state)
 	registry_clear(&r);
 }
 
+/* Whether the monitor of a connection on a port primes the cgroup lock. */
+static void test_port_has_job(void **state)
+{
+	struct registry *r = *state;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i]->port == 2222)
+			r->v[i]->target.type = TARGET_HOST;
+	assert_false(route_port_has_job(r, 2222));
+	assert_true(route_port_has_job(r, 3000));         /* exec-d: a pid target */
+	assert_false(route_port_has_job(r, 4000));
+	registry_find(r, "exec-b")->target.type = TARGET_DOCKER;
+	assert_true(route_port_has_job(r, 2222));
+}
+
 static void test_ambiguous_message_is_bounded(void **state)
 {
 	struct registry r = { 0 };
@@ -200,6 +215,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_removed_execution_no_longer_routes, setup, teardown),
 		cmocka_unit_test(test_index_agrees_with_a_scan),
 		cmocka_unit_test(test_ambiguous_message_is_bounded),
+		cmocka_unit_test_setup_teardown(test_port_has_job, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
