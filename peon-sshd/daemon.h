@@ -69,6 +69,7 @@ struct conn {
 	char remote_ip[64]; /* the address alone: keys' from= options match it */
 	struct preauth_addr addr;   /* the same, for per-source accounting */
 	bool claimed;       /* let in (routeq CLAIM): no longer counts against max_startups */
+	char execution[EXECUTION_ID_MAX + 1];  /* claimed: the execution it reached */
 	bool counted;       /* counted as unauthenticated in the daemon's preauth table */
 	int uid_slot;       /* its network child's uid: privsep.uid_base + this */
 	struct routeq_tally tally;  /* its monitor's last totals (metrics.c) */
@@ -105,6 +106,7 @@ struct daemon {
 	size_t n_spares;
 	time_t started;
 	bool stopping;
+	bool earlier_sessions;      /* records of a daemon before a restart may still be live */
 	struct address addr;        /* discovered at start and on reload */
 	struct hostkey_info hki;    /* the offered host key the connect lines name */
 	pid_t reporter;

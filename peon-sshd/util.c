@@ -248,7 +248,7 @@ bool execution_id_valid(const char *id)
 		return false;
 	for (; id[n]; n++) {
 		unsigned char c = (unsigned char)id[n];
-		if (n >= 128 || (!isalnum(c) && c != '-' && c != '_' && c != '.'))
+		if (n >= EXECUTION_ID_MAX || (!isalnum(c) && c != '-' && c != '_' && c != '.'))
 			return false;
 	}
 	return true;

@@ -42,6 +42,7 @@ bool list_has(const char *list, const char *name, size_t len);
 char *str_printable(const char *s, size_t max);
 
 /* Execution ids double as SSH usernames and file-name parts. */
+#define EXECUTION_ID_MAX 128
 bool execution_id_valid(const char *id);
 
 struct sockaddr_storage;

@@ -237,3 +237,60 @@ def test_key_probes_count_toward_max_auth_tries(tmp_path, hostkeys, job, keys):
         assert r.returncode == 0 and r.stdout == "in\n", r.stderr
     finally:
         d.stop()
+
+
+def test_max_connections_per_execution(tmp_path, hostkeys, job, keys):
+    """limits.max_connections bounds an execution's live sessions: the next
+    login is refused with a message, another execution is not affected,
+    sessions from before a daemon restart still count, and a session that
+    ends frees its slot."""
+    from conftest import Daemon
+    d = Daemon(str(tmp_path), hostkeys, "limits = { max_connections = 2; };\n").start()
+    held = []
+    try:
+        k, other = keys("k"), keys("other")
+        d.add("exec-lim", "--pid", str(job()), key=k)
+        d.add("exec-free", "--pid", str(job()), key=other)
+        for _ in range(2):
+            held.append(subprocess.Popen(ssh_argv(k, d.port, "sleep 120"), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for(lambda: len(d.sessions("exec-lim")) == 2, what="two sessions")
+
+        def refused():
+            r = ssh(k, d.port, "echo in", opts=["LogLevel=INFO"])
+            return r.returncode == 255 and "execution exec-lim already has 2 connections" in r.stderr
+
+        assert refused()
+        assert ssh(other, d.port, "echo in").stdout == "in\n"
+        d.restart()
+        assert len(d.sessions("exec-lim")) == 2       # they outlived the daemon
+        assert refused()
+        held.pop().kill()
+        wait_for(lambda: len(d.sessions("exec-lim")) == 1, what="a slot freed")
+        assert ssh(k, d.port, "echo in").stdout == "in\n"
+        # A session of this daemon's fills the slot again; its end frees it.
+        held.append(subprocess.Popen(ssh_argv(k, d.port, "sleep 120"), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for(lambda: len(d.sessions("exec-lim")) == 2, what="two sessions again")
+        assert refused()
+        held.pop().kill()
+        wait_for(lambda: len(d.sessions("exec-lim")) == 1, what="the new slot freed")
+        assert ssh(k, d.port, "echo in").stdout == "in\n"
+        # With the last session from before the restart gone, only this
+        # daemon's own count: two sessions fill the slots again.
+        held.pop().kill()
+        wait_for(lambda: len(d.sessions("exec-lim")) == 0, what="no sessions")
+        assert ssh(k, d.port, "echo in").stdout == "in\n"
+        for _ in range(2):
+            held.append(subprocess.Popen(ssh_argv(k, d.port, "sleep 120"), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for(lambda: len(d.sessions("exec-lim")) == 2, what="two sessions of this daemon")
+        assert refused()
+        assert ssh(other, d.port, "echo in").stdout == "in\n"
+        held.pop().kill()
+        wait_for(lambda: len(d.sessions("exec-lim")) == 1, what="a slot of this daemon's freed")
+        assert ssh(k, d.port, "echo in").stdout == "in\n"
+    finally:
+        for p in held:
+            p.kill()
+        d.stop()
