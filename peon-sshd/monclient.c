@@ -120,12 +120,15 @@ void monc_read_async(struct sess *ss)
 	}
 }
 
-/* Wait for the answer of type want; its fds go to fds. Length or -errno. */
-static ssize_t wait_answer(struct sess *ss, enum mon_type want, int *fds, int *nfds)
+/* Wait at most timeout_ms for a record of type want; its fds go to fds.
+ * Records of other types are applied (take) with ss, and dropped without
+ * (the connection is ending). Length; -EPROTO for a record take refuses;
+ * -ETIMEDOUT when the time is up, the monitor is gone or ss is quitting. */
+static ssize_t await_record(struct sess *ss, enum mon_type want, long long timeout_ms, int *fds, int *nfds)
 {
-	long long end = mono_ms() + ANSWER_TIMEOUT_MS;
+	long long end = mono_ms() + timeout_ms;
 
-	while (!ss->quit) {
+	while (!ss || !ss->quit) {
 		struct pollfd p = { .fd = mon_fd, .events = POLLIN };
 		long long left = end - mono_ms();
 		ssize_t n;
@@ -137,15 +140,32 @@ static ssize_t wait_answer(struct sess *ss, enum mon_type want, int *fds, int *n
 			continue;
 		if (n <= 0 || *nfds < 0)
 			break;
+		if (!ss) {
+			if (rbuf[0] == want)
+				return n;
+			for (int i = 0; i < *nfds; i++)
+				close(fds[i]);
+			continue;
+		}
 		switch (take(ss, (size_t)n, fds, *nfds, want)) {
 		case 1: return n;
 		case 0: continue;
 		default: return -EPROTO;
 		}
 	}
-	log_full(LOG_ERR, &ss->lctx, "the monitor did not answer; closing");
-	ss->quit = true;
 	return -ETIMEDOUT;
+}
+
+/* Wait for the answer of type want; its fds go to fds. Length or -errno. */
+static ssize_t wait_answer(struct sess *ss, enum mon_type want, int *fds, int *nfds)
+{
+	ssize_t n = await_record(ss, want, ANSWER_TIMEOUT_MS, fds, nfds);
+
+	if (n == -ETIMEDOUT) {
+		log_full(LOG_ERR, &ss->lctx, "the monitor did not answer; closing");
+		ss->quit = true;
+	}
+	return n;
 }
 
 /* ---- requests ---- */
@@ -279,28 +299,14 @@ void monc_release(uint32_t id)
  * only the answer is waited for, at most ENDING_WAIT_MS. */
 void monc_ending(void)
 {
-	long long end = mono_ms() + ENDING_WAIT_MS;
 	struct mon_buf b;
+	int fds[3], nfds = 0;
 
 	mon_buf_init(&b, MON_ENDING);
-	if (send_rec(&b) < 0)
+	if (send_rec(&b) < 0 || await_record(NULL, MON_ENDED, ENDING_WAIT_MS, fds, &nfds) < 0)
 		return;
-	for (;;) {
-		struct pollfd p = { .fd = mon_fd, .events = POLLIN };
-		long long left = end - mono_ms();
-		int fds[3], nfds = 0;
-		ssize_t n;
-
-		if (left <= 0 || (poll(&p, 1, (int)left) < 0 && errno != EINTR))
-			return;
-		n = recv_one(fds, &nfds, MSG_DONTWAIT);
-		for (int i = 0; i < nfds; i++)
-			close(fds[i]);
-		if (n == -EAGAIN)
-			continue;
-		if (n <= 0 || rbuf[0] == MON_ENDED)
-			return;
-	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
 }
 
 int monc_connect(uint32_t id, const char *host, int port)
