@@ -42,6 +42,15 @@ static bool pidfd_alive(int pidfd)
 	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
 }
 
+/* procinfo_ns_differs, with err filled when the job's namespace cannot be
+ * read: every caller refuses then. */
+static int job_ns_differs(pid_t pid, const char *ns, char *err)
+{
+	int r = procinfo_ns_differs(pid, ns);
+
+	return r < 0 ? errf(err, r, "cannot read the job's %s namespace: %s", ns, strerror(-r)) : r;
+}
+
 static int read_proc_text(pid_t pid, const char *what, char **out, size_t *len)
 {
 	char p[64];
@@ -188,9 +197,7 @@ static int job_user(const struct execution *e, struct job_pwent *ent, char *err)
 			errf(err, -ENOENT, "user '%s' does not exist in the job", e->user);
 	if ((r = procinfo_read_status(jv.pid, &jv.st)) < 0)
 		return errf(err, r, "cannot read the job's process %d: %s", (int)jv.pid, strerror(-r));
-	if ((r = procinfo_ns_differs(jv.pid, "user")) < 0)
-		return errf(err, r, "cannot read the job's user namespace: %s", strerror(-r));
-	if (r && (r = read_userns(&jv, err)) < 0)
+	if ((r = job_ns_differs(jv.pid, "user", err)) < 0 || (r && (r = read_userns(&jv, err)) < 0))
 		return r;
 	if (!job_passwd_find(jv.pid, NULL, jv.st.uid, ent)) {
 		snprintf(ent->id.name, sizeof(ent->id.name), "%u", (unsigned)jv.st.uid);
@@ -336,10 +343,8 @@ int job_open(const struct execution *e, struct job_view *jv, char *err)
 	    (r = check_seccomp(e, jv, err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++) {
-		if ((r = procinfo_ns_differs(jv->pid, namespaces[i].name)) < 0) {
-			errf(err, r, "cannot read the job's %s namespace: %s", namespaces[i].name, strerror(-r));
+		if ((r = job_ns_differs(jv->pid, namespaces[i].name, err)) < 0)
 			goto fail;
-		}
 		if (r)
 			jv->nsflags |= namespaces[i].flag;
 	}
@@ -368,8 +373,8 @@ int job_enter_ns(const struct execution *e, const char *ns, int flag, char *err)
 
 	if (e->target.type == TARGET_HOST)
 		return 0;
-	if ((r = procinfo_ns_differs(e->target.pid, ns)) <= 0)
-		return r < 0 ? errf(err, r, "cannot read the job's %s namespace: %s", ns, strerror(-r)) : 0;
+	if ((r = job_ns_differs(e->target.pid, ns, err)) <= 0)
+		return r;
 	r = 0;
 	pidfd = pidfd_open(e->target.pid);
 	if (pidfd < 0 || !procinfo_same_process(e->target.pid, e->target.starttime))
