@@ -355,7 +355,7 @@ static json_object *do_list(struct daemon *d, json_object *req)
 {
 	json_object *o = versioned_reply(), *arr = json_object_new_array();
 	/* One pass over the session records, not one per execution. */
-	json_object *counts = sessfile_counts(d->cfg.runtime_dir), *n;
+	json_object *counts = sessfile_counts(d->cfg.runtime_dir, NULL), *n;
 
 	(void)req;
 	for (size_t i = 0; i < d->reg.n; i++) {

@@ -433,18 +433,22 @@ static char *printf_alloc(const char *fmt, ...)
  * is, never again (nothing else writes them). */
 static int sessions_of(struct daemon *d, const char *id)
 {
-	int ours = 0, n = 0;
+	int ours = 0, n = 0, all;
+	json_object *counts, *v;
 
 	for (size_t i = 0; i < d->n_conns; i++)
 		if (d->conns[i].claimed) {
 			ours++;
 			n += strcmp(d->conns[i].execution, id) == 0;
 		}
-	if (d->earlier_sessions) {
-		if (sessfile_count(d->cfg.runtime_dir, NULL) > ours)
-			return sessfile_count(d->cfg.runtime_dir, id);
+	if (!d->earlier_sessions)
+		return n;
+	counts = sessfile_counts(d->cfg.runtime_dir, &all);
+	if (all > ours)
+		n = json_object_object_get_ex(counts, id, &v) ? json_object_get_int(v) : 0;
+	else
 		d->earlier_sessions = false;
-	}
+	json_object_put(counts);
 	return n;
 }
 

@@ -270,7 +270,7 @@ static enum mon_auth_result auth_result(enum route_result rr)
 }
 
 /* A shell started in a job joins its cgroups, and the first such write
- * waits for an RCU grace period (8-15 ms here) unless the kernel's
+ * waits for an RCU grace period (8-20 ms here) unless the kernel's
  * migration lock was taken within about the last one (cgroup.h). Primed
  * when the connection comes, on a port with a job, the grace period passes
  * during key exchange; primed again when a key probe routes to a job, the

@@ -160,11 +160,13 @@ static void count_one(json_object *rec, void *arg)
 		json_object_object_add(arg, id, json_object_new_int(1));
 }
 
-json_object *sessfile_counts(const char *runtime_dir)
+json_object *sessfile_counts(const char *runtime_dir, int *total)
 {
 	json_object *counts = json_object_new_object();
+	int n = each_session(runtime_dir, NULL, count_one, counts);
 
-	each_session(runtime_dir, NULL, count_one, counts);
+	if (total)
+		*total = n;
 	return counts;
 }
 

@@ -26,8 +26,9 @@ json_object *sessfile_list(const char *runtime_dir, const char *execution);
 /* Signal every live session of an execution; returns how many. */
 int sessfile_signal(const char *runtime_dir, const char *execution, int sig);
 int sessfile_count(const char *runtime_dir, const char *execution);
-/* Live sessions per execution in one pass: {"exec-id": count, ...}. */
-json_object *sessfile_counts(const char *runtime_dir);
+/* Live sessions per execution in one pass: {"exec-id": count, ...}, and
+ * all live sessions in *total when not NULL. */
+json_object *sessfile_counts(const char *runtime_dir, int *total);
 /* Signal the session of process pid if it is a live recorded one: 1 with
  * its execution id copied out, 0 when pid is not a live recorded session. */
 int sessfile_signal_pid(const char *runtime_dir, pid_t pid, int sig, char *execution, size_t len);
