@@ -6,7 +6,8 @@
  * The file is rewritten at most once a second while counters move and
  * every metrics.interval seconds regardless (gauges such as penalised
  * sources change with time alone), always through a temporary file and
- * rename(2), so the collector never reads half a file. There is no fsync:
+ * rename(2) (write_file_atomic), so the collector never reads half a
+ * file. There is no fsync:
  * metrics lost in a crash are rebuilt by the next write, and an fsync
  * could hold up the loop on a busy disk. No C client library for the
  * exposition format is packaged for Debian (prometheus-cpp is C++); the
@@ -118,10 +119,10 @@ static void write_text(struct daemon *d, FILE *f)
 static int write_file(struct daemon *d, char *err)
 {
 	const char *path = d->cfg.metrics.textfile;
-	char tmp[PATH_MAX], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	int fd = -1, r = 0;
+	int r;
 
 	if (!f)
 		return errf(err, -ENOMEM, "out of memory");
@@ -130,26 +131,9 @@ static int write_file(struct daemon *d, char *err)
 		free(text);
 		return errf(err, -ENOMEM, "out of memory");
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = errf(err, -errno, "cannot write the metrics file %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (write_all(fd, text, len) < 0 || close(fd) < 0) {
-		fd = -1;
-		r = errf(err, -errno, "cannot write the metrics file %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		r = errf(err, -errno, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		unlink(tmp);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
+	r = write_file_atomic(path, text, len, 0644, VOLATILE);
+	if (r < 0)
+		errf(err, r, "cannot write the metrics file %s: %s", path, strerror(-r));
 	free(text);
 	return r;
 }

@@ -30,7 +30,7 @@ int regstore_write(const char *dir, const struct execution *e, char *err)
 		return errf(err, r, "execution id %s cannot name a file in %s", e->id, dir);
 	o = execution_to_record(e);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	r = write_file_atomic(path, text, strlen(text), 0600);
+	r = write_file_atomic(path, text, strlen(text), 0600, DURABLE);
 	json_object_put(o);
 	if (r < 0)
 		return errf(err, r, "cannot record execution %s in %s: %s", e->id, dir, strerror(-r));

@@ -97,7 +97,7 @@ static void to_spool(const struct peon_config *cfg, const struct execution *e, c
 	json_object_object_add(o, "message", json_object_new_string(line));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)ts.tv_sec));
 	text = json_object_to_json_string(o);
-	if (write_file_atomic(path, text, strlen(text), 0600) < 0) {
+	if (write_file_atomic(path, text, strlen(text), 0600, DURABLE) < 0) {
 		struct log_ctx ctx = { .execution_id = e->id };
 		log_full(LOG_WARNING, &ctx, "cannot queue a line for %s in %s", e->log_url, dir);
 	}

@@ -48,7 +48,12 @@ int sessfile_write(const char *runtime_dir, pid_t pid, const struct sessinfo *si
 	json_object_object_add(o, "since", json_object_new_int64((int64_t)time(NULL)));
 	text = json_object_to_json_string(o);
 	path_for(runtime_dir, pid, path, sizeof(path));
-	r = write_file_atomic(path, text, strlen(text), 0600);
+	/* No fsync: a record names a live process and means nothing after the
+	 * machine's own crash (a torn one is dropped as stale when read), while
+	 * a daemon restart finds it in the page cache. The sync cost every
+	 * login 0.3-0.7 ms on a disk-backed runtime_dir, inside the claim the
+	 * client waits on. */
+	r = write_file_atomic(path, text, strlen(text), 0600, VOLATILE);
 	json_object_put(o);
 	return r;
 }

@@ -109,7 +109,7 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, enum durability dur)
 {
 	char tmp[PATH_MAX];
 	int fd, r;
@@ -122,7 +122,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 	r = write_all(fd, data, len);
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && dur == DURABLE && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;

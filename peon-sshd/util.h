@@ -15,8 +15,13 @@
 int read_file(const char *path, size_t max, char **out, size_t *len);
 /* Same, from an already-open fd (not closed). */
 int read_fd(int fd, size_t max, char **out, size_t *len);
-/* Replace path atomically (temp file, fsync, rename) with the given mode. */
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Replace path atomically (temp file, rename) with the given mode, so a
+ * reader sees the old or the new content, never half of one. DURABLE also
+ * syncs the data to disk before the rename, for state that must outlive a
+ * crash of the machine; VOLATILE skips that wait for files that describe
+ * running processes or are rebuilt anyway. */
+enum durability { DURABLE, VOLATILE };
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, enum durability dur);
 
 /* Strict decimal parsing: no sign, no spaces, no trailing garbage. */
 int parse_ulong(const char *s, unsigned long max, unsigned long *out);

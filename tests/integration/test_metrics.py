@@ -105,7 +105,7 @@ def test_textfile_path_on_reload_and_write_errors(tmp_path, hostkeys):
         wait_for(one.exists, what="the first file")
         d.write_conf(prom_conf(two))
         d.proc.send_signal(signal.SIGHUP)
-        want = f"cannot write the metrics file {two}.tmp: No such file or directory"
+        want = f"cannot write the metrics file {two}: No such file or directory"
         wait_for(lambda: status(d).get("metrics_textfile_error") == want, what="the write error in status")
         assert not one.exists(), "the file at the old path would go stale"
         assert d.log().count(want) == 1, "a failing write is logged once, not at every retry"
