@@ -181,35 +181,6 @@ static int read_cgroup_inputs(pid_t pid, char **pcg, char **mi)
 	return r < 0 ? r : read_file("/proc/self/mountinfo", 16 << 20, mi, NULL);
 }
 
-int cgroup_frozen(pid_t pid, bool *frozen, char *err)
-{
-	char *pcg = NULL, *mi = NULL, **paths = NULL;
-	size_t n = 0;
-	int r;
-
-	*frozen = false;
-	r = read_cgroup_inputs(pid, &pcg, &mi);
-	if (r == 0)
-		r = cgroup_freeze_paths(pcg, mi, &paths, &n);
-	if (r < 0) {
-		errf(err, r, "cannot read the job's cgroups: %s", strerror(-r));
-		goto out;
-	}
-	for (size_t i = 0; i < n && !*frozen; i++) {
-		char *text = NULL;
-
-		/* A state file we cannot read says nothing either way. */
-		if (read_file(paths[i], 4096, &text, NULL) == 0)
-			*frozen = cgroup_state_frozen(paths[i], text);
-		free(text);
-	}
-out:
-	strv_free(paths);
-	free(pcg);
-	free(mi);
-	return r;
-}
-
 int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mountinfo, char ***out,
 			 size_t *n)
 {
@@ -237,42 +208,76 @@ int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mo
 	return r;
 }
 
-int cgroup_join(pid_t pid, char *err)
+static bool any_frozen(char **paths, size_t n)
 {
-	char *pcg = NULL, *self = NULL, *mi = NULL, **paths = NULL;
-	size_t n = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *text = NULL;
+		bool frozen = false;
+
+		/* A state file we cannot read says nothing either way. */
+		if (read_file(paths[i], 4096, &text, NULL) == 0)
+			frozen = cgroup_state_frozen(paths[i], text);
+		free(text);
+		if (frozen)
+			return true;
+	}
+	return false;
+}
+
+int cgroup_plan_read(pid_t pid, struct cgroup_plan *p, char *err)
+{
+	char *pcg = NULL, *self = NULL, *mi = NULL, **freeze = NULL;
+	size_t n_freeze = 0;
 	int r = read_cgroup_inputs(pid, &pcg, &mi);
 
+	memset(p, 0, sizeof(*p));
 	if (r == 0)
 		r = read_file("/proc/self/cgroup", 1 << 20, &self, NULL);
 	if (r < 0) {
 		errf(err, r, "cannot read the job's cgroups: %s", strerror(-r));
 		goto out;
 	}
-	r = cgroup_paths_to_join(pcg, self, mi, &paths, &n);
+	r = cgroup_freeze_paths(pcg, mi, &freeze, &n_freeze);
+	if (r == 0)
+		r = cgroup_paths_to_join(pcg, self, mi, &p->join, &p->n_join);
 	if (r < 0) {
 		errf(err, r, "cannot parse /proc/%d/cgroup or /proc/self/cgroup: %s", (int)pid, strerror(-r));
+		cgroup_plan_free(p);
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
-
-		/* "0" means the writing process, whatever pid namespace it is in. */
-		if (fd < 0 || write(fd, "0", 1) != 1) {
-			r = -errno;
-			errf(err, r, "cannot join the job's cgroup %s: %s", paths[i], strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-		close(fd);
-	}
+	p->frozen = any_frozen(freeze, n_freeze);
 out:
-	strv_free(paths);
+	strv_free(freeze);
 	free(pcg);
 	free(self);
 	free(mi);
 	return r;
+}
+
+int cgroup_plan_join(const struct cgroup_plan *p, char *err)
+{
+	for (size_t i = 0; i < p->n_join; i++) {
+		int fd = open(p->join[i], O_WRONLY | O_CLOEXEC);
+
+		/* "0" means the writing process, whatever pid namespace it is in. */
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			int r = -errno;
+
+			errf(err, r, "cannot join the job's cgroup %s: %s", p->join[i], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return r;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+void cgroup_plan_free(struct cgroup_plan *p)
+{
+	strv_free(p->join);
+	p->join = NULL;
+	p->n_join = 0;
 }
 
 /* The kernel serialises migrations with cgroup_threadgroup_rwsem, whose

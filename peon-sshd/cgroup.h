@@ -21,10 +21,19 @@ int cgroup_paths_to_join(const char *job_cg, const char *self_cg, const char *mo
 int cgroup_freeze_paths(const char *proc_cgroup, const char *mountinfo, char ***out, size_t *n);
 /* Does one of those files (named by path) say frozen or freezing? */
 bool cgroup_state_frozen(const char *path, const char *text);
-/* Is pid in a frozen cgroup (docker pause, a frozen pod)? */
-int cgroup_frozen(pid_t pid, bool *frozen, char *err);
-/* Move the calling process into every cgroup of pid. err names the failure. */
-int cgroup_join(pid_t pid, char *err);
+/* What an operation needs of the job's cgroups, read once before the fork
+ * that runs it: the fork inherits our cgroups, so what we compute for
+ * ourselves holds for it, and it does not read /proc and mountinfo again
+ * on the way into the job. */
+struct cgroup_plan {
+	char **join;            /* cgroup.procs files to write, NULL-terminated */
+	size_t n_join;
+	bool frozen;            /* in a frozen cgroup (docker pause, a frozen pod) */
+};
+int cgroup_plan_read(pid_t pid, struct cgroup_plan *p, char *err);
+/* Move the calling process into the planned cgroups. err names the failure. */
+int cgroup_plan_join(const struct cgroup_plan *p, char *err);
+void cgroup_plan_free(struct cgroup_plan *p);
 /* Start now the RCU grace period the next cgroup_join would wait for: a
  * forked child rewrites its own pid into its own cgroup (no migration, the
  * same global lock). A join within about one grace period of the child's

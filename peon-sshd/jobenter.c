@@ -246,6 +246,7 @@ void job_close(struct job_view *jv)
 	if (jv->cwdfd >= 0)
 		close(jv->cwdfd);
 	free(jv->environ);
+	cgroup_plan_free(&jv->cg);
 	job_seccomp_free(jv->seccomp);
 	jv->seccomp = NULL;
 }
@@ -289,14 +290,13 @@ static int read_inherited(struct job_view *jv, char *err)
 
 /* A process joining a frozen cgroup freezes too: the shell would hang
  * without a word. Say so at once instead. */
-static int refuse_paused(const struct job_view *jv, char *err)
+static int read_cgroups(struct job_view *jv, char *err)
 {
-	bool frozen = false;
-	int r = cgroup_frozen(jv->pid, &frozen, err);
+	int r = cgroup_plan_read(jv->pid, &jv->cg, err);
 
 	if (r < 0)
 		return r;
-	if (frozen)
+	if (jv->cg.frozen)
 		return errf(err, -EAGAIN, "the job is paused (its cgroup is frozen): resume it, then connect again");
 	return 0;
 }
@@ -338,7 +338,7 @@ int job_open(const struct execution *e, struct job_view *jv, char *err)
 		errf(err, r, "cannot read the job's process %d: %s", (int)jv->pid, strerror(-r));
 		goto fail;
 	}
-	if ((r = read_inherited(jv, err)) < 0 || (r = refuse_paused(jv, err)) < 0 ||
+	if ((r = read_inherited(jv, err)) < 0 || (r = read_cgroups(jv, err)) < 0 ||
 	    (r = job_label_read(jv->pid, &jv->label, err)) < 0 || (r = job_spec_apply(e, jv, err)) < 0 ||
 	    (r = check_seccomp(e, jv, err)) < 0)
 		goto fail;
@@ -497,7 +497,7 @@ static void build_creds(const struct execution *e, const struct job_view *jv, co
 
 static int enter_job(const struct job_view *jv, char *err)
 {
-	int r = cgroup_join(jv->pid, err);
+	int r = cgroup_plan_join(&jv->cg, err);
 
 	if (r < 0)
 		return r;

@@ -22,6 +22,7 @@
 #define PEON_JOBENTER_H
 
 #include "caps.h"
+#include "cgroup.h"
 #include "joblsm.h"
 #include "procinfo.h"
 #include "registry.h"
@@ -47,6 +48,7 @@ struct job_view {
 	mode_t umask;
 	int oom_score_adj;
 	struct job_label label;       /* its AppArmor profile / SELinux context, taken at exec */
+	struct cgroup_plan cg;        /* the cgroups to join, and whether they are frozen */
 	/* A container's spec decided the sandbox (jobspec.h); its seccomp
 	 * filter, installed instead of the execution's copied one. */
 	bool from_spec;
