@@ -249,14 +249,19 @@ static void logged_in(struct mon *m, const char *user, struct route_answer *ans,
 	m->lctx.key_fp = m->fp;
 	log_full(LOG_INFO, &m->lctx, "accepted key %s (%s) for user %s", fp, m->key_comment ? m->key_comment : "",
 		 m->user ? m->user : "?");
-	{
-		char why[ERRLEN];
-
-		/* The container's process now: the daemon's record may be older. */
-		if (monjob_refresh(m, why) < 0 || job_identity(m->exec, &m->runs_as, why) < 0)
-			log_full(LOG_INFO, &m->lctx, "who the shell runs as is unknown: %s", why);
-	}
 	monfwd_decide(m);
+}
+
+/* After the child has its answer: who the shell runs as takes reading the
+ * job (and, for a container, asking its runtime), which the client need
+ * not wait for. The child's next request is read only after this. */
+static void report_login(struct mon *m)
+{
+	char why[ERRLEN];
+
+	/* The container's process now: the daemon's record may be older. */
+	if (monjob_refresh(m, why) < 0 || job_identity(m->exec, &m->runs_as, why) < 0)
+		log_full(LOG_INFO, &m->lctx, "who the shell runs as is unknown: %s", why);
 	session_report(m, "opened");
 }
 
@@ -329,6 +334,8 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 		    "several executions accept it; the user must name one" : "");
 	monfwd_put_perms(m, &b);
 	mon_reply(m, &b, NULL, 0);
+	if (res == MON_AUTH_OK && claim)
+		report_login(m);
 	/* A key that reaches a job: again, so the lock is still primed when
 	 * the shell joins the job's cgroups right after authentication. */
 	if (!claim && res == MON_AUTH_OK && ans.exec && ans.exec->target.type != TARGET_HOST &&
