@@ -392,7 +392,7 @@ static void on_listen_ready(struct daemon *d, int lfd, int port)
 		start_session(d, fd, &c);
 	}
 	/* Between clients, not while one waits. */
-	spares_fill(d);
+	spares_fill_soon(d);
 }
 
 static void conn_close_socket(struct conn *c)
@@ -1062,7 +1062,8 @@ int daemon_run(struct daemon *d)
 
 		build_pollset(d, &ps);
 		r = poll(ps.p, ps.n, sooner(sooner(sooner(next_timeout(d), control_timeouts(d)), follow_in),
-					    sooner(sooner(keyurls_timeout(d), keyfetch_timeout(d)), metrics_timeout(d))));
+					    sooner(sooner(keyurls_timeout(d), keyfetch_timeout(d)),
+						   sooner(metrics_timeout(d), spares_timeout(d)))));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
@@ -1074,6 +1075,7 @@ int daemon_run(struct daemon *d)
 		keyurls_tick(d);
 		keyfetch_tick(d);
 		metrics_tick(d);
+		spares_tick(d);
 	}
 	teardown(d);
 	return 0;

@@ -104,6 +104,7 @@ struct daemon {
 	size_t n_conns;
 	struct spare *spares;       /* monitors waiting for a connection (spares.h) */
 	size_t n_spares;
+	long long spares_due;       /* when to replace spares taken (mono_ms), 0: not due */
 	time_t started;
 	bool stopping;
 	bool earlier_sessions;      /* records of a daemon before a restart may still be live */

@@ -92,11 +92,35 @@ void spares_fill(struct daemon *d)
 {
 	char err[ERRLEN];
 
+	d->spares_due = 0;
 	while (!d->stopping && waiting(d) < SPARES_WANTED)
 		if (fork_spare(d, err) < 0) {
 			log_err("cannot start a spare monitor: %s", err);
 			return;
 		}
+}
+
+void spares_fill_soon(struct daemon *d)
+{
+	if (waiting(d) == 0)
+		spares_fill(d);
+	else if (!d->spares_due && waiting(d) < SPARES_WANTED)
+		d->spares_due = mono_ms() + SPARES_REFILL_DELAY_MS;
+}
+
+int spares_timeout(const struct daemon *d)
+{
+	long long left = d->spares_due - mono_ms();
+
+	if (!d->spares_due)
+		return -1;
+	return left < 0 ? 0 : (int)left;
+}
+
+void spares_tick(struct daemon *d)
+{
+	if (d->spares_due && mono_ms() >= d->spares_due)
+		spares_fill(d);
 }
 
 /* The oldest waiting spare: the likeliest to have its child ready. */

@@ -21,6 +21,17 @@
 /* Fork spares until SPARES_WANTED are waiting. A failure is logged once;
  * connections are then served by forking at accept, as without spares. */
 void spares_fill(struct daemon *d);
+/* After an accept burst: fill SPARES_REFILL_DELAY_MS later, or now when
+ * the burst took every spare. Forked at once, the daemon's fork and the
+ * new spare's start held both cores of a 2-core worker just when the
+ * connection's child was woken to send its banner (perf: it ran 0.75 ms
+ * late); a few ms on, the connection is in key exchange and one side of
+ * it is always waiting for the other. */
+#define SPARES_REFILL_DELAY_MS 5
+void spares_fill_soon(struct daemon *d);
+/* Poll timeout until the fill is due (-1: none), and the fill when it is. */
+int spares_timeout(const struct daemon *d);
+void spares_tick(struct daemon *d);
 /* Hand the accepted connection fd to a spare (forking one if none waits),
  * saying whether its port has a job (MON_CONN_PRIME): c gets the monitor's
  * pid, routeq socket and uid slot. fd is closed either way. -errno with err
