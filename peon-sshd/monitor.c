@@ -281,6 +281,8 @@ static enum mon_auth_result auth_result(enum route_result rr)
  * during key exchange; primed again when a key probe routes to a job, the
  * lock is still warm at the shell's join. Nothing of the job's is touched
  * before authentication: the primer writes only its own cgroup. */
+#define PRIME_DELAY_MS 2
+
 static void prime_cgroup_lock(struct mon *m)
 {
 	pid_t r = cgroup_prime();
@@ -486,6 +488,11 @@ static int loop_timeout(const struct mon *m)
 		int k = left < 0 ? 0 : (int)left;
 		t = t < 0 || k < t ? k : t;
 	}
+	if (m->prime_at) {
+		long long left = m->prime_at - mono_ms();
+		int k = left < 0 ? 0 : (int)left;
+		t = t < 0 || k < t ? k : t;
+	}
 	return t;
 }
 
@@ -509,6 +516,10 @@ static void serve(struct mon *m)
 			handle_signals(m);
 		monjob_run(m, p + 2);
 		montally_tick(m);
+		if (m->prime_at && mono_ms() >= m->prime_at) {
+			m->prime_at = 0;
+			prime_cgroup_lock(m);
+		}
 		if (m->terminating && !m->child_done && mono_ms() >= m->kill_at)
 			kill(m->child, SIGKILL);
 	}
@@ -671,8 +682,10 @@ int monitor_run(const struct monitor_args *a)
 	}
 	montally_start(&m, fd);
 	close(fd);
+	/* Not at once: our fork would take the core the child needs to send
+	 * its banner. Key exchange lasts longer than the delay. */
 	if (flags & MON_CONN_PRIME)
-		prime_cgroup_lock(&m);
+		m.prime_at = mono_ms() + PRIME_DELAY_MS;
 	serve(&m);
 	while (!m.child_done && waitpid(m.child, &m.child_status, 0) < 0 && errno == EINTR)
 		;
