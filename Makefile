@@ -40,7 +40,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 B := build
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log logjournal peonconf preauth config authkeys keyset keyurl keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ocispec ociseccomp ctlproto duration cgroup caps address report docker containerd
-DAEMON := $(CORE) algo hostkey listener control ctlexec execkeys keyurls keyfetch keyfetcher privdrop daemon gate spares metrics monitor monjob montally monproto uidpool target look follow addlook jobspec \
+DAEMON := $(CORE) algo hostkey listener control ctlexec execkeys keyurls keyfetch keyfetcher privdrop daemon gate spares primer metrics monitor monjob montally monproto uidpool target look follow addlook jobspec \
           jobenter joblsm spawn jobtask monfwd image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.

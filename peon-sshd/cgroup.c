@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 struct cg_mount {
@@ -69,10 +67,13 @@ static bool find_mount(const char *mountinfo, const char *ctrls, size_t clen, st
 
 	while (p && *p) {
 		const char *nl = strchr(p, '\n');
+		const char *sep = strstr(p, " - ");
 		char line[4096];
 		size_t l = nl ? (size_t)(nl - p) : strlen(p);
 
-		if (l < sizeof(line)) {
+		/* Only cgroup mounts get parsed: a Docker host has a line for
+		 * every container layer, and this runs for every hierarchy. */
+		if (l < sizeof(line) && sep && (!nl || sep < nl) && strncmp(sep + 3, "cgroup", 6) == 0) {
 			memcpy(line, p, l);
 			line[l] = '\0';
 			if (parse_mount_line(line, out)) {
@@ -280,22 +281,40 @@ void cgroup_plan_free(struct cgroup_plan *p)
 	p->n_join = 0;
 }
 
-/* The kernel serialises migrations with cgroup_threadgroup_rwsem, whose
- * writer first waits for an RCU grace period unless a writer held it within
- * about the last one (rcu_sync). A write of "0" into a cgroup.procs file the
- * process is already in takes that lock and moves nothing. */
-pid_t cgroup_prime(void)
+int cgroup_prime_path(char **out)
 {
 	char *self = NULL, *mi = NULL, **paths = NULL;
 	size_t n = 0;
-	pid_t pid = fork();
-	int fd;
+	int r = read_cgroup_inputs(getpid(), &self, &mi);
 
-	if (pid != 0)
-		return pid < 0 ? -errno : pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (read_cgroup_inputs(getpid(), &self, &mi) < 0 || cgroup_procs_paths(self, mi, &paths, &n) < 0 || n == 0)
-		_exit(1);
-	fd = open(paths[0], O_WRONLY | O_CLOEXEC);
-	_exit(fd >= 0 && write(fd, "0", 1) == 1 ? 0 : 1);
+	*out = NULL;
+	if (r == 0)
+		r = cgroup_procs_paths(self, mi, &paths, &n);
+	if (r == 0 && n == 0)
+		r = -ENOENT;
+	if (r == 0) {
+		*out = paths[0];
+		paths[0] = paths[n - 1];
+		paths[n - 1] = NULL;
+	}
+	strv_free(paths);
+	free(self);
+	free(mi);
+	return r;
+}
+
+/* The kernel serialises migrations with cgroup_threadgroup_rwsem, whose
+ * writer first waits for an RCU grace period unless a writer held it within
+ * about the last one (rcu_sync). Writing "0" (the writer) into a
+ * cgroup.procs file it is already in takes that lock and moves nothing. */
+int cgroup_prime_write(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "0", 1) != 1)
+		r = -errno;
+	close(fd);
+	return r;
 }

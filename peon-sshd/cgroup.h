@@ -34,11 +34,11 @@ int cgroup_plan_read(pid_t pid, struct cgroup_plan *p, char *err);
 /* Move the calling process into the planned cgroups. err names the failure. */
 int cgroup_plan_join(const struct cgroup_plan *p, char *err);
 void cgroup_plan_free(struct cgroup_plan *p);
-/* Start now the RCU grace period the next cgroup_join would wait for: a
- * forked child rewrites its own pid into its own cgroup (no migration, the
- * same global lock). A join within about one grace period of the child's
- * write does not wait again. Returns the child's pid, for the caller to
- * reap, or -errno; the child touches no cgroup but its own. */
-pid_t cgroup_prime(void);
+/* The cgroup.procs file of our own first hierarchy, where a write of "0"
+ * takes the kernel's migration lock (cgroup_threadgroup_rwsem) and moves
+ * nothing: see primer.h. Heap string. */
+int cgroup_prime_path(char **out);
+/* That write. 0 or -errno. */
+int cgroup_prime_write(const char *path);
 
 #endif

@@ -17,6 +17,7 @@
 #include "jobenter.h"
 #include "keyfetch.h"
 #include "keyurls.h"
+#include "primer.h"
 #include "spares.h"
 #include "spawn.h"
 #include "util.h"
@@ -268,6 +269,7 @@ static void close_inherited(void *arg)
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	spares_close_inherited(d);
+	primer_close_inherited(d);
 	/* Only a monitor needs the host key copies (a spare keeps its own). */
 	hostkeys_free(&d->hk);
 	keyfetch_close_inherited(d);
@@ -361,6 +363,10 @@ static void start_session(struct daemon *d, int fd, struct conn *c)
 		return;
 	}
 	d->conns = nv;
+	/* A job's shell will join its cgroups: start the wait that costs
+	 * now, while the client does key exchange (primer.h). */
+	if (route_port_has_job(&d->reg, c->port))
+		primer_poke(d);
 	if (spares_hand_over(d, fd, c, err) < 0) {
 		log_err("cannot set up a connection: %s", err);
 		gate_uncount(d, c);
@@ -517,6 +523,9 @@ static void answer(struct daemon *d, struct conn *c, const struct routeq_questio
 	}
 	if (rr == ROUTE_AMBIGUOUS)
 		msg = route_ambiguous_message(&d->reg, c->port, q->fingerprint);
+	/* Again as the key reaches a job: still warm when the shell joins. */
+	if (rr == ROUTE_OK && e->target.type != TARGET_HOST)
+		primer_poke(d);
 	if (rr == ROUTE_OK && q->kind == ROUTEQ_CLAIM)
 		rr = claim(d, c, q, e, &msg, &reason);
 	if (routeq_send_answer(c->fd, rr, e, q->fingerprint, msg, reason, err) < 0) {
@@ -582,7 +591,7 @@ static void reap(struct daemon *d)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (keyfetch_reaped(d, pid, st) || spares_reaped(d, pid, st))
+		if (keyfetch_reaped(d, pid, st) || spares_reaped(d, pid, st) || primer_reaped(d, pid, st))
 			continue;
 		if (pid == d->reporter) {
 			d->reporter = 0;
@@ -969,7 +978,7 @@ static int setup(struct daemon *d, char *err)
 	sigset_t set;
 	int r;
 
-	d->ctl_fd = d->sig_fd = d->net_image = -1;
+	d->ctl_fd = d->sig_fd = d->net_image = d->primer_fd = -1;
 	d->ctl_serving.slot = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		d->clients[i].fd = -1;
@@ -1028,6 +1037,7 @@ static void teardown(struct daemon *d)
 	if (d->net_image >= 0)
 		close(d->net_image);
 	spares_free(d);
+	primer_stop(d);
 	uidpool_free(&d->uids);
 	hostkeys_free(&d->hk);
 	hostkey_info_free(&d->hki);

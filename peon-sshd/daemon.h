@@ -111,6 +111,9 @@ struct daemon {
 	struct address addr;        /* discovered at start and on reload */
 	struct hostkey_info hki;    /* the offered host key the connect lines name */
 	pid_t reporter;
+	pid_t primer;               /* the cgroup primer (primer.h), 0 when none */
+	int primer_fd;              /* our end of its pipe, -1 when none */
+	long long primer_retry_at;  /* mono_ms before which it is not started again */
 	unsigned long long accepted, dropped;
 	unsigned long long dropped_by[DROP_REASONS];
 	struct preauth pre;         /* per-source limits and penalties */

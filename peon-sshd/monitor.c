@@ -274,23 +274,6 @@ static enum mon_auth_result auth_result(enum route_result rr)
 	}
 }
 
-/* A shell started in a job joins its cgroups, and the first such write
- * waits for an RCU grace period (8-20 ms here) unless the kernel's
- * migration lock was taken within about the last one (cgroup.h). Primed
- * when the connection comes, on a port with a job, the grace period passes
- * during key exchange; primed again when a key probe routes to a job, the
- * lock is still warm at the shell's join. Nothing of the job's is touched
- * before authentication: the primer writes only its own cgroup. */
-#define PRIME_DELAY_MS 2
-
-static void prime_cgroup_lock(struct mon *m)
-{
-	pid_t r = cgroup_prime();
-
-	if (r < 0)
-		log_full(LOG_DEBUG, &m->lctx, "cannot fork to prime the cgroup lock: %s", strerror((int)-r));
-}
-
 static void on_auth(struct mon *m, const struct mon_request *rq)
 {
 	bool claim = rq->type == MON_AUTH_CLAIM;
@@ -338,13 +321,6 @@ static void on_auth(struct mon *m, const struct mon_request *rq)
 	mon_reply(m, &b, NULL, 0);
 	if (res == MON_AUTH_OK && claim)
 		report_login(m);
-	/* A key that reaches a job: again, so the lock is still primed when
-	 * the shell joins the job's cgroups right after authentication. */
-	if (!claim && res == MON_AUTH_OK && ans.exec && ans.exec->target.type != TARGET_HOST &&
-	    !m->probe_primed) {
-		m->probe_primed = true;
-		prime_cgroup_lock(m);
-	}
 	route_answer_clear(&ans);
 	free(fp);
 }
@@ -488,11 +464,6 @@ static int loop_timeout(const struct mon *m)
 		int k = left < 0 ? 0 : (int)left;
 		t = t < 0 || k < t ? k : t;
 	}
-	if (m->prime_at) {
-		long long left = m->prime_at - mono_ms();
-		int k = left < 0 ? 0 : (int)left;
-		t = t < 0 || k < t ? k : t;
-	}
 	return t;
 }
 
@@ -516,10 +487,6 @@ static void serve(struct mon *m)
 			handle_signals(m);
 		monjob_run(m, p + 2);
 		montally_tick(m);
-		if (m->prime_at && mono_ms() >= m->prime_at) {
-			m->prime_at = 0;
-			prime_cgroup_lock(m);
-		}
 		if (m->terminating && !m->child_done && mono_ms() >= m->kill_at)
 			kill(m->child, SIGKILL);
 	}
@@ -602,7 +569,7 @@ static void cleanup(struct mon *m)
  * and sandboxing itself meanwhile. The socket closing means the daemon
  * does not need this spare (reload, stop): -EPIPE, said by nobody. A child
  * that ends first could not start. */
-static int await_connection(struct mon *m, uint32_t *flags, char *err)
+static int await_connection(struct mon *m, char *err)
 {
 	struct pollfd p[2] = { { .fd = m->daemon_fd, .events = POLLIN }, { .fd = m->sigfd, .events = POLLIN } };
 	int fd;
@@ -618,7 +585,7 @@ static int await_connection(struct mon *m, uint32_t *flags, char *err)
 				return errf(err, -ECHILD, "the network child ended before a connection came");
 		}
 	}
-	fd = mon_recv_connection(m->daemon_fd, flags);
+	fd = mon_recv_connection(m->daemon_fd);
 	return fd == -EPROTO ? errf(err, fd, "the daemon sent something other than a connection") : fd;
 }
 
@@ -629,7 +596,6 @@ static int hand_to_child(struct mon *m, int fd, char *err)
 	int r;
 
 	mon_buf_init(&b, MON_CONNECTION);
-	mon_put_u32(&b, 0);
 	r = mon_send(m->sock, &b, &fd, 1);
 	mon_buf_free(&b);
 	return r < 0 ? errf(err, r, "cannot hand the connection to the network child: %s", strerror(-r)) : 0;
@@ -640,7 +606,6 @@ int monitor_run(const struct monitor_args *a)
 	struct mon m = { .cfg = a->cfg, .sock = -1, .daemon_fd = a->daemon_fd, .sigfd = -1, .child = -1 };
 	char err[ERRLEN];
 	int code = SESSION_EXIT_INTERNAL, fd = -1, nice_was;
-	uint32_t flags = 0;
 	bool lowered;
 
 	/* ps tells a spare (spares.h) from a connection's monitor. A spare
@@ -653,7 +618,7 @@ int monitor_run(const struct monitor_args *a)
 		  setpriority(PRIO_PROCESS, 0, nice_was + SPARE_NICE > 19 ? 19 : nice_was + SPARE_NICE) == 0;
 	if (setup_signals(&m) < 0)
 		goto out;
-	if (start_child(&m, a, err) < 0 || send_setup(&m, a, err) < 0 || (fd = await_connection(&m, &flags, err)) < 0) {
+	if (start_child(&m, a, err) < 0 || send_setup(&m, a, err) < 0 || (fd = await_connection(&m, err)) < 0) {
 		if (fd != -EPIPE)
 			log_full(LOG_ERR, &m.lctx, "%s", err);
 		if (m.child > 0 && !m.child_done) {
@@ -682,10 +647,6 @@ int monitor_run(const struct monitor_args *a)
 	}
 	montally_start(&m, fd);
 	close(fd);
-	/* Not at once: our fork would take the core the child needs to send
-	 * its banner. Key exchange lasts longer than the delay. */
-	if (flags & MON_CONN_PRIME)
-		m.prime_at = mono_ms() + PRIME_DELAY_MS;
 	serve(&m);
 	while (!m.child_done && waitpid(m.child, &m.child_status, 0) < 0 && errno == EINTR)
 		;

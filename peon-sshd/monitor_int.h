@@ -64,8 +64,6 @@ struct mon {
 	long long kill_at;              /* then SIGKILL if it has not ended */
 	bool internal_error;            /* our failure (the daemon did not answer) */
 	bool authed;
-	bool probe_primed;              /* a key probe primed the cgroup lock (monitor.c) */
-	long long prime_at;             /* when to prime it for the hand-over (mono_ms), 0: not */
 	int auth_asks;
 	struct execution *exec;         /* after the claim: the daemon's copy */
 	char *user, *fp, *key_comment;

@@ -414,25 +414,16 @@ int monproto_parse_request(const void *buf, size_t len, struct mon_request *rq, 
 	return rc;
 }
 
-int mon_recv_connection(int sock, uint32_t *flags)
+int mon_recv_connection(int sock)
 {
 	static unsigned char buf[MON_MSG_MAX];
 	int fd = -1, nfds = 0;
 	ssize_t n = mon_recv(sock, buf, &fd, 1, &nfds, MSG_DONTWAIT);
-	struct mon_reader r;
-	uint32_t f;
 
 	if (n == 0 || n == -ECONNRESET)
 		return -EPIPE;
-	if (n > 1 && buf[0] == MON_CONNECTION && nfds == 1) {
-		mon_reader_init(&r, buf + 1, (size_t)n - 1);
-		f = mon_get_u32(&r);
-		if (mon_reader_done(&r) && !(f & ~MON_CONN_KNOWN)) {
-			if (flags)
-				*flags = f;
-			return fd;
-		}
-	}
+	if (n == 1 && buf[0] == MON_CONNECTION && nfds == 1)
+		return fd;
 	if (nfds > 0)
 		close(fd);
 	return n == 1 && buf[0] == MON_CLOSE ? -EPIPE : -EPROTO;

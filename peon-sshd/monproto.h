@@ -141,16 +141,11 @@ int mon_send(int sock, struct mon_buf *b, const int *fds, int nfds);
  * monitor takes none) are all closed and *nfds is -1. Returns the length,
  * 0 at EOF, -EMSGSIZE when the record was cut, -EAGAIN, or another -errno. */
 ssize_t mon_recv(int sock, void *buf, int *fds, int maxfds, int *nfds, int flags);
-/* MON_CONNECTION's flags. PRIME: an execution on the connection's port is
- * a job, so the monitor primes the cgroup lock (cgroup.h) at once. */
-#define MON_CONN_PRIME 1u
-#define MON_CONN_KNOWN MON_CONN_PRIME
-
-/* The next record on sock, which must be MON_CONNECTION with known flags
- * and one fd (a spare's hand-over, spares.h): the fd, with the flags in
- * *flags when not NULL; -EPIPE when the sender closed or said MON_CLOSE
- * (the spare is not needed), -EPROTO for anything else. */
-int mon_recv_connection(int sock, uint32_t *flags);
+/* The next record on sock, which must be MON_CONNECTION, empty, with one
+ * fd (a spare's hand-over, spares.h): the fd; -EPIPE when the sender
+ * closed or said MON_CLOSE (the spare is not needed), -EPROTO for
+ * anything else. */
+int mon_recv_connection(int sock);
 
 /* ---- reading records (the child reads the monitor's with these) ---- */
 

@@ -62,7 +62,7 @@ static int await_connection(char *err)
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
 			return errf(err, -errno, "poll: %s", strerror(errno));
-	fd = mon_recv_connection(MONITOR_FD, NULL);
+	fd = mon_recv_connection(MONITOR_FD);
 	return fd == -EPROTO ? errf(err, fd, "the monitor sent something other than the connection") : fd;
 }
 

@@ -2,7 +2,6 @@
 #include "log.h"
 #include "monitor.h"
 #include "monproto.h"
-#include "route.h"
 #include "routeq.h"
 #include "uidpool.h"
 #include "util.h"
@@ -151,7 +150,6 @@ int spares_hand_over(struct daemon *d, int fd, struct conn *c, char *err)
 		return r;
 	}
 	mon_buf_init(&b, MON_CONNECTION);
-	mon_put_u32(&b, route_port_has_job(&d->reg, c->port) ? MON_CONN_PRIME : 0);
 	r = mon_send(s->fd, &b, &fd, 1);
 	mon_buf_free(&b);
 	close(fd);

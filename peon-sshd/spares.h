@@ -32,10 +32,9 @@ void spares_fill_soon(struct daemon *d);
 /* Poll timeout until the fill is due (-1: none), and the fill when it is. */
 int spares_timeout(const struct daemon *d);
 void spares_tick(struct daemon *d);
-/* Hand the accepted connection fd to a spare (forking one if none waits),
- * saying whether its port has a job (MON_CONN_PRIME): c gets the monitor's
- * pid, routeq socket and uid slot. fd is closed either way. -errno with err
- * when no monitor could take it. */
+/* Hand the accepted connection fd to a spare (forking one if none waits):
+ * c gets the monitor's pid, routeq socket and uid slot. fd is closed either
+ * way. -errno with err when no monitor could take it. */
 int spares_hand_over(struct daemon *d, int fd, struct conn *c, char *err);
 /* Retire every waiting spare (reload, stop): each sees its socket close
  * and ends, with its network child. */

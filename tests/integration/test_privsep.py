@@ -873,3 +873,39 @@ def test_spares_wait_sandboxed_and_serve_one_connection_each(daemon, keys):
         assert not os.path.exists(f"/proc/{mon}") or stat_fields(mon)[0] in ("Z", "X"), f"spare {mon} still runs"
     # Retiring a spare is not an error.
     assert "spare monitor" not in d.log() and "network child broke" not in d.log(), d.log()[-2000:]
+
+
+def primers(d):
+    return [p for p in children(d.proc.pid) if comm(p) == "peon-sshd-prime"]
+
+
+def test_cgroup_primer_is_one_small_helper(daemon, job, keys):
+    """The cgroup primer (primer.h): started by the first connection to a
+    job, one per daemon however many connections come, holding nothing of
+    the daemon's but stdio and its pipe, in the daemon's own cgroups. One
+    that dies is reported with the reason; the daemon and its sessions go
+    on, and the primer ends with the daemon."""
+    k = keys("alice")
+    host_exec(daemon, keys)
+    assert primers(daemon) == [], "a primer before any connection to a job"
+    daemon.add("exec-prime", "--pid", str(job()), key=k)
+    for _ in range(3):
+        r = ssh(k, daemon.port, "true")
+        assert r.returncode == 0, r.stderr
+    [primer] = primers(daemon)
+    st = status(primer)
+    assert id_list(st["Uid"]) == [0, 0, 0, 0]
+    assert set(fds(primer)) - {0, 1, 2} == {3}, fds(primer)
+    assert fds(primer)[3].startswith("pipe:"), fds(primer)
+    with open(f"/proc/{primer}/cgroup") as a, open(f"/proc/{daemon.proc.pid}/cgroup") as b:
+        assert a.read() == b.read(), "the primer must write its own cgroup, which is the daemon's"
+    os.kill(primer, signal.SIGKILL)
+    daemon.wait_log("the cgroup primer ended (Killed)")
+    r = ssh(k, daemon.port, "echo still")
+    assert r.returncode == 0 and r.stdout == "still\n", r.stderr
+    assert primers(daemon) == [], "started again within 10 s of its death"
+    daemon.restart()
+    assert ssh(k, daemon.port, "true").returncode == 0
+    [primer] = primers(daemon)
+    daemon.stop()
+    wait_for(lambda: not os.path.exists(f"/proc/{primer}"), timeout=5, what="the primer to end with the daemon")

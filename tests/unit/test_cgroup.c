@@ -2,6 +2,7 @@
 #include "cgroup.h"
 #include "util.h"
 
+#include <errno.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,24 +116,22 @@ static void test_freeze_paths_and_state(void **state)
 	assert_false(cgroup_state_frozen(".../cgroup.events", "populated 1\nfrozen 10\n"));
 }
 
-/* The primer's write succeeds (as root: the file is the cgroup it is
- * in) and moves nobody: our own cgroups are as they were. */
+/* The primer's file is one of our own cgroup.procs files, and its write
+ * succeeds (as root) and moves nobody: our cgroups are as they were. */
 static void test_prime(void **state)
 {
-	char *before = NULL, *after = NULL;
-	pid_t pid;
-	int status = 0;
+	char *before = NULL, *after = NULL, *path = NULL;
 
 	(void)state;
 	assert_int_equal(read_file("/proc/self/cgroup", 1 << 20, &before, NULL), 0);
-	pid = cgroup_prime();
-	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
+	assert_int_equal(cgroup_prime_path(&path), 0);
+	assert_non_null(strstr(path, "/cgroup.procs"));
 	if (geteuid() == 0)
-		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(cgroup_prime_write(path), 0);
 	assert_int_equal(read_file("/proc/self/cgroup", 1 << 20, &after, NULL), 0);
 	assert_string_equal(before, after);
+	assert_true(cgroup_prime_write("/nonexistent/cgroup.procs") == -ENOENT);
+	free(path);
 	free(before);
 	free(after);
 }
