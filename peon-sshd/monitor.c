@@ -8,7 +8,6 @@
  * A request out of order or malformed ends the connection. */
 #include "monitor.h"
 #include "monitor_int.h"
-#include "cgroup.h"
 #include "preauth.h"
 #include "report.h"
 #include "routeq.h"

@@ -79,6 +79,7 @@ static int primer_start(struct daemon *d)
 
 void primer_poke(struct daemon *d)
 {
+	ssize_t w;
 	int r;
 
 	if (d->primer_fd < 0) {
@@ -91,10 +92,10 @@ void primer_poke(struct daemon *d)
 			return;
 		}
 	}
+	w = write(d->primer_fd, "p", 1);
 	/* Failing is fine: a full pipe holds pokes already, and a primer that
 	 * ended is reaped (primer_reaped), which closes the pipe. */
-	r = (int)write(d->primer_fd, "p", 1);
-	(void)r;
+	(void)w;
 }
 
 static const char *why_ended(int status)
