@@ -258,18 +258,10 @@ out:
 int cgroup_plan_join(const struct cgroup_plan *p, char *err)
 {
 	for (size_t i = 0; i < p->n_join; i++) {
-		int fd = open(p->join[i], O_WRONLY | O_CLOEXEC);
+		int r = cgroup_procs_write(p->join[i]);
 
-		/* "0" means the writing process, whatever pid namespace it is in. */
-		if (fd < 0 || write(fd, "0", 1) != 1) {
-			int r = -errno;
-
-			errf(err, r, "cannot join the job's cgroup %s: %s", p->join[i], strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return r;
-		}
-		close(fd);
+		if (r < 0)
+			return errf(err, r, "cannot join the job's cgroup %s: %s", p->join[i], strerror(-r));
 	}
 	return 0;
 }
@@ -303,11 +295,8 @@ int cgroup_prime_path(char **out)
 	return r;
 }
 
-/* The kernel serialises migrations with cgroup_threadgroup_rwsem, whose
- * writer first waits for an RCU grace period unless a writer held it within
- * about the last one (rcu_sync). Writing "0" (the writer) into a
- * cgroup.procs file it is already in takes that lock and moves nothing. */
-int cgroup_prime_write(const char *path)
+/* "0" means the writing process, whatever pid namespace it is in. */
+int cgroup_procs_write(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
 

@@ -34,11 +34,14 @@ int cgroup_plan_read(pid_t pid, struct cgroup_plan *p, char *err);
 /* Move the calling process into the planned cgroups. err names the failure. */
 int cgroup_plan_join(const struct cgroup_plan *p, char *err);
 void cgroup_plan_free(struct cgroup_plan *p);
-/* The cgroup.procs file of our own first hierarchy, where a write of "0"
- * takes the kernel's migration lock (cgroup_threadgroup_rwsem) and moves
- * nothing: see primer.h. Heap string. */
+/* Write "0" into a cgroup.procs file: the writer moves into that cgroup.
+ * Every write takes the kernel's migration lock (cgroup_threadgroup_rwsem),
+ * whose writer first waits for an RCU grace period unless a writer held it
+ * within about the last one; a write into the writer's own cgroup takes
+ * the lock and moves nothing (primer.h). 0 or -errno. */
+int cgroup_procs_write(const char *path);
+/* The cgroup.procs file of our own first hierarchy, for that primer's
+ * write. Heap string. */
 int cgroup_prime_path(char **out);
-/* That write. 0 or -errno. */
-int cgroup_prime_write(const char *path);
 
 #endif

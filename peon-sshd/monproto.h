@@ -60,7 +60,7 @@ enum mon_type {
 	MON_CLOSE,          /* access has ended (remove, kill, ttl): say goodbye and end */
 	MON_LISTENING,      /* id, ok, error text, port (x11: display), path; fds: 1-2 listening sockets */
 	MON_ENDED,          /* no payload: the answer to MON_ENDING */
-	MON_CONNECTION,     /* flags (MON_CONN_*); fd: the client's connection. The daemon sends it to a
+	MON_CONNECTION,     /* no payload; fd: the client's connection. The daemon sends it to a
 			     * spare monitor, which sends it on to its waiting child (spares.h) */
 	/* job-side helper -> monitor (never on the child's socket) */
 	MON_TASK_RESULT = 96,   /* ok, text (error or path), port; fds */

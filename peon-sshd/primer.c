@@ -39,7 +39,7 @@ static _Noreturn void primer_main(int fd)
 			_exit(0);       /* the daemon closed its end */
 		if (n < 0 && errno != EINTR)
 			_exit(1);
-		if (n > 0 && cgroup_prime_write(path) < 0)
+		if (n > 0 && cgroup_procs_write(path) < 0)
 			_exit(PRIMER_EXIT_WRITE);
 		nanosleep(&gap, NULL);
 	}

@@ -5,8 +5,8 @@
  * a cgroup.procs file takes cgroup_threadgroup_rwsem, whose writer waits
  * for an RCU grace period (8-20 ms on a 2-core cgroup v1 worker) unless a
  * writer held it within about the last one. The daemon pokes the primer
- * when a connection arrives on a port with a job and when a key probe
- * routes to a job; the primer writes "0" into its own cgroup.procs (the
+ * when a connection arrives on a port with a job and when a key probe or
+ * a claim routes to a job; the primer writes "0" into its own cgroup.procs (the
  * same lock, nothing moved), so the grace period passes during key
  * exchange and the lock is still warm when the shell joins.
  *

@@ -127,10 +127,10 @@ static void test_prime(void **state)
 	assert_int_equal(cgroup_prime_path(&path), 0);
 	assert_non_null(strstr(path, "/cgroup.procs"));
 	if (geteuid() == 0)
-		assert_int_equal(cgroup_prime_write(path), 0);
+		assert_int_equal(cgroup_procs_write(path), 0);
 	assert_int_equal(read_file("/proc/self/cgroup", 1 << 20, &after, NULL), 0);
 	assert_string_equal(before, after);
-	assert_true(cgroup_prime_write("/nonexistent/cgroup.procs") == -ENOENT);
+	assert_true(cgroup_procs_write("/nonexistent/cgroup.procs") == -ENOENT);
 	free(path);
 	free(before);
 	free(after);
