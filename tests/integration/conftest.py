@@ -392,7 +392,7 @@ def containers_of(engine):
 
     yield make
     if made:
-        engine.docker("rm", "-f", *made, check=False)
+        engine.remove(*made)
 
 
 @pytest.fixture

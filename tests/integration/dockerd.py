@@ -85,6 +85,10 @@ class Engine:
             assert r.returncode == 0, f"{argv[0]} {' '.join(args)}: {r.stderr}"
         return r
 
+    def remove(self, *names):
+        """Remove containers whether running or not; docker's rm -f kills at once."""
+        return self.docker("rm", "-f", *names, check=False)
+
     def inspect(self, name):
         return json.loads(self.docker("inspect", name).stdout)[0]
 
@@ -141,7 +145,7 @@ class DockerEngine(Engine):
             r = self.docker("ps", "-aq", check=False)
             ids = r.stdout.split()
             if ids:
-                self.docker("rm", "-f", *ids, check=False)
+                self.remove(*ids)
             self._end_service()
         self.proc = None
 

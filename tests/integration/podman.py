@@ -49,9 +49,14 @@ class PodmanEngine(Engine):
                           *cmd).stdout
         return out.strip()
 
+    def remove(self, *names):
+        """Podman's rm -f stops first, waiting 10 s for a pid 1 that ignores
+        SIGTERM (a shell or a sleep does): kill at once, as docker does."""
+        return self.docker("rm", "-f", "-t", "0", *names, check=False)
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.docker("rm", "-f", "-a", check=False)
+            self.remove("-a")
             self._end_service()
         self.proc = None
 
