@@ -1063,6 +1063,7 @@ int daemon_run(struct daemon *d)
 	}
 	log_info("peon-sshd %s ready: control socket %s, default port %d (%s)", PEON_VERSION,
 		 d->cfg.control_socket, d->cfg.debug_port, d->cfg.debug_port_source);
+	job_load_host_nss();
 	spares_fill(d);
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);

@@ -414,6 +414,16 @@ static void lookup_in_job(const char *name, uid_t uid, struct user_info *u)
 	fclose(f);
 }
 
+void job_load_host_nss(void)
+{
+	gid_t groups[8];
+	int n = 8;
+
+	/* The answers do not matter: the lookups load what they go through. */
+	(void)getpwuid(0);
+	(void)getgrouplist("root", 0, groups, &n);
+}
+
 static void lookup_on_host(const char *name, uid_t uid, struct user_info *u)
 {
 	struct passwd *pw = name ? getpwnam(name) : getpwuid(uid);

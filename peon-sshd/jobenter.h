@@ -92,6 +92,13 @@ int job_identity(const struct execution *e, struct job_identity *id, char *err);
 /* Does the job's /etc/passwd name user? Read inside the job's root
  * (RESOLVE_IN_ROOT): symlinks in the image cannot reach the host. */
 bool job_has_user(pid_t pid, const char *user);
+/* Load the worker's NSS modules for users and groups into the calling
+ * process (the daemon, at start): a --host shell's helper resolves its
+ * user with getpwnam and getgrouplist, and in a process that has never
+ * used them that maps and relocates the modules (nss-systemd and libm on
+ * Debian) in every helper, about a millisecond of each host login on a
+ * 2-core worker. Forked monitors and their helpers inherit them loaded. */
+void job_load_host_nss(void);
 /* The program the connect line names: "/bin/bash" when the job has it,
  * else its user's shell when that exists, else "" (the login shell, the
  * busybox toolbox in a job with none). Into buf; returns buf. */
