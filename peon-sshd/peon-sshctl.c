@@ -23,45 +23,7 @@
 
 static const char *prog = "peon-sshctl";
 
-/* Each command's usage: `peon-sshctl CMD --help` prints its own, `--help`
- * all of them. */
-static const struct usage_text {
-	const char *name;
-	const char *text;
-} usages[] = {
-	{ "add", "add ID (--docker CONTAINER | --containerd NAMESPACE/ID | --pid PID | --host) KEYS\n"
-		 "         [--port N] [--user USER] [--ttl DURATION] [--json]\n"
-		 "         [--log-file FILE] [--log-url URL] [--no-port-forwarding] [--no-local-forwarding]\n"
-		 "         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
-		 "      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE (public keys),\n"
-		 "      --key-url URL (https, or http on loopback; peon-sshd fetches it and keeps it fresh)\n"
-		 "      --json: the result as JSON (docs/json.md): address, port, connect line, host keys\n" },
-	{ "remove", "remove ID\n" },
-	{ "keys", "keys ID [--add KEY]... [--add-file FILE]... [--remove FINGERPRINT]... [--json]\n"
-		  "      without options: list the keys; FINGERPRINT as list --json shows it (SHA256:...)\n" },
-	{ "ttl", "ttl ID DURATION|none [--json]\n" },
-	{ "refresh", "refresh ID [--json]         fetch the execution's --key-url keys now\n" },
-	{ "kill", "kill SESSION_PID\n" },
-	{ "list", "list [--json]\n" },
-	{ "sessions", "sessions [ID] [--json]\n" },
-	{ "status", "status [--json]\n" },
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
-		   "       peon-sshctl COMMAND --help\n");
-	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
-		fprintf(f, "  %s", usages[i].text);
-}
-
-static const struct usage_text *find_usage(const char *cmd)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
-		if (strcmp(usages[i].name, cmd) == 0)
-			return &usages[i];
-	return NULL;
-}
+static void usage(FILE *f);
 
 /* `peon-sshctl CMD --help` (or -h) anywhere among CMD's arguments: its
  * usage, without asking the daemon. */
@@ -71,15 +33,6 @@ static bool wants_help(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return true;
 	return false;
-}
-
-static int unknown_command(const char *cmd)
-{
-	fprintf(stderr, "%s: unknown command %s; the commands are:", prog, cmd);
-	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
-		fprintf(stderr, "%s %s", i ? "," : "", usages[i].name);
-	fprintf(stderr, " (see peon-sshctl --help)\n");
-	return 2;
 }
 
 static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -295,10 +248,11 @@ static long long num(json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
 }
 
-static void print_list(json_object *reply)
+static void show_list(json_object *reply, int argc, char **argv)
 {
 	json_object *arr, *t, *keys;
 
+	(void)argc, (void)argv;
 	json_object_object_get_ex(reply, "executions", &arr);
 	printf("%-24s %-6s %-20s %-10s %-5s %-8s %s\n", "EXECUTION", "PORT", "TARGET", "USER", "KEYS",
 	       "SESSIONS", "EXPIRES");
@@ -323,10 +277,11 @@ static void print_list(json_object *reply)
 	}
 }
 
-static void print_sessions(json_object *reply)
+static void show_sessions(json_object *reply, int argc, char **argv)
 {
 	json_object *arr;
 
+	(void)argc, (void)argv;
 	json_object_object_get_ex(reply, "sessions", &arr);
 	printf("%-8s %-24s %-22s %-12s %-18s %s\n", "PID", "EXECUTION", "FROM", "USER", "RUNS AS (UID)", "KEY");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -341,15 +296,16 @@ static void print_sessions(json_object *reply)
 	}
 }
 
-static void print_removed(json_object *reply, const char *id)
+static void show_removed(json_object *reply, int argc, char **argv)
 {
 	json_object *reg;
 
+	(void)argc;
 	/* An id the registry no longer knows, whose live sessions were ended. */
 	if (json_object_object_get_ex(reply, "registered", &reg) && !json_object_get_boolean(reg))
 		printf("%s\n", str(reply, "message"));
 	else
-		printf("execution %s removed\n", id);
+		printf("execution %s removed\n", argv[1]);
 	/* Access has ended; what did not go as planned is still said. */
 	if (*str(reply, "warning"))
 		fprintf(stderr, "%s: warning: %s\n", prog, str(reply, "warning"));
@@ -405,11 +361,12 @@ static void print_host_keys(json_object *reply)
 
 /* Values as a person reads them: strings unquoted and unescaped, durations
  * and sizes with units. The JSON (--json) is the machine's form. */
-static void print_status(json_object *reply)
+static void show_status(json_object *reply, int argc, char **argv)
 {
 	json_object *ports = json_object_object_get(reply, "ports");
 	char up[64], in[64], out[64];
 
+	(void)argc, (void)argv;
 	format_duration(num(reply, "uptime_seconds"), up, sizeof(up));
 	format_bytes(num(reply, "bytes_from_clients"), in, sizeof(in));
 	format_bytes(num(reply, "bytes_to_clients"), out, sizeof(out));
@@ -531,10 +488,11 @@ static json_object *build_ttl(int argc, char **argv)
 	return req;
 }
 
-static void print_keys(json_object *reply)
+static void show_keys(json_object *reply, int argc, char **argv)
 {
 	json_object *arr;
 
+	(void)argc, (void)argv;
 	if (*str(reply, "message")) {
 		printf("execution %s: %s\n", str(reply, "execution"), str(reply, "message"));
 		return;
@@ -562,9 +520,126 @@ static const char *default_socket(const char *config, bool explicit)
 	return cfg.control_socket;
 }
 
+/* Requests of the commands that take at most an execution id. */
+static json_object *build_remove(int argc, char **argv)
+{
+	return simple("remove", argc, argv, true);
+}
+
+static json_object *build_refresh(int argc, char **argv)
+{
+	return simple("refresh", argc, argv, true);
+}
+
+static json_object *build_sessions(int argc, char **argv)
+{
+	return simple("sessions", argc, argv, false);
+}
+
+static json_object *build_bare(const char *cmd, int argc, char **argv)
+{
+	if (argc != 1)
+		die(2, "%s takes no arguments", cmd);
+	return simple(cmd, argc, argv, false);
+}
+
+static json_object *build_list(int argc, char **argv)
+{
+	return build_bare("list", argc, argv);
+}
+
+static json_object *build_status(int argc, char **argv)
+{
+	return build_bare("status", argc, argv);
+}
+
+/* How a successful reply reads without --json; argv as the builder left
+ * it (getopt moves the operands of add to the end). */
+static void show_added(json_object *reply, int argc, char **argv)
+{
+	printf("execution %s is live on port %lld\nConnect with: %s\n", argv[argc - 1],
+	       num(json_object_object_get(reply, "execution"), "port"), str(reply, "connect"));
+}
+
+static void show_message(json_object *reply, int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("%s\n", str(reply, "message"));
+}
+
+/* Every command, once: its usage (`peon-sshctl CMD --help` prints its
+ * own, `--help` all of them), its request and how its answer is shown. */
+static const struct command {
+	const char *name;
+	const char *usage;
+	json_object *(*build)(int argc, char **argv);
+	void (*show)(json_object *reply, int argc, char **argv);
+} commands[] = {
+	{ "add",
+	  "add ID (--docker CONTAINER | --containerd NAMESPACE/ID | --pid PID | --host) KEYS\n"
+	  "         [--port N] [--user USER] [--ttl DURATION] [--json]\n"
+	  "         [--log-file FILE] [--log-url URL] [--no-port-forwarding] [--no-local-forwarding]\n"
+	  "         [--no-remote-forwarding] [--no-agent-forwarding] [--no-x11-forwarding]\n"
+	  "      KEYS: one or more of --key 'ssh-ed25519 AAAA... comment', --key-file FILE (public keys),\n"
+	  "      --key-url URL (https, or http on loopback; peon-sshd fetches it and keeps it fresh)\n"
+	  "      --json: the result as JSON (docs/json.md): address, port, connect line, host keys\n",
+	  build_add, show_added },
+	{ "remove",
+	  "remove ID\n",
+	  build_remove, show_removed },
+	{ "keys",
+	  "keys ID [--add KEY]... [--add-file FILE]... [--remove FINGERPRINT]... [--json]\n"
+	  "      without options: list the keys; FINGERPRINT as list --json shows it (SHA256:...)\n",
+	  build_keys, show_keys },
+	{ "ttl",
+	  "ttl ID DURATION|none [--json]\n",
+	  build_ttl, show_message },
+	{ "refresh",
+	  "refresh ID [--json]         fetch the execution's --key-url keys now\n",
+	  build_refresh, show_keys },
+	{ "kill",
+	  "kill SESSION_PID\n",
+	  build_kill, show_message },
+	{ "list",
+	  "list [--json]\n",
+	  build_list, show_list },
+	{ "sessions",
+	  "sessions [ID] [--json]\n",
+	  build_sessions, show_sessions },
+	{ "status",
+	  "status [--json]\n",
+	  build_status, show_status },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: peon-sshctl [-S SOCKET] [-f CONFIG] COMMAND ...\n"
+		   "       peon-sshctl COMMAND --help\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %s", commands[i].usage);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int unknown_command(const char *cmd)
+{
+	fprintf(stderr, "%s: unknown command %s; the commands are:", prog, cmd);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);
+	fprintf(stderr, " (see peon-sshctl --help)\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
-	const char *sock = NULL, *config = DEFAULT_CONFIG, *cmd;
+	const char *sock = NULL, *config = DEFAULT_CONFIG;
+	const struct command *cmd;
 	bool explicit = false, as_json;
 	json_object *req, *reply;
 	int i = 1;
@@ -586,60 +661,26 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage(stderr), 2;
-	cmd = argv[i];
+	if (!(cmd = find_command(argv[i])))
+		return unknown_command(argv[i]);
 	argc -= i;
 	argv += i;
-	if (!find_usage(cmd))
-		return unknown_command(cmd);
 	if (wants_help(argc, argv))
-		return printf("usage: peon-sshctl %s", find_usage(cmd)->text), 0;
+		return printf("usage: peon-sshctl %s", cmd->usage), 0;
 	as_json = take_json_flag(&argc, argv);
-	if (strcmp(cmd, "add") == 0) {
-		req = build_add(argc, argv);
-	} else if (strcmp(cmd, "remove") == 0) {
-		req = simple(cmd, argc, argv, true);
-	} else if (strcmp(cmd, "kill") == 0) {
-		req = build_kill(argc, argv);
-	} else if (strcmp(cmd, "keys") == 0) {
-		req = build_keys(argc, argv);
-	} else if (strcmp(cmd, "ttl") == 0) {
-		req = build_ttl(argc, argv);
-	} else if (strcmp(cmd, "refresh") == 0) {
-		req = simple(cmd, argc, argv, true);
-	} else if (strcmp(cmd, "sessions") == 0) {
-		req = simple(cmd, argc, argv, false);
-	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "status") == 0) {
-		req = simple(cmd, argc, argv, false);
-		if (argc != 1)
-			die(2, "%s takes no arguments", cmd);
-	} else {
-		return unknown_command(cmd);
-	}
+	req = cmd->build(argc, argv);
 	if (!sock)
 		sock = default_socket(config, explicit);
 	reply = call(sock, req);
 	if (!json_object_get_boolean(json_object_object_get(reply, "ok")))
 		die(1, "%s", str(reply, "error"));
 	/* Live, but something to know (a key URL that holds no key yet). */
-	if (strcmp(cmd, "add") == 0 && *str(reply, "warning"))
+	if (cmd->build == build_add && *str(reply, "warning"))
 		fprintf(stderr, "%s: warning: %s\n", prog, str(reply, "warning"));
 	if (as_json)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-	else if (strcmp(cmd, "add") == 0)
-		printf("execution %s is live on port %lld\nConnect with: %s\n", argv[argc - 1],
-		       num(json_object_object_get(reply, "execution"), "port"), str(reply, "connect"));
-	else if (strcmp(cmd, "remove") == 0)
-		print_removed(reply, argv[1]);
-	else if (strcmp(cmd, "kill") == 0 || strcmp(cmd, "ttl") == 0)
-		printf("%s\n", str(reply, "message"));
-	else if (strcmp(cmd, "keys") == 0 || strcmp(cmd, "refresh") == 0)
-		print_keys(reply);
-	else if (strcmp(cmd, "list") == 0)
-		print_list(reply);
-	else if (strcmp(cmd, "sessions") == 0)
-		print_sessions(reply);
 	else
-		print_status(reply);
+		cmd->show(reply, argc, argv);
 	json_object_put(req);
 	json_object_put(reply);
 	return 0;

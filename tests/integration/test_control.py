@@ -146,6 +146,14 @@ def test_unknown_command(tmp_path):
                         " (see peon-sshctl --help)\n")
 
 
+@pytest.mark.parametrize("cmd", ["list", "status"])
+@pytest.mark.parametrize("extra", [["x"], ["x", "y"]])
+def test_commands_without_arguments_say_so(tmp_path, cmd, extra):
+    r = subprocess.run([CTL, "-S", str(tmp_path / "none.sock"), cmd, *extra], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr == f"peon-sshctl: {cmd} takes no arguments\n"
+
+
 def test_daemon_as_non_root_says_root_is_needed(tmp_path):
     base = tempfile.mkdtemp(prefix="peon-nonroot-")
     os.chmod(base, 0o755)
