@@ -38,6 +38,9 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 B := build
+# One build job per core where the order does not matter (check-build,
+# the package, the fuzzers): CI has 2 cores and 25 minutes.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 # Modules shared by the daemon, the control tool and the unit tests.
 CORE := util log logjournal peonconf preauth config authkeys keyset keyurl keyfp route routeq regstore envfilter envbuild procinfo registry jobseccomp ocispec ociseccomp ctlproto duration cgroup caps address report docker containerd
 DAEMON := $(CORE) algo hostkey listener control ctlexec execkeys keyurls keyfetch keyfetcher privdrop daemon gate spares primer metrics monitor monjob montally monproto uidpool target look follow addlook jobspec \
@@ -62,7 +65,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all progs deps check unit valgrind integration integration-san fuzz fuzz-smoke demo install uninstall \
-        clean bench lint deb package-test clang-build
+        clean bench lint deb package-test clang-build check-build
 # What is installed (and packaged); `all` adds the test-only network child.
 PROGS := $(B)/peon-sshd $(B)/peon-sshd-net $(B)/peon-sshctl $(B)/peon-sftp-server
 # `all` never installs packages: a build on a packager's or admin's machine
@@ -75,7 +78,7 @@ deps:
 	@scripts/install-deps test
 
 # The tests' objects fail on any warning; a command-line WERROR=0 still wins.
-check unit valgrind integration integration-san fuzz fuzz-smoke package-test: WERROR = 1
+check check-build unit valgrind integration integration-san fuzz fuzz-smoke package-test: WERROR = 1
 
 $(B):
 	@mkdir -p $(B) $(B)/san
@@ -180,16 +183,20 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(addprefix $(B)/fuzz/,$(addsuffix .o,$(UN
 fuzz: deps $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
 # Each target runs in a directory of its own holding its corpus and seeds
-# (fuzz_sftp makes it its root, as the nobody user: hence mode 1777).
+# (fuzz_sftp makes it its root, as the nobody user: hence mode 1777), one
+# per core at a time: a libFuzzer run is one process, timed by the clock.
+FUZZ_RUNS := $(addprefix fuzz-run-,$(FUZZ_TARGETS))
+.PHONY: $(FUZZ_RUNS)
+$(FUZZ_RUNS): fuzz-run-%: $(B)/fuzz/%
+	@run=$(B)/fuzz/run-$*; mkdir -p $$run/corpus && chmod 1777 $$run $$run/corpus && rm -rf $$run/seeds && \
+	  cp -r tests/fuzz/seeds/$* $$run/seeds && \
+	  ( cd $$run && ../$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    corpus seeds >../$*.log 2>&1 ) || \
+	  { echo "fuzz: $* failed (see $(B)/fuzz/$*.log)"; tail -40 $(B)/fuzz/$*.log; exit 1; }
+
 fuzz-smoke: fuzz
-	@failed=0; for t in $(FUZZ_TARGETS); do run=$(B)/fuzz/run-$$t; \
-	  mkdir -p $$run/corpus && chmod 1777 $$run $$run/corpus && rm -rf $$run/seeds && \
-	  cp -r tests/fuzz/seeds/$$t $$run/seeds && \
-	  ( cd $$run && ../$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-	    corpus seeds >../$$t.log 2>&1 ) || \
-	  { echo "fuzz: $$t failed (see $(B)/fuzz/$$t.log)"; tail -40 $(B)/fuzz/$$t.log; failed=1; }; \
-	  done; [ $$failed = 0 ] && echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS) s each, no crash"; \
-	  exit $$failed
+	@$(MAKE) --no-print-directory -k -j$(NPROC) $(FUZZ_RUNS) && \
+	  echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS) s each, no crash"
 
 # A job process under a filter of the tests' own (test_job_seccomp.py);
 # static: it runs inside a busybox root.
@@ -204,7 +211,8 @@ $(B)/scratch-app: tests/helpers/scratch_app.c | $(B)
 $(B)/syscall-probe: tests/helpers/syscall_probe.c | $(B)
 	$(CC) -O2 -Wall -Wextra -Werror -static $< -o $@
 
-integration: deps all $(TEST_SSHD) $(B)/seccomp-job $(B)/scratch-app $(B)/syscall-probe
+TEST_HELPERS := $(B)/seccomp-job $(B)/scratch-app $(B)/syscall-probe
+integration: deps all $(TEST_SSHD) $(TEST_HELPERS)
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
 # The relay, session, privilege-separation, forwarding, SFTP and key-control
@@ -223,7 +231,15 @@ integration-san: deps all
 clang-build: deps
 	$(MAKE) --no-print-directory CC=clang B=$(B)/clang WERROR=1 progs
 
-check: deps all lint clang-build unit valgrind fuzz-smoke integration integration-san package-test
+# Every program the checks run, built first with one job per core (the
+# tree's rules name all their inputs); the checks themselves then run one
+# after another, as the timing tests need the machine to themselves.
+check-build: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) WERROR=1 all $(TEST_HELPERS) $(B)/sand/peon-sshd \
+	  $(addprefix $(B)/san/,$(UNIT_TESTS)) $(addprefix $(B)/vg/,$(UNIT_TESTS)) $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
+	@$(MAKE) --no-print-directory -j$(NPROC) CC=clang B=$(B)/clang WERROR=1 progs
+
+check: check-build lint clang-build unit valgrind fuzz-smoke integration integration-san package-test
 
 lint:
 	@if command -v cppcheck >/dev/null; then \
@@ -281,7 +297,7 @@ $(DEB): $(shell find $(DEB_SRC) -type f 2>/dev/null)
 	cp -a $(DEB_SRC) $(DEB_DIR)/src/
 	@# Without this make's MAKEFLAGS: a command-line B= or PREFIX= would reach
 	@# debian/rules' own make (and its clean would remove this build dir).
-	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc -j$(NPROC) >../build.log 2>&1 || \
 	  { tail -40 ../build.log; echo "deb: dpkg-buildpackage failed (see $(DEB_DIR)/build.log)" >&2; exit 1; }
 	lintian --fail-on error,warning --info $@
 
