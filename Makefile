@@ -229,15 +229,15 @@ integration-san: deps all
 # own: both compilers must keep building the tree (Debian builds with gcc,
 # the fuzz targets need clang).
 clang-build: deps
-	$(MAKE) --no-print-directory CC=clang B=$(B)/clang WERROR=1 progs
+	$(MAKE) --no-print-directory -j$(NPROC) CC=clang B=$(B)/clang WERROR=1 progs
 
 # Every program the checks run, built first with one job per core (the
-# tree's rules name all their inputs); the checks themselves then run one
-# after another, as the timing tests need the machine to themselves.
+# tree's rules name all their inputs; clang-build does the same for its
+# own tree); the checks themselves then run one after another, as the
+# timing tests need the machine to themselves.
 check-build: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) WERROR=1 all $(TEST_HELPERS) $(B)/sand/peon-sshd \
 	  $(addprefix $(B)/san/,$(UNIT_TESTS)) $(addprefix $(B)/vg/,$(UNIT_TESTS)) $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
-	@$(MAKE) --no-print-directory -j$(NPROC) CC=clang B=$(B)/clang WERROR=1 progs
 
 check: check-build lint clang-build unit valgrind fuzz-smoke integration integration-san package-test
 

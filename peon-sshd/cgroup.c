@@ -284,11 +284,8 @@ int cgroup_prime_path(char **out)
 		r = cgroup_procs_paths(self, mi, &paths, &n);
 	if (r == 0 && n == 0)
 		r = -ENOENT;
-	if (r == 0) {
-		*out = paths[0];
-		paths[0] = paths[n - 1];
-		paths[n - 1] = NULL;
-	}
+	if (r == 0 && !(*out = strdup(paths[0])))
+		r = -ENOMEM;
 	strv_free(paths);
 	free(self);
 	free(mi);
