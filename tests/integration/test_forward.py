@@ -25,7 +25,24 @@ def fetch_through_tunnel(key, port, inner):
                               capture_output=True, text=True).stdout
     finally:
         t.terminate()
-        t.wait(timeout=10)
+        try:
+            t.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            # Seen once in CI, never reproduced: say what the client was doing.
+            state = _proc_state(t.pid)
+            t.kill()
+            _, err = t.communicate()
+            raise AssertionError(f"ssh -L did not end 10 s after SIGTERM ({state}); its stderr: {err!r}") from None
+
+
+def _proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            state = [line.strip() for line in f if line.startswith(("State:", "SigBlk:", "SigIgn:"))]
+        with open(f"/proc/{pid}/wchan") as f:
+            return ", ".join(state + [f"wchan: {f.read()}"])
+    except OSError as e:
+        return f"/proc/{pid}: {e}"
 
 
 def _connectable(port):
