@@ -609,11 +609,15 @@ int monitor_run(const struct monitor_args *a)
 
 	/* ps tells a spare (spares.h) from a connection's monitor. A spare
 	 * and its child start at a low priority: getting ready for the next
-	 * client must not slow the clients being served on a busy machine. */
+	 * client must not slow the clients being served on a busy machine.
+	 * A monitor forked because no spare was left has its client waiting
+	 * already, so it starts at the daemon's priority: lowered, a burst's
+	 * monitors starting their children queued behind the clients they
+	 * were forked for (tests/bench/ab.py --concurrent). */
 	prctl(PR_SET_NAME, "peon-sshd-spare");
 	errno = 0;
 	nice_was = getpriority(PRIO_PROCESS, 0);
-	lowered = errno == 0 &&
+	lowered = a->spare && errno == 0 &&
 		  setpriority(PRIO_PROCESS, 0, nice_was + SPARE_NICE > 19 ? 19 : nice_was + SPARE_NICE) == 0;
 	if (setup_signals(&m) < 0)
 		goto out;

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "hostkey.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct monitor_args {
@@ -20,6 +21,7 @@ struct monitor_args {
 	uid_t uid;                  /* the child's uid and gid (privsep.uid_base + slot) */
 	gid_t gid;
 	const char *empty_dir;
+	bool spare;                 /* no connection waits for it yet: start at a low priority */
 };
 
 /* Serve the connection to its end; returns the process exit code (enum

@@ -32,7 +32,9 @@ static size_t waiting(const struct daemon *d)
 	return n;
 }
 
-static int fork_spare(struct daemon *d, char *err)
+/* spare: whether it waits for a later connection (spares.h) or is forked
+ * for the one being handed over (monitor.h). */
+static int fork_monitor(struct daemon *d, bool spare, char *err)
 {
 	struct spare *nv = realloc(d->spares, (d->n_spares + 1) * sizeof(*nv));
 	uint64_t rnd = 0;
@@ -65,7 +67,7 @@ static int fork_spare(struct daemon *d, char *err)
 		struct hostkeys hk = d->hk;
 		struct monitor_args a = {
 			.cfg = &d->cfg, .daemon_fd = sp[1], .net_image = d->net_image, .hk = &hk,
-			.uid = (uid_t)id, .gid = (gid_t)id, .empty_dir = d->empty_dir,
+			.uid = (uid_t)id, .gid = (gid_t)id, .empty_dir = d->empty_dir, .spare = spare,
 		};
 		close(sp[0]);
 		/* The monitor keeps the host keys; close_inherited drops the daemon's. */
@@ -93,7 +95,7 @@ void spares_fill(struct daemon *d)
 
 	d->spares_due = 0;
 	while (!d->stopping && waiting(d) < SPARES_WANTED)
-		if (fork_spare(d, err) < 0) {
+		if (fork_monitor(d, true, err) < 0) {
 			log_err("cannot start a spare monitor: %s", err);
 			return;
 		}
@@ -143,7 +145,7 @@ int spares_hand_over(struct daemon *d, int fd, struct conn *c, char *err)
 	struct mon_buf b;
 	int r = 0;
 
-	if (!s && (r = fork_spare(d, err)) == 0)
+	if (!s && (r = fork_monitor(d, false, err)) == 0)
 		s = oldest(d);
 	if (r < 0) {
 		close(fd);
