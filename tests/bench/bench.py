@@ -181,7 +181,22 @@ class Bench:
         wait_port(port)
         self.servers.append(Server("dropbear", port, "/usr/sbin/dropbear", proc))
 
+    def start_load(self, n):
+        """n CPU-bound loops at the servers' priority, each in a session of its
+        own (killed by group in teardown) and ended by timeout(1) after an
+        hour whatever happens to this script."""
+        self.load = [subprocess.Popen(["timeout", "3600", "sh", "-c", "while :; do :; done"],
+                                      start_new_session=True) for _ in range(n)]
+        if n:
+            self.results["load"] = n
+
     def teardown(self):
+        for p in getattr(self, "load", []):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
         for s in self.servers:
             s.stop()
         if self.job:
@@ -525,6 +540,9 @@ class Bench:
                          f"libssh's first key operation {n['openssl_heap_after_first_key_kib']} KiB "
                          f"(after ssh_init {n['openssl_heap_after_ssh_init_kib']} KiB); libcrypto RELRO "
                          f"{n['libcrypto_relro_kib']} KiB.")
+        if self.results.get("load"):
+            lines.append("")
+            lines.append(f"Measured with {self.results['load']} busy loops running (--load).")
         return "\n".join(lines)
 
 
@@ -534,6 +552,8 @@ def main():
     ap.add_argument("--only", default="", help="comma list: true,exec,sftp,forward,memory,concurrency,keystroke")
     ap.add_argument("--size-mib", type=int, help="bulk transfer size (default 1024)")
     ap.add_argument("--rounds", type=int, help="rounds for bulk figures (default 3)")
+    ap.add_argument("--load", type=int, default=0, metavar="N",
+                    help="run N busy loops during the figures, as a worker whose jobs hold the CPUs would")
     args = ap.parse_args()
     args.n_true, args.n_bulk, args.n_conc, args.n_keys = 30, 3, 2, 3
     args.size, args.sessions, args.concurrent, args.keystrokes = GiB, (100, 500), 200, 200
@@ -547,10 +567,13 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench: run as root (entering namespaces and creating a throwaway user need it)")
     only = set(filter(None, args.only.split(",")))
+    if not 0 <= args.load <= 64:
+        sys.exit("bench: --load takes 0 to 64 busy loops")
     b = Bench(args)
     t0 = time.monotonic()
     try:
         b.setup()
+        b.start_load(args.load)
         for key, fn in (("true", b.fig_true), ("exec", b.fig_exec_throughput), ("sftp", b.fig_sftp),
                         ("forward", b.fig_forward), ("memory", b.fig_memory),
                         ("concurrency", b.fig_concurrency), ("keystroke", b.fig_keystroke)):
