@@ -609,12 +609,11 @@ int monitor_run(const struct monitor_args *a)
 
 	/* ps tells a spare (spares.h) from a connection's monitor. A spare
 	 * and its child start at a low priority: getting ready for the next
-	 * client must not slow the clients being served on a busy machine.
-	 * A monitor forked because no spare was left has its client waiting
-	 * already, so it starts at the daemon's priority: lowered, a burst's
-	 * monitors starting their children queued behind the clients they
-	 * were forked for (tests/bench/ab.py --concurrent). */
-	prctl(PR_SET_NAME, "peon-sshd-spare");
+	 * client should take little CPU from the clients being served on a
+	 * busy machine. A monitor forked because no spare was left is not
+	 * getting ready for anyone: its client is waiting, so it starts as a
+	 * connection's monitor, at the daemon's priority. */
+	prctl(PR_SET_NAME, a->spare ? "peon-sshd-spare" : "peon-sshd-mon");
 	errno = 0;
 	nice_was = getpriority(PRIO_PROCESS, 0);
 	lowered = a->spare && errno == 0 &&

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,7 +144,7 @@ int spares_hand_over(struct daemon *d, int fd, struct conn *c, char *err)
 {
 	struct spare *s = oldest(d);
 	struct mon_buf b;
-	int r = 0;
+	int r = 0, prio;
 
 	if (!s && (r = fork_monitor(d, false, err)) == 0)
 		s = oldest(d);
@@ -163,6 +164,14 @@ int spares_hand_over(struct daemon *d, int fd, struct conn *c, char *err)
 		s->fd = -1;
 		return r;
 	}
+	/* A spare forked when the burst took the ready ones may still be
+	 * starting its child at a spare's low priority, which it would keep
+	 * until the connection reaches it: from now on it serves a waiting
+	 * client. (Its child, if already forked, is raised by the monitor.) */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0)
+		setpriority(PRIO_PROCESS, (id_t)s->pid, prio);
 	c->pid = s->pid;
 	c->fd = s->fd;
 	c->uid_slot = s->uid_slot;

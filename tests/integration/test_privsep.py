@@ -875,6 +875,39 @@ def test_spares_wait_sandboxed_and_serve_one_connection_each(daemon, keys):
     assert "spare monitor" not in d.log() and "network child broke" not in d.log(), d.log()[-2000:]
 
 
+
+def test_hand_over_raises_the_monitor_before_it_runs(daemon, keys):
+    """A spare forked when a burst took the ready ones may still be starting
+    when a client is handed to it; it serves a waiting client from then on,
+    so the daemon raises it to its own priority at the hand-over instead of
+    leaving that to the monitor once the connection reaches it. Stopped, the
+    spares cannot raise themselves: whichever took the connection was
+    raised by the daemon."""
+    d = daemon
+    host_exec(d, keys)
+    waiting = find(d, lambda: len(spares(d)) == 2 and all(len(net_children(s)) == 1 for s in spares(d)) and
+                   spares(d), "two spare monitors, each with its network child")
+    base = nice(d.proc.pid)
+    assert all(nice(m) == base + 10 for m in waiting), [nice(m) for m in waiting]
+    for mon in waiting:
+        os.kill(mon, signal.SIGSTOP)
+    s = None
+    try:
+        s = connect_from("127.0.0.1", d.port)
+        raised = find(d, lambda: [m for m in waiting if nice(m) == base], "the spare given the connection, raised")
+        assert len(raised) == 1, [nice(m) for m in waiting]
+        # Its child waits for the monitor to pass the connection on, and is raised by it then.
+        (child,) = net_children(raised[0])
+        assert nice(child) == base + 10, nice(child)
+    finally:
+        for mon in waiting:
+            os.kill(mon, signal.SIGCONT)
+    try:
+        assert banner(s).startswith(b"SSH-2.0-")
+        find(d, lambda: nice(child) == base, "the network child raised by its monitor")
+    finally:
+        s.close()
+
 def primers(d):
     return [p for p in children(d.proc.pid) if comm(p) == "peon-sshd-prime"]
 
