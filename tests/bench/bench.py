@@ -185,8 +185,10 @@ class Bench:
         """n CPU-bound loops at the servers' priority, each in a session of its
         own (killed by group in teardown) and ended by timeout(1) after an
         hour whatever happens to this script."""
-        self.load = [subprocess.Popen(["timeout", "3600", "sh", "-c", "while :; do :; done"],
-                                      start_new_session=True) for _ in range(n)]
+        self.load = []
+        for _ in range(n):
+            self.load.append(subprocess.Popen(["timeout", "3600", "sh", "-c", "while :; do :; done"],
+                                              start_new_session=True))
         if n:
             self.results["load"] = n
 
@@ -542,7 +544,9 @@ class Bench:
                          f"{n['libcrypto_relro_kib']} KiB.")
         if self.results.get("load"):
             lines.append("")
-            lines.append(f"Measured with {self.results['load']} busy loops running (--load).")
+            n = self.results["load"]
+            lines.append(f"Measured with {n} busy loop{'s' if n != 1 else ''} running on "
+                         f"{os.cpu_count()} CPUs (--load).")
         return "\n".join(lines)
 
 
@@ -569,6 +573,10 @@ def main():
     only = set(filter(None, args.only.split(",")))
     if not 0 <= args.load <= 64:
         sys.exit("bench: --load takes 0 to 64 busy loops")
+    # SIGTERM and SIGHUP end the run through teardown, as Ctrl-C does: the
+    # throwaway user, the servers and any --load loops go with it.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     b = Bench(args)
     t0 = time.monotonic()
     try:
