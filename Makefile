@@ -47,7 +47,7 @@ DAEMON := $(CORE) algo hostkey listener control ctlexec execkeys keyurls keyfetc
           jobenter joblsm spawn jobtask monfwd image sessfile pty forward reporter
 # The network child (one per connection, exec'd by the monitor, sandboxed):
 # all of libssh, and nothing that touches the job or the registry.
-NET := netchild algo sandbox privdrop monclient monproto session auth dispatch channel chan_session chan_direct \
+NET := netchild algo sandbox privdrop monclient monproto session clientalive auth dispatch channel chan_session chan_direct \
        chan_forwarded chan_agent chan_x11 listeners relay \
        testhook util log keyfp envfilter
 # Unit tests also cover the SFTP server's parser.

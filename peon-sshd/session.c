@@ -59,32 +59,6 @@ static int key_exchange(struct sess *ss)
 	return rc;
 }
 
-/* ClientAliveInterval/CountMax as OpenSSH: after an interval without a
- * byte from the client, ask it for an answer; after count_max unanswered
- * intervals, close. libssh 0.10 collects the answer to one keepalive at the
- * next call, so two calls leave exactly one probe outstanding. */
-static int client_alive(struct sess *ss, long long now)
-{
-	long long iv = (long long)ss->cfg->limits.client_alive_interval * 1000;
-	long long due;
-
-	if (iv <= 0)
-		return -1;
-	due = ss->last_rx_ms + iv * (ss->alive_probes + 1);
-	if (now < due)
-		return (int)(due - now);
-	if (ss->alive_probes >= ss->cfg->limits.client_alive_count_max) {
-		log_full(LOG_NOTICE, &ss->lctx, "closing: the client did not answer %d keepalives",
-			 ss->alive_probes);
-		ss->quit = true;
-		return 0;
-	}
-	ssh_send_keepalive(ss->s);
-	ssh_send_keepalive(ss->s);
-	ss->alive_probes++;
-	return (int)iv;
-}
-
 static int min_timeout(int a, int b)
 {
 	if (a < 0)

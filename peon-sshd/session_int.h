@@ -76,11 +76,17 @@ struct sess {
 	bool agent_wanted;               /* a session channel asked for agent forwarding */
 	bool agent_done;                 /* ... and it was set up or refused */
 	long long unused_since;          /* no channel and no listener since then; 0: in use */
-	/* ClientAliveInterval: time of the last bytes from the client, and how
-	 * many probes went unanswered since. */
+	/* ClientAliveInterval (clientalive.c): time of the last bytes from the
+	 * client, the kernel's count of them then, and how many probes went
+	 * unanswered since. */
 	long long last_rx_ms;
+	unsigned long long rx_bytes;
 	int alive_probes;
 };
+
+/* clientalive.c: ClientAliveInterval/CountMax. The poll timeout until the
+ * next probe is due (-1: off); sets ss->quit once count_max went unanswered. */
+int client_alive(struct sess *ss, long long now);
 
 /* auth.c */
 void auth_handle(struct sess *ss, ssh_message msg);
