@@ -126,6 +126,20 @@ void session_watch_refused_requests(struct sess *ss)
 	ssh_set_log_level(SSH_LOG_PROTOCOL);
 }
 
+/* libssh 0.10 reads at most 4 KiB per poll event (MAX_BUF_SIZE, compiled
+ * in), so a 32 KiB packet took eight rounds of this loop, each polling every
+ * fd of the connection. While libssh's own poll finds more to do (SSH_OK;
+ * SSH_AGAIN when nothing is waiting) it reads again, at most SOCKET_READS
+ * times a round, so the monitor and the job's fds are still served. */
+#define SOCKET_READS 16
+
+static void read_socket(struct sess *ss)
+{
+	for (int i = 0; i < SOCKET_READS && !ss->quit; i++)
+		if (ssh_event_dopoll(ss->ev, 0) != SSH_OK)
+			break;
+}
+
 static void serve(struct sess *ss)
 {
 	static struct pollset ps;
@@ -151,7 +165,7 @@ static void serve(struct sess *ss)
 				ss->alive_probes = 0;
 			}
 			/* Read and process packets: callbacks record, requests queue. */
-			ssh_event_dopoll(ss->ev, 0);
+			read_socket(ss);
 		}
 		/* An agent asked for before a queued shell request: socket first. */
 		chan_agent_setup(ss);
