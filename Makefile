@@ -215,13 +215,13 @@ TEST_HELPERS := $(B)/seccomp-job $(B)/scratch-app $(B)/syscall-probe
 integration: deps all $(TEST_SSHD) $(TEST_HELPERS)
 	PEON_SSHD=$(abspath $(TEST_SSHD)) /usr/bin/python3 -m pytest -q -ra $(PYTEST_ARGS)
 
-# The relay, session, privilege-separation, forwarding, SFTP and key-control
-# tests again against a sanitized daemon (its monitor, network child and key
-# fetcher are sanitized too).
+# The relay, session, privilege-separation, forwarding, SFTP, ClientAlive and
+# key-control tests again against a sanitized daemon (its monitor, network
+# child and key fetcher are sanitized too).
 SAN_TESTS := tests/integration/test_relay.py tests/integration/test_sessions.py tests/integration/test_privsep.py \
              tests/integration/test_forward.py tests/integration/test_sftp.py tests/integration/test_job_seccomp.py \
-             tests/integration/test_forward_remote.py tests/integration/test_key_urls.py \
-             tests/integration/test_keys_control.py tests/integration/test_runtimes.py
+             tests/integration/test_forward_remote.py tests/integration/test_client_alive.py \
+             tests/integration/test_key_urls.py tests/integration/test_keys_control.py tests/integration/test_runtimes.py
 integration-san: deps all
 	$(MAKE) integration SAN=1 PYTEST_ARGS="$(SAN_TESTS)"
 
