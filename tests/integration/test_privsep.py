@@ -833,6 +833,12 @@ def spares(d):
     return sorted(p for p in children(d.proc.pid) if comm(p) == SPARE)
 
 
+def ready_spares(d):
+    """Wait for the daemon's two spares, each with its network child started."""
+    return find(d, lambda: len(spares(d)) == 2 and all(len(net_children(s)) == 1 for s in spares(d)) and
+                spares(d), "two spare monitors, each with its network child")
+
+
 def test_spares_wait_sandboxed_and_serve_one_connection_each(daemon, keys):
     """Two spare monitors wait with their network children already exec'd
     and sandboxed, holding no connection; a connection is served by one of
@@ -840,8 +846,7 @@ def test_spares_wait_sandboxed_and_serve_one_connection_each(daemon, keys):
     retires the spares (they hold the old configuration and host keys)."""
     d = daemon
     host_exec(d, keys)
-    waiting = find(d, lambda: len(spares(d)) == 2 and all(len(net_children(s)) == 1 for s in spares(d)) and
-                   spares(d), "two spare monitors, each with its network child")
+    waiting = ready_spares(d)
     uids = set()
     for mon in waiting:
         (child,) = net_children(mon)
@@ -875,7 +880,6 @@ def test_spares_wait_sandboxed_and_serve_one_connection_each(daemon, keys):
     assert "spare monitor" not in d.log() and "network child broke" not in d.log(), d.log()[-2000:]
 
 
-
 def test_hand_over_raises_the_monitor_before_it_runs(daemon, keys):
     """A spare forked when a burst took the ready ones may still be starting
     when a client is handed to it; it serves a waiting client from then on,
@@ -885,8 +889,7 @@ def test_hand_over_raises_the_monitor_before_it_runs(daemon, keys):
     raised by the daemon."""
     d = daemon
     host_exec(d, keys)
-    waiting = find(d, lambda: len(spares(d)) == 2 and all(len(net_children(s)) == 1 for s in spares(d)) and
-                   spares(d), "two spare monitors, each with its network child")
+    waiting = ready_spares(d)
     base = nice(d.proc.pid)
     assert all(nice(m) == base + 10 for m in waiting), [nice(m) for m in waiting]
     for mon in waiting:
